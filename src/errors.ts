@@ -1,0 +1,118 @@
+/**
+ * Errors as values. Every error wsport produces is a {@link WebSocketError}
+ * with a stable machine-readable `code` (`"WS_ERR_*"`); protocol errors also
+ * carry the close code RFC 6455 requires, handshake errors the HTTP status.
+ *
+ * The core never throws these at hostile input: `receiveData` turns them into
+ * an `"error"` event and a queued close frame. Only caller misuse
+ * ({@link InvalidStateError}, `RangeError`, `TypeError`) is thrown.
+ *
+ * @module
+ */
+
+/** Base class of every error wsport produces. */
+export class WebSocketError extends Error {
+  /** Stable identifier such as `"WS_ERR_INVALID_UTF8"`, safe to switch on. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * The peer broke RFC 6455 (or an extension's rules): the connection must be
+ * failed with {@link ProtocolError.closeCode}.
+ */
+export class ProtocolError extends WebSocketError {
+  /** Close code to send, per RFC 6455 section 7.4.1. */
+  readonly closeCode: number;
+
+  constructor(closeCode: number, code: string, message: string) {
+    super(code, message);
+    this.closeCode = closeCode;
+  }
+}
+
+/** A malformed frame or a broken framing rule: close code 1002. */
+export class InvalidFrameError extends ProtocolError {
+  constructor(message: string, code = "WS_ERR_INVALID_FRAME") {
+    super(1002, code, message);
+  }
+}
+
+/** A text message or close reason that is not UTF-8: close code 1007. */
+export class InvalidUtf8Error extends ProtocolError {
+  constructor(message = "invalid UTF-8 in text payload") {
+    super(1007, "WS_ERR_INVALID_UTF8", message);
+  }
+}
+
+/** Input the endpoint refuses by policy: close code 1008. */
+export class PolicyViolationError extends ProtocolError {
+  constructor(message: string, code = "WS_ERR_POLICY_VIOLATION") {
+    super(1008, code, message);
+  }
+}
+
+/**
+ * A frame or message over the configured limit: close code 1009.
+ * Raised before the oversized payload is buffered.
+ */
+export class MessageTooBigError extends ProtocolError {
+  /** Size the message would have reached, in bytes (accounting included). */
+  readonly size: number;
+  /** The configured limit, in bytes. */
+  readonly maxSize: number;
+
+  constructor(size: number, maxSize: number, message?: string) {
+    super(
+      1009,
+      "WS_ERR_MESSAGE_TOO_BIG",
+      message ?? `message of ${size} bytes exceeds the limit of ${maxSize}`,
+    );
+    this.size = size;
+    this.maxSize = maxSize;
+  }
+}
+
+/** The client needs an extension the server did not negotiate: close code 1010. */
+export class MandatoryExtensionError extends ProtocolError {
+  constructor(message: string) {
+    super(1010, "WS_ERR_MANDATORY_EXTENSION", message);
+  }
+}
+
+/**
+ * An opening handshake that cannot proceed. On the server `status` is the
+ * HTTP status to answer with (400, 405, 426, 431, 505...) and `headers` any
+ * headers that answer needs (426 carries `Sec-WebSocket-Version: 13`). On the
+ * client `status` is the status the server sent, or 0 when the failure is in
+ * an otherwise valid 101 (a wrong accept value, an unoffered subprotocol...).
+ */
+export class HandshakeError extends WebSocketError {
+  /** HTTP status (server side) or the status received (client side, 0 if n/a). */
+  readonly status: number;
+  /** Extra response headers the rejection needs. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    headers: ReadonlyArray<readonly [string, string]> = [],
+  ) {
+    super(code, message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** The caller used the API in a state that does not allow it. Never sent on the wire. */
+export class InvalidStateError extends WebSocketError {
+  constructor(message: string) {
+    super("WS_ERR_INVALID_STATE", message);
+  }
+}
