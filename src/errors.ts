@@ -89,11 +89,12 @@ export class MandatoryExtensionError extends ProtocolError {
  * An opening handshake that cannot proceed. On the server `status` is the
  * HTTP status to answer with (400, 405, 426, 431, 505...) and `headers` any
  * headers that answer needs (426 carries `Sec-WebSocket-Version: 13`). On the
- * client `status` is the status the server sent, or 0 when the failure is in
- * an otherwise valid 101 (a wrong accept value, an unoffered subprotocol...).
+ * client `status` is the status the server sent (101 when the failure is in
+ * its headers: a wrong accept value, an unoffered subprotocol...), or 0 when
+ * no response arrived.
  */
 export class HandshakeError extends WebSocketError {
-  /** HTTP status (server side) or the status received (client side, 0 if n/a). */
+  /** HTTP status to answer with (server side) or the status received (client side, 0 if none). */
   readonly status: number;
   /** Extra response headers the rejection needs. */
   readonly headers: ReadonlyArray<readonly [string, string]>;

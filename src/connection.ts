@@ -1,0 +1,501 @@
+/**
+ * The WebSocket connection state machine once the opening handshake is
+ * done (RFC 6455 sections 5–7), for both roles, without I/O.
+ *
+ * Feed received bytes to {@link Connection.receiveData}; it returns the
+ * events they completed and never throws. Every byte to write (your sends,
+ * automatic pongs, close replies) is queued; drain it with
+ * {@link Connection.dataToSend} and write it in one go.
+ *
+ * @module
+ */
+
+import { ByteQueue } from "./byte_queue.ts";
+import { concat } from "./bytes.ts";
+import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "./close_code.ts";
+import {
+  InvalidFrameError,
+  InvalidStateError,
+  InvalidUtf8Error,
+  MessageTooBigError,
+  ProtocolError,
+} from "./errors.ts";
+import type { WsEvent } from "./events.ts";
+import { encodeFrame, MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
+import { readFrameHeader, type ReadHeader, type Side } from "./frame_reader.ts";
+import { applyMask, randomMaskKey } from "./mask.ts";
+import { Utf8Validator } from "./utf8.ts";
+
+export type { Side } from "./frame_reader.ts";
+
+/** Put in the outgoing data to say: half-close the transport now (after writing what precedes it). */
+export const SEND_EOF: unique symbol = Symbol("SEND_EOF");
+
+/** One item of outgoing data: bytes to write, or {@link SEND_EOF}. */
+export type OutgoingData = Uint8Array | typeof SEND_EOF;
+
+/** Connection states, numbered as the WHATWG `WebSocket.readyState`. */
+export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+/** One of {@link ReadyState}. */
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** Limits and behaviour of a connection. Every limit has a safe default. */
+export interface ConnectionOptions {
+  /** Largest message accepted, in bytes, fragments' accounting included. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Largest single frame payload accepted. Default: `maxMessageSize`. */
+  maxFrameSize?: number;
+  /**
+   * Bytes charged for each fragment after the first, so a flood of tiny or
+   * empty fragments reaches the message limit. Default 64.
+   */
+  fragmentOverhead?: number;
+  /** Answer pings with pongs automatically. Default true. */
+  autoPong?: boolean;
+}
+
+/** The close frame one side sent or received. */
+export interface CloseRecord {
+  code: number;
+  reason: string;
+}
+
+/** Default of {@link ConnectionOptions.maxMessageSize}: 16 MiB, as Bun's server. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** Sans-IO WebSocket connection in the OPEN phase (or later). */
+export class Connection {
+  /** Which end this is. */
+  readonly side: Side;
+  /** Current state; see {@link ReadyState}. */
+  readyState: ReadyState = ReadyState.OPEN;
+  /** The close frame this side sent, once sent. */
+  closeSent: CloseRecord | undefined;
+  /** The close frame the peer sent, once received. */
+  closeReceived: CloseRecord | undefined;
+
+  readonly #maxMessageSize: number;
+  readonly #maxFrameSize: number;
+  readonly #fragmentOverhead: number;
+  readonly #autoPong: boolean;
+  // RSV bits owned by negotiated extensions; with none, any RSV bit fails the connection.
+  readonly #allowedRsv = 0;
+
+  readonly #input = new ByteQueue();
+  #discarding = false;
+  #terminalReported = false; // at most one close or error event
+  #header: ReadHeader = { fin: false, rsv: 0, opcode: 0, mask: null, length: 0 };
+  #inPayload = false;
+  #payloadRead = 0;
+  #controlParts: Uint8Array[] = [];
+  // The data message being received.
+  #messageOpcode = 0; // 0: none in progress
+  #messageParts: Uint8Array[] = [];
+  #messageCost = 0;
+  readonly #utf8 = new Utf8Validator();
+  // The data message being sent in fragments.
+  #sendingFragmented = false;
+
+  #out: OutgoingData[] = [];
+  #outBytes = 0;
+  #eofQueued = false;
+  #closeExpected = false;
+
+  constructor(side: Side, options: ConnectionOptions = {}) {
+    this.side = side;
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#maxFrameSize = Math.min(options.maxFrameSize ?? this.#maxMessageSize, this.#maxMessageSize);
+    this.#fragmentOverhead = options.fragmentOverhead ?? 64;
+    this.#autoPong = options.autoPong ?? true;
+  }
+
+  // --- receiving ---
+
+  /**
+   * Processes received bytes. Never throws: a protocol violation yields an
+   * `"error"` event, queues the close frame and ignores all later input.
+   * The connection may keep views of `chunk`: do not reuse its memory.
+   *
+   * @param chunk Bytes read from the transport.
+   * @returns The events these bytes completed, in order.
+   */
+  receiveData(chunk: Uint8Array): WsEvent[] {
+    const events: WsEvent[] = [];
+    if (this.#discarding || this.readyState === ReadyState.CLOSED) return events;
+    this.#input.push(chunk);
+    try {
+      this.#parse(events);
+    } catch (cause) {
+      // Defence in depth: a bug here must fail one connection, not the process.
+      const error = new ProtocolError(1011, "WS_ERR_INTERNAL", "internal error while parsing");
+      (error as { cause?: unknown }).cause = cause;
+      this.#failWith(error, events);
+    }
+    return events;
+  }
+
+  /**
+   * Reports that the transport ended (EOF). Yields a 1006 `"close"` event if
+   * the connection ended without a closing handshake.
+   *
+   * @returns The events, if any.
+   */
+  receiveEof(): WsEvent[] {
+    const events: WsEvent[] = [];
+    if (!this.#terminalReported) {
+      this.#terminalReported = true;
+      events.push({ type: "close", code: 1006, reason: "", wasClean: false });
+    }
+    this.#discarding = true;
+    this.#input.clear();
+    this.readyState = ReadyState.CLOSED;
+    this.#queueEof();
+    return events;
+  }
+
+  #parse(events: WsEvent[]): void {
+    const header = this.#header;
+    const input = this.#input;
+    while (!this.#discarding) {
+      if (!this.#inPayload) {
+        const got = readFrameHeader(input, this.side, this.#allowedRsv, this.#maxFrameSize, header);
+        if (got === false) return;
+        if (got !== true) return this.#failWith(got, events);
+        const error = this.#startFrame(header);
+        if (error) return this.#failWith(error, events);
+        this.#inPayload = true;
+        this.#payloadRead = 0;
+      }
+      if (header.opcode >= Opcode.Close) {
+        // Control frames are small: wait for the whole payload.
+        if (input.length < header.length) return;
+        const data = this.#unmasked(input.take(header.length), header, 0);
+        this.#inPayload = false;
+        this.#control(header.opcode, data, events);
+        continue;
+      }
+      // Data frames stream in as they arrive, so bad UTF-8 fails at the first bad byte.
+      while (this.#payloadRead < header.length) {
+        const view = input.takeUpTo(header.length - this.#payloadRead);
+        if (view.length === 0) return;
+        const part = this.#unmasked(view, header, this.#payloadRead);
+        this.#payloadRead += part.length;
+        this.#messageParts.push(part);
+        if (this.#messageOpcode === Opcode.Text && !this.#utf8.push(part)) {
+          return this.#failWith(new InvalidUtf8Error(), events);
+        }
+      }
+      this.#inPayload = false;
+      if (header.fin) this.#finishMessage(events);
+    }
+  }
+
+  /** Checks a data or control header against the message in progress. */
+  #startFrame(header: ReadHeader): ProtocolError | undefined {
+    const opcode = header.opcode;
+    if (opcode >= Opcode.Close) return undefined;
+    if (opcode === Opcode.Continuation) {
+      if (this.#messageOpcode === 0) {
+        return new InvalidFrameError("continuation frame without a message in progress", "WS_ERR_UNEXPECTED_CONTINUATION");
+      }
+      this.#messageCost += this.#fragmentOverhead;
+    } else {
+      if (this.#messageOpcode !== 0) {
+        return new InvalidFrameError("new message before the previous one finished", "WS_ERR_EXPECTED_CONTINUATION");
+      }
+      this.#messageOpcode = opcode;
+      this.#messageCost = 0;
+      this.#utf8.reset();
+    }
+    const cost = this.#messageCost + header.length;
+    if (cost > this.#maxMessageSize) return new MessageTooBigError(cost, this.#maxMessageSize);
+    this.#messageCost = cost;
+    return undefined;
+  }
+
+  /** Unmasks into a copy (the caller's chunk is never modified); unmasked input is returned as is. */
+  #unmasked(view: Uint8Array, header: ReadHeader, keyOffset: number): Uint8Array {
+    if (header.mask === null || view.length === 0) return view;
+    const copy = view.slice();
+    applyMask(copy, header.mask, 0, copy.length, keyOffset);
+    return copy;
+  }
+
+  #finishMessage(events: WsEvent[]): void {
+    const parts = this.#messageParts;
+    const data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : concat(parts);
+    const opcode = this.#messageOpcode;
+    this.#messageParts = [];
+    this.#messageOpcode = 0;
+    this.#messageCost = 0;
+    if (opcode === Opcode.Text) {
+      if (!this.#utf8.end()) return this.#failWith(new InvalidUtf8Error(), events);
+      events.push({ type: "text", data: decoder.decode(data) });
+    } else {
+      events.push({ type: "binary", data });
+    }
+  }
+
+  #control(opcode: number, data: Uint8Array, events: WsEvent[]): void {
+    if (opcode === Opcode.Ping) {
+      events.push({ type: "ping", data });
+      if (this.#autoPong && this.closeSent === undefined) this.#queueFrame(Opcode.Pong, data, true);
+    } else if (opcode === Opcode.Pong) {
+      events.push({ type: "pong", data });
+    } else {
+      this.#receiveClose(data, events);
+    }
+  }
+
+  #receiveClose(data: Uint8Array, events: WsEvent[]): void {
+    let code = 1005;
+    let reason = "";
+    if (data.length === 1) {
+      return this.#failWith(new InvalidFrameError("close frame payload of 1 byte", "WS_ERR_INVALID_CLOSE"), events);
+    }
+    if (data.length >= 2) {
+      code = (data[0]! << 8) | data[1]!;
+      if (!isValidWireCloseCode(code)) {
+        return this.#failWith(new InvalidFrameError(`invalid close code ${code}`, "WS_ERR_INVALID_CLOSE_CODE"), events);
+      }
+      const reasonBytes = data.subarray(2);
+      const validator = new Utf8Validator();
+      if (!validator.push(reasonBytes) || !validator.end()) {
+        return this.#failWith(new InvalidUtf8Error("invalid UTF-8 in close reason"), events);
+      }
+      reason = decoder.decode(reasonBytes);
+    }
+    this.closeReceived = { code, reason };
+    this.#terminalReported = true;
+    this.#discarding = true; // RFC 6455 5.5.1: no data is accepted after a close frame
+    this.#input.clear();
+    events.push({ type: "close", code, reason, wasClean: true });
+    if (this.closeSent === undefined) {
+      // RFC 6455 5.5.1: "the endpoint MUST send a Close frame in response"; echo the code.
+      this.#queueClose(code === 1005 ? undefined : code, "");
+    }
+    this.readyState = ReadyState.CLOSED;
+    this.#endTransport();
+  }
+
+  #failWith(error: ProtocolError, events: WsEvent[]): void {
+    this.#discarding = true;
+    this.#input.clear();
+    this.#messageParts = [];
+    let closeFrame = EMPTY;
+    if (this.closeSent === undefined && this.readyState !== ReadyState.CLOSED) {
+      closeFrame = this.#queueClose(error.closeCode, truncateReason(error.message));
+    }
+    if (!this.#terminalReported) {
+      this.#terminalReported = true;
+      events.push({ type: "error", error, closeFrame });
+    }
+    if (this.readyState === ReadyState.OPEN) this.readyState = ReadyState.CLOSING;
+    this.#endTransport();
+  }
+
+  /** RFC 6455 7.1.1: the server closes TCP first; the client waits for it. */
+  #endTransport(): void {
+    if (this.side === "server") this.#queueEof();
+    else this.#closeExpected = true;
+  }
+
+  // --- sending ---
+
+  /**
+   * Queues a message: text for a string, binary for bytes.
+   *
+   * @param data The message.
+   */
+  send(data: string | Uint8Array): void {
+    if (typeof data === "string") this.sendText(data);
+    else this.sendBinary(data);
+  }
+
+  /**
+   * Queues a text message.
+   *
+   * @param text The message; encoded as UTF-8.
+   */
+  sendText(text: string): void {
+    this.#checkCanSendMessage();
+    this.#queueFrame(Opcode.Text, encoder.encode(text), true);
+  }
+
+  /**
+   * Queues a binary message. Server frames reference `data` without copying
+   * it: do not modify it until it has been written.
+   *
+   * @param data The message.
+   */
+  sendBinary(data: Uint8Array): void {
+    this.#checkCanSendMessage();
+    this.#queueFrame(Opcode.Binary, data, true);
+  }
+
+  /**
+   * Queues one fragment of a message sent in parts. The first fragment's
+   * type (string: text, bytes: binary) sets the message type; the one with
+   * `fin` true ends it. Control frames may be sent between fragments.
+   *
+   * @param data The fragment's payload.
+   * @param fin Whether this fragment ends the message.
+   */
+  sendFragment(data: string | Uint8Array, fin: boolean): void {
+    this.#checkCanSend();
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    const opcode = this.#sendingFragmented ? Opcode.Continuation : typeof data === "string" ? Opcode.Text : Opcode.Binary;
+    this.#sendingFragmented = !fin;
+    this.#queueFrame(opcode, bytes, fin);
+  }
+
+  /**
+   * Queues a ping.
+   *
+   * @param data Up to 125 bytes (a string is encoded as UTF-8).
+   */
+  sendPing(data: string | Uint8Array = EMPTY): void {
+    this.#checkCanSend();
+    this.#queueFrame(Opcode.Ping, controlPayload(data), true);
+  }
+
+  /**
+   * Queues an unsolicited pong (or a manual reply when `autoPong` is off).
+   *
+   * @param data Up to 125 bytes.
+   */
+  sendPong(data: string | Uint8Array = EMPTY): void {
+    this.#checkCanSend();
+    this.#queueFrame(Opcode.Pong, controlPayload(data), true);
+  }
+
+  /**
+   * Starts the closing handshake, or answers the peer's close.
+   *
+   * @param code A code valid on the wire (1000–1003, 1007–1014, 3000–4999), or undefined to send none.
+   * @param reason At most 123 bytes of UTF-8.
+   */
+  sendClose(code?: number, reason = ""): void {
+    if (this.closeSent !== undefined || this.readyState === ReadyState.CLOSED) {
+      throw new InvalidStateError("close frame already sent or connection closed");
+    }
+    if (code === undefined && reason !== "") throw new TypeError("a close reason needs a close code");
+    if (code !== undefined && !isValidWireCloseCode(code)) throw new RangeError(`close code ${code} cannot be sent`);
+    if (encoder.encode(reason).length > MAX_CLOSE_REASON_BYTES) {
+      throw new RangeError("close reason is longer than 123 bytes");
+    }
+    this.#queueClose(code, reason);
+    this.readyState = ReadyState.CLOSING;
+  }
+
+  /**
+   * Fails the connection: sends a close frame with `code` and stops
+   * processing input, as RFC 6455 7.1.7 describes.
+   *
+   * @param code The close code.
+   * @param reason A short reason.
+   */
+  fail(code: number, reason = ""): void {
+    if (!isValidWireCloseCode(code)) throw new RangeError(`close code ${code} cannot be sent`);
+    this.#failWith(new ProtocolError(code, "WS_ERR_FAILED", reason), []);
+  }
+
+  /**
+   * Takes everything queued for writing, in order: header and payload are
+   * separate chunks, so large payloads are never copied.
+   *
+   * @returns The chunks to write; {@link SEND_EOF} means half-close after them.
+   */
+  dataToSend(): OutgoingData[] {
+    const out = this.#out;
+    this.#out = [];
+    this.#outBytes = 0;
+    return out;
+  }
+
+  /** Bytes queued and not yet taken by {@link dataToSend}. */
+  get bufferedAmount(): number {
+    return this.#outBytes;
+  }
+
+  /**
+   * Whether the I/O layer should expect the peer to close the transport (the
+   * client side after the closing handshake) and close it itself after a
+   * timeout (RFC 6455 7.1.1).
+   *
+   * @returns True once a client has finished or failed the closing handshake.
+   */
+  closeExpected(): boolean {
+    return this.#closeExpected;
+  }
+
+  #checkCanSendMessage(): void {
+    this.#checkCanSend();
+    if (this.#sendingFragmented) throw new InvalidStateError("a fragmented message is being sent");
+  }
+
+  #checkCanSend(): void {
+    if (this.readyState !== ReadyState.OPEN) {
+      throw new InvalidStateError(`cannot send in state ${this.readyState}`);
+    }
+  }
+
+  #queueClose(code: number | undefined, reason: string): Uint8Array {
+    let payload = EMPTY;
+    if (code !== undefined) {
+      const reasonBytes = encoder.encode(reason);
+      payload = new Uint8Array(2 + reasonBytes.length);
+      payload[0] = code >>> 8;
+      payload[1] = code & 0xff;
+      payload.set(reasonBytes, 2);
+    }
+    this.closeSent = { code: code ?? 1005, reason };
+    const chunks = encodeFrame(Opcode.Close, payload, { mask: this.side === "client" ? randomMaskKey() : undefined });
+    const frame = chunks.length === 1 ? chunks[0]! : concat(chunks);
+    this.#push(frame);
+    return frame;
+  }
+
+  #queueFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+    const chunks = encodeFrame(opcode, payload, { fin, mask: this.side === "client" ? randomMaskKey() : undefined });
+    for (const chunk of chunks) this.#push(chunk);
+  }
+
+  #push(chunk: Uint8Array): void {
+    this.#out.push(chunk);
+    this.#outBytes += chunk.length;
+  }
+
+  /** For the handshake phase of subclasses: queues raw bytes (an HTTP head). */
+  protected queueBytes(chunk: Uint8Array): void {
+    this.#push(chunk);
+  }
+
+  /** For the handshake phase of subclasses: queues a half-close. */
+  protected queueEof(): void {
+    this.#queueEof();
+  }
+
+  #queueEof(): void {
+    if (this.#eofQueued) return;
+    this.#eofQueued = true;
+    this.#out.push(SEND_EOF);
+  }
+}
+
+function controlPayload(data: string | Uint8Array): Uint8Array {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  if (bytes.length > MAX_CONTROL_PAYLOAD) throw new RangeError("control frame payload is longer than 125 bytes");
+  return bytes;
+}
+
+/** Cuts an error message to fit a close reason, on a code point boundary. */
+function truncateReason(message: string): string {
+  let reason = message;
+  while (encoder.encode(reason).length > MAX_CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
+  return reason;
+}

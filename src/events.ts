@@ -1,0 +1,91 @@
+/**
+ * What a connection reports: a discriminated union on `type`.
+ *
+ * @module
+ */
+
+import type { HandshakeError, ProtocolError } from "./errors.ts";
+import type { HandshakeRequest } from "./handshake.ts";
+import type { ResponseHead } from "./http_head.ts";
+
+/** A complete text message, decoded. */
+export interface TextEvent {
+  type: "text";
+  data: string;
+}
+
+/** A complete binary message. The bytes belong to the receiver. */
+export interface BinaryEvent {
+  type: "binary";
+  data: Uint8Array;
+}
+
+/** A ping; unless `autoPong` is off, the pong is already queued. */
+export interface PingEvent {
+  type: "ping";
+  data: Uint8Array;
+}
+
+/** A pong (solicited or not). */
+export interface PongEvent {
+  type: "pong";
+  data: Uint8Array;
+}
+
+/**
+ * The connection is closing or closed. `code` is the peer's code, 1005 when
+ * its close frame had none, or 1006 when the transport ended without a close
+ * frame. When the peer started the close, the echo is already queued.
+ */
+export interface CloseEvent {
+  type: "close";
+  code: number;
+  reason: string;
+  /** True when a close frame arrived; false for an abnormal end (1006). */
+  wasClean: boolean;
+}
+
+/**
+ * The peer broke the protocol. The connection is failed: `closeFrame` (the
+ * close frame carrying `error.closeCode`) is already queued for sending and
+ * further input is ignored.
+ */
+export interface ErrorEvent {
+  type: "error";
+  error: ProtocolError;
+  /** The close frame queued in `dataToSend()`, for inspection. */
+  closeFrame: Uint8Array;
+}
+
+/** Server side: a complete opening handshake request arrived; call `accept()` or `reject()`. */
+export interface RequestEvent {
+  type: "request";
+  /** The checked request: path, host, origin, offered subprotocols and extensions, and the raw head. */
+  request: HandshakeRequest;
+}
+
+/** Client side: the server's 101 was valid; the connection is open. */
+export interface ResponseEvent {
+  type: "response";
+  response: ResponseHead;
+  /** The subprotocol the server chose, or "" for none. */
+  protocol: string;
+}
+
+/** Either side: the opening handshake failed (bad request or bad response). */
+export interface HandshakeFailedEvent {
+  type: "handshake-error";
+  error: HandshakeError;
+}
+
+/** Every event a connection can report. */
+export type WsEvent =
+  | TextEvent
+  | BinaryEvent
+  | PingEvent
+  | PongEvent
+  | CloseEvent
+  | ErrorEvent
+  | RequestEvent
+  | ResponseEvent
+  | HandshakeFailedEvent;
