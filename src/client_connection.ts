@@ -64,7 +64,10 @@ export class ClientConnection extends Connection {
     const result = parser.push(chunk);
     if (result.state === "incomplete") return [];
     this.#parser = undefined;
-    if (result.state === "error") return this.#fail(result.error);
+    if (result.state === "error") {
+      // No status was received: the response head itself was malformed.
+      return this.#fail(new HandshakeError(0, result.error.code, `invalid response head: ${result.error.message}`));
+    }
     const handshake = checkResponse(result.head, {
       key: this.#key,
       protocols: this.#protocols,

@@ -45,7 +45,8 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
  * ```
  */
 export function isValidWireCloseCode(code: number): boolean {
-  if (code >= 3000 && code <= 4999) return Number.isInteger(code);
+  if (!Number.isInteger(code)) return false;
+  if (code >= 3000 && code <= 4999) return true;
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
 }
 

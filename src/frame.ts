@@ -111,11 +111,10 @@ export function encodeFrameHeader(header: FrameHeader): Uint8Array {
     out[1] = maskBit | 127;
     const high = Math.floor(length / 0x100000000);
     const low = length >>> 0;
-    out[2] = 0; out[3] = 0; // high bytes of a safe integer are zero
-    out[4] = (high >>> 24) & 0xff; out[5] = (high >>> 16) & 0xff;
-    out[6] = (high >>> 8) & 0xff; out[7] = high & 0xff;
-    out[8] = low >>> 24; out[9] = (low >>> 16) & 0xff;
-    out[10] = (low >>> 8) & 0xff; out[11] = low & 0xff;
+    out[2] = high >>> 24; out[3] = (high >>> 16) & 0xff;
+    out[4] = (high >>> 8) & 0xff; out[5] = high & 0xff;
+    out[6] = low >>> 24; out[7] = (low >>> 16) & 0xff;
+    out[8] = (low >>> 8) & 0xff; out[9] = low & 0xff;
   }
   if (mask) out.set(mask, size - 4);
   return out;

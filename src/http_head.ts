@@ -70,7 +70,11 @@ const INCOMPLETE: { state: "incomplete" } = Object.freeze({ state: "incomplete" 
 type Kind = "request" | "response";
 
 function resolveLimits(limits: Partial<HeadLimits> | undefined): HeadLimits {
-  const resolved = { ...DEFAULT_HEAD_LIMITS, ...limits };
+  // `??` rather than spread: an explicit `undefined` means "use the default".
+  const resolved: HeadLimits = {
+    maxHeadSize: limits?.maxHeadSize ?? DEFAULT_HEAD_LIMITS.maxHeadSize,
+    maxHeaders: limits?.maxHeaders ?? DEFAULT_HEAD_LIMITS.maxHeaders,
+  };
   for (const key of ["maxHeadSize", "maxHeaders"] as const) {
     const v = resolved[key];
     if (!Number.isSafeInteger(v) || v < 0) {

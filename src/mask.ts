@@ -64,10 +64,18 @@ export function applyMask(
     for (let w = 0; w < words; w++) view[w]! ^= word;
     i += words << 2; // the key phase is unchanged after whole words
   }
-  for (; i < end; i++) {
-    data[i]! ^= key[j]!;
-    j = (j + 1) & 3;
+  // Rotate the key to the current phase so the tail loop needs no index arithmetic on the key.
+  const r0 = key[j]!, r1 = key[(j + 1) & 3]!, r2 = key[(j + 2) & 3]!, r3 = key[(j + 3) & 3]!;
+  const whole = i + ((end - i) & ~3);
+  for (; i < whole; i += 4) {
+    data[i] = data[i]! ^ r0;
+    data[i + 1] = data[i + 1]! ^ r1;
+    data[i + 2] = data[i + 2]! ^ r2;
+    data[i + 3] = data[i + 3]! ^ r3;
   }
+  if (i < end) data[i] = data[i++]! ^ r0;
+  if (i < end) data[i] = data[i++]! ^ r1;
+  if (i < end) data[i] = data[i]! ^ r2;
 }
 
 // Keys are drawn from a pool so that a client sending many small frames does

@@ -48,7 +48,7 @@ function makeRequestParser(limits?: ConstructorParameters<typeof RequestHeadPars
   return new RequestHeadParser(limits);
 }
 
-function done<T>(r: HeadParseResult<T>): { head: T; rest: Uint8Array } {
+function done<T>(r: HeadParseResult<T>): Extract<HeadParseResult<T>, { state: "done" }> {
   if (r.state !== "done") {
     assert.fail(`expected done, got ${r.state}${r.state === "error" ? `: ${r.error.message}` : ""}`);
   }
@@ -307,6 +307,8 @@ test("RequestHeadParser constructor rejects invalid limits", () => {
   assert.throws(() => new RequestHeadParser({ maxHeadSize: -1 }), RangeError);
   assert.throws(() => new ResponseHeadParser({ maxHeaders: Number.NaN }), RangeError);
   assert.throws(() => new RequestHeadParser({ maxHeadSize: 1.5 }), RangeError);
+  const defaults = new RequestHeadParser({ maxHeadSize: undefined, maxHeaders: 1 });
+  assert.equal(defaults.push(bytes(`GET /${"x".repeat(8000)} HTTP/1.1\r\n`)).state, "incomplete");
 });
 
 test("ResponseHeadParser tolerates a missing reason phrase", () => {

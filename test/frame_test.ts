@@ -1,0 +1,85 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { encodeFrame, encodeFrameHeader, isControlOpcode, isKnownOpcode, Opcode } from "../src/frame.ts";
+import { concat } from "../src/bytes.ts";
+
+const hello = new TextEncoder().encode("Hello");
+
+test("encodeFrame() writes the RFC 6455 5.7 unmasked text frame", () => {
+  assert.deepEqual(concat(encodeFrame(Opcode.Text, hello)), new Uint8Array([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]));
+});
+
+test("encodeFrame() writes the RFC 6455 5.7 masked text frame without touching the payload", () => {
+  const payload = hello.slice();
+  const frame = concat(encodeFrame(Opcode.Text, payload, { mask: new Uint8Array([0x37, 0xfa, 0x21, 0x3d]) }));
+  assert.deepEqual(frame, new Uint8Array([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]));
+  assert.deepEqual(payload, hello);
+});
+
+test("encodeFrame() writes the RFC 6455 5.7 fragmented frames", () => {
+  assert.deepEqual(
+    concat(encodeFrame(Opcode.Text, hello.subarray(0, 3), { fin: false })),
+    new Uint8Array([0x01, 0x03, 0x48, 0x65, 0x6c]),
+  );
+  assert.deepEqual(
+    concat(encodeFrame(Opcode.Continuation, hello.subarray(3))),
+    new Uint8Array([0x80, 0x02, 0x6c, 0x6f]),
+  );
+});
+
+test("encodeFrame() writes the RFC 6455 5.7 ping and masked pong", () => {
+  assert.deepEqual(concat(encodeFrame(Opcode.Ping, hello)), new Uint8Array([0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]));
+  assert.deepEqual(
+    concat(encodeFrame(Opcode.Pong, hello, { mask: new Uint8Array([0x37, 0xfa, 0x21, 0x3d]) })),
+    new Uint8Array([0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]),
+  );
+});
+
+test("encodeFrameHeader() uses 16-bit lengths for 256 bytes and 64-bit for 64 KiB (RFC 6455 5.7)", () => {
+  const h256 = encodeFrameHeader({ fin: true, rsv: 0, opcode: Opcode.Binary, mask: undefined, length: 256 });
+  assert.deepEqual(h256, new Uint8Array([0x82, 0x7e, 0x01, 0x00]));
+  const h64k = encodeFrameHeader({ fin: true, rsv: 0, opcode: Opcode.Binary, mask: undefined, length: 65536 });
+  assert.deepEqual(h64k, new Uint8Array([0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]));
+});
+
+test("encodeFrameHeader() picks the shortest length form at each boundary", () => {
+  const size = (length: number) =>
+    encodeFrameHeader({ fin: true, rsv: 0, opcode: Opcode.Binary, mask: undefined, length }).length;
+  assert.deepEqual([0, 125, 126, 65535, 65536].map(size), [2, 2, 4, 4, 10]);
+  const big = encodeFrameHeader({ fin: true, rsv: 0, opcode: 2, mask: undefined, length: Number.MAX_SAFE_INTEGER });
+  assert.deepEqual(big.subarray(2), new Uint8Array([0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+  assert.throws(() => encodeFrameHeader({ fin: true, rsv: 0, opcode: 2, mask: undefined, length: 2 ** 53 }), RangeError);
+  assert.throws(() => encodeFrameHeader({ fin: true, rsv: 0, opcode: 2, mask: undefined, length: -1 }), RangeError);
+});
+
+test("encodeFrame() sets RSV bits and clears FIN as asked", () => {
+  const [header] = encodeFrame(Opcode.Text, hello, { fin: false, rsv: 0x40 });
+  assert.equal(header![0], 0x41);
+});
+
+test("encodeFrame() returns an unmasked payload without copying it", () => {
+  const payload = new Uint8Array(4096);
+  const chunks = encodeFrame(Opcode.Binary, payload);
+  assert.equal(chunks.length, 2);
+  assert.equal(chunks[1], payload);
+});
+
+test("encodeFrame() masks a large payload into a copy", () => {
+  const payload = new Uint8Array(4096).fill(1);
+  const chunks = encodeFrame(Opcode.Binary, payload, { mask: new Uint8Array([1, 1, 1, 1]) });
+  assert.equal(chunks.length, 2);
+  assert.notEqual(chunks[1], payload);
+  assert.deepEqual(chunks[1], new Uint8Array(4096));
+  assert.deepEqual(payload, new Uint8Array(4096).fill(1));
+});
+
+test("isControlOpcode() and isKnownOpcode() classify all 16 opcodes", () => {
+  const known = [];
+  const control = [];
+  for (let op = 0; op < 16; op++) {
+    if (isKnownOpcode(op)) known.push(op);
+    if (isControlOpcode(op)) control.push(op);
+  }
+  assert.deepEqual(known, [0, 1, 2, 8, 9, 10]);
+  assert.deepEqual(control, [8, 9, 10, 11, 12, 13, 14, 15]);
+});
