@@ -146,7 +146,8 @@ export class Connection {
    */
   receiveEof(): WsEvent[] {
     const events: WsEvent[] = [];
-    if (!this.#terminalReported) {
+    // A connection already CLOSED (a refused handshake) has nothing to report.
+    if (!this.#terminalReported && this.readyState !== ReadyState.CLOSED) {
       this.#terminalReported = true;
       events.push({ type: "close", code: 1006, reason: "", wasClean: false });
     }

@@ -9,7 +9,7 @@
 
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { HandshakeError } from "./errors.ts";
-import { type ExtensionOffer, hasToken, parseExtensions, parseTokenList } from "./header_tokens.ts";
+import { type ExtensionOffer, hasToken, isToken, parseExtensions, parseTokenList } from "./header_tokens.ts";
 import { type RequestHead, type ResponseHead, writeRequestHead, writeResponseHead } from "./http_head.ts";
 import { sha1 } from "./sha1.ts";
 
@@ -252,7 +252,7 @@ export function buildRequest(options: ClientRequestOptions): { bytes: Uint8Array
   const protocols = options.protocols ?? [];
   if (protocols.length > 0) {
     for (const protocol of protocols) {
-      if (parseTokenList(protocol)?.length !== 1) throw new TypeError(`invalid subprotocol name ${JSON.stringify(protocol)}`);
+      if (!isToken(protocol)) throw new TypeError(`invalid subprotocol name ${JSON.stringify(protocol)}`);
     }
     if (new Set(protocols).size !== protocols.length) throw new TypeError("duplicate subprotocol names");
     headers.push(["Sec-WebSocket-Protocol", protocols.join(", ")]);
@@ -315,7 +315,12 @@ export function checkResponse(
   const extensionValue = h.get("sec-websocket-extensions");
   const extensions = extensionValue === null ? [] : parseExtensions(extensionValue);
   if (extensions === null) return reject(status, "WS_ERR_INVALID_EXTENSIONS_HEADER", "malformed Sec-WebSocket-Extensions header");
+  const seen = new Set<string>();
   for (const extension of extensions) {
+    if (seen.has(extension.name)) {
+      return reject(status, "WS_ERR_INVALID_EXTENSION", `server accepted extension ${extension.name} twice`);
+    }
+    seen.add(extension.name);
     if (!sent.extensions.includes(extension.name)) {
       return reject(status, "WS_ERR_INVALID_EXTENSION", `server accepted extension ${extension.name}, which was not offered`);
     }

@@ -94,6 +94,9 @@ export class ServerConnection extends Connection {
    * @param headers More response headers.
    */
   reject(status: number, body = "", headers: Iterable<readonly [string, string]> = []): void {
+    if (!Number.isInteger(status) || status < 300 || status > 599) {
+      throw new RangeError(`status ${status} cannot refuse a handshake (use 300-599)`);
+    }
     this.#awaitingDecision();
     this.queueBytes(rejectResponse(status, body, headers));
     this.#close();

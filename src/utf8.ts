@@ -17,6 +17,17 @@
  * @module
  */
 
+// Why not TextDecoder({ fatal: true }) with { stream: true } for big inputs?
+// It does fail on the same byte (test/utf8_test.ts checks this on every
+// runtime), but bench/utf8_bench.ts on a 2-core box (MB/s, this code vs
+// TextDecoder stream) showed no size threshold that wins everywhere:
+//   Node 20:  64 KiB mixed  924 vs  754; 1 MiB mixed  912 vs  154; 1 MiB ASCII 2393 vs  1067
+//   Deno 2:   64 KiB mixed 1107 vs 1027; 1 MiB mixed 1092 vs  182; 1 MiB ASCII 2933 vs  2052
+//   Bun 1.x:  64 KiB mixed 1329 vs 2867; 1 MiB mixed 1413 vs 2833; 1 MiB ASCII 4829 vs 11489
+//   20 B ASCII: ~1300-2300 vs 13-150 everywhere.
+// Only Bun's decoder is faster (above ~64 KiB), and picking it would need
+// runtime detection, which the core does not do; Node would lose up to 6x.
+
 // Byte classes: bytes that behave identically in every state share a class,
 // which keeps the transition table at 9 states × 12 classes.
 const C_ASCII = 0; // 00..7F

@@ -557,3 +557,18 @@ test("ServerConnection gives the same events and output for any split of request
     { numRuns: 150 },
   );
 });
+
+test("ServerConnection reports no close event after a refused handshake ends", () => {
+  const conn = new ServerConnection();
+  const events = conn.receiveData(new TextEncoder().encode("POST / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  assert.equal(events[0]?.type, "handshake-error");
+  assert.deepEqual(conn.receiveEof(), []);
+});
+
+test("ServerConnection.reject() refuses statuses that cannot refuse a handshake", () => {
+  for (const status of [101, 200, 299, 600]) {
+    const conn = new ServerConnection();
+    conn.receiveData(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+    assert.throws(() => conn.reject(status), RangeError);
+  }
+});
