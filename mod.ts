@@ -54,3 +54,50 @@ export {
   parseExtensions,
   parseTokenList,
 } from "./src/header_tokens.ts";
+
+// --- services: server, client, transports ---
+
+export { serve, Server, type ServeOptions, type Protocol, type PeerInfo, type Rejection, type ShutdownOptions, DEFAULT_HANDSHAKE_TIMEOUT } from "./src/server.ts";
+export { connect, type ConnectOptions, parseWebSocketUrl, DEFAULT_CLIENT_HANDSHAKE_TIMEOUT } from "./src/client.ts";
+export {
+  type CloseInfo,
+  type ConnectionPolicy,
+  DEFAULT_POLICY,
+  type Handlers,
+  type Message,
+  type SendResult,
+  WebSocketConnection,
+} from "./src/websocket_connection.ts";
+export type {
+  ClientTlsOptions,
+  ConnectOptions as TransportConnectOptions,
+  Listener,
+  ListenOptions,
+  Network,
+  ServerTlsOptions,
+  Transport,
+  TransportEvents,
+} from "./src/transport.ts";
+export { type Clock, ManualClock, systemClock, type Timer } from "./src/clock.ts";
+export { setDefaultNetwork } from "./src/default_network.ts";
+
+import { setDefaultNetwork } from "./src/default_network.ts";
+import type { Network } from "./src/transport.ts";
+
+/**
+ * The network of the runtime this code runs on: `Deno.listen` on Deno,
+ * `Bun.listen` on Bun, `node:net` elsewhere. Loaded on first use, so only
+ * the adapter of the current runtime is ever imported.
+ *
+ * @returns The runtime's network.
+ */
+export async function runtimeNetwork(): Promise<Network> {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (g.Bun !== undefined) return (await import("./adapters/bun.ts")).bunNetwork;
+  if (g.Deno !== undefined) return (await import("./adapters/deno.ts")).denoNetwork;
+  return (await import("./adapters/node.ts")).nodeNetwork;
+}
+
+setDefaultNetwork(runtimeNetwork);
+export { createServer } from "./src/server.ts";
+export { WebSocket, type WebSocketOptions } from "./src/websocket.ts";

@@ -6,7 +6,7 @@
 
 import type { HandshakeError, ProtocolError } from "./errors.ts";
 import type { HandshakeRequest } from "./handshake.ts";
-import type { ResponseHead } from "./http_head.ts";
+import type { RequestHead, ResponseHead } from "./http_head.ts";
 
 /** A complete text message, decoded. */
 export interface TextEvent {
@@ -64,6 +64,16 @@ export interface RequestEvent {
   request: HandshakeRequest;
 }
 
+/**
+ * Server side, with the `http` option: a plain HTTP request (no WebSocket
+ * upgrade) and its body; answer it with `respond()`.
+ */
+export interface HttpRequestEvent {
+  type: "http-request";
+  request: RequestHead;
+  body: Uint8Array;
+}
+
 /** Client side: the server's 101 was valid; the connection is open. */
 export interface ResponseEvent {
   type: "response";
@@ -87,5 +97,6 @@ export type WsEvent =
   | CloseEvent
   | ErrorEvent
   | RequestEvent
+  | HttpRequestEvent
   | ResponseEvent
   | HandshakeFailedEvent;

@@ -167,8 +167,40 @@ export function acceptResponse(request: HandshakeRequest, options: AcceptOptions
   return writeResponseHead({ status: 101, reason: "Switching Protocols", headers });
 }
 
+/**
+ * Whether a request asks for a WebSocket upgrade at all (its `Upgrade`
+ * header names websocket); a server that also speaks plain HTTP sends the
+ * others to its HTTP handler.
+ *
+ * @param head The request head.
+ * @returns True for an upgrade request, valid or not.
+ * @example
+ * ```ts
+ * isUpgradeRequest(head); // false for a browser's GET of a page
+ * ```
+ */
+export function isUpgradeRequest(head: RequestHead): boolean {
+  const upgrade = head.headers.get("upgrade");
+  return upgrade !== null && hasToken(upgrade, "websocket");
+}
+
 const REASONS: Record<number, string> = {
+  200: "OK",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
   400: "Bad Request",
+  401: "Unauthorized",
+  408: "Request Timeout",
+  411: "Length Required",
+  413: "Content Too Large",
+  416: "Range Not Satisfiable",
+  429: "Too Many Requests",
+  501: "Not Implemented",
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
@@ -179,6 +211,20 @@ const REASONS: Record<number, string> = {
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
 };
+
+/**
+ * The standard reason phrase of an HTTP status, or "Status" when unknown.
+ *
+ * @param status An HTTP status code.
+ * @returns The reason phrase.
+ * @example
+ * ```ts
+ * reasonPhrase(404); // "Not Found"
+ * ```
+ */
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? "Status";
+}
 
 /**
  * Writes a complete HTTP response that refuses a handshake, with a
@@ -204,7 +250,7 @@ export function rejectResponse(
   all.push(["Content-Type", "text/plain; charset=utf-8"]);
   all.push(["Content-Length", String(bodyBytes.length)]);
   all.push(["Connection", "close"]);
-  const head = writeResponseHead({ status, reason: REASONS[status] ?? "Error", headers: all });
+  const head = writeResponseHead({ status, reason: reasonPhrase(status), headers: all });
   const out = new Uint8Array(head.length + bodyBytes.length);
   out.set(head, 0);
   out.set(bodyBytes, head.length);

@@ -10,14 +10,43 @@ import { concat } from "./bytes.ts";
 import { Connection, type ConnectionOptions, ReadyState } from "./connection.ts";
 import { HandshakeError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import { type AcceptOptions, acceptResponse, checkRequest, type HandshakeRequest, rejectResponse } from "./handshake.ts";
-import { type HeadLimits, RequestHeadParser } from "./http_head.ts";
+import {
+  type AcceptOptions,
+  acceptResponse,
+  checkRequest,
+  type HandshakeRequest,
+  isUpgradeRequest,
+  reasonPhrase,
+  rejectResponse,
+} from "./handshake.ts";
+import { type HeadLimits, type RequestHead, RequestHeadParser, writeResponseHead } from "./http_head.ts";
 
 /** Options of a {@link ServerConnection}. */
 export interface ServerConnectionOptions extends ConnectionOptions {
   /** Limits on the request head: size (default 8 KiB) and header count. */
   headLimits?: Partial<HeadLimits>;
+  /**
+   * Report requests that do not ask for a WebSocket upgrade as
+   * `"http-request"` events (answer them with {@link ServerConnection.respond})
+   * instead of refusing them with 426. Default false.
+   */
+  http?: boolean;
+  /** Largest plain-HTTP request body accepted, in bytes (413 above). Default 1 MiB. */
+  maxHttpBodySize?: number;
 }
+
+/** A plain HTTP response for {@link ServerConnection.respond}. */
+export interface HttpResponseInit {
+  status: number;
+  /** Reason phrase; default the standard one. */
+  reason?: string;
+  headers?: Iterable<readonly [string, string]>;
+  /** Body bytes; `Content-Length` is added when the headers lack it. */
+  body?: Uint8Array;
+}
+
+/** Default of {@link ServerConnectionOptions.maxHttpBodySize}. */
+export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
 
 /**
  * Sans-IO server connection. Feed it bytes; when it reports a `"request"`
@@ -37,11 +66,19 @@ export class ServerConnection extends Connection {
   request: HandshakeRequest | undefined;
   #parser: RequestHeadParser | undefined;
   #pending: Uint8Array[] = [];
+  readonly #http: boolean;
+  readonly #maxHttpBodySize: number;
+  // A plain HTTP request whose body is being read.
+  #httpHead: RequestHead | undefined;
+  #bodyRemaining = 0;
+  #httpResponding = false;
 
   constructor(options: ServerConnectionOptions = {}) {
     super("server", options);
     this.readyState = ReadyState.CONNECTING;
     this.#parser = new RequestHeadParser(options.headLimits);
+    this.#http = options.http ?? false;
+    this.#maxHttpBodySize = options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
   }
 
   /**
@@ -55,14 +92,15 @@ export class ServerConnection extends Connection {
     if (this.readyState !== ReadyState.CONNECTING) return super.receiveData(chunk);
     const parser = this.#parser;
     if (parser === undefined) {
-      // Request received, waiting for accept() or reject().
+      // Request received, waiting for accept()/reject(), or a body being read.
       if (chunk.length > 0) this.#pending.push(chunk);
-      return [];
+      return this.#httpHead !== undefined ? this.#readBody(chunk.length) : [];
     }
     const result = parser.push(chunk);
     if (result.state === "incomplete") return [];
     this.#parser = undefined;
     if (result.state === "error") return this.#refuse(result.error);
+    if (this.#http && !isUpgradeRequest(result.head)) return this.#startHttp(result.head, result.rest);
     const request = checkRequest(result.head);
     if (request instanceof HandshakeError) return this.#refuse(request);
     this.request = request;
@@ -102,6 +140,31 @@ export class ServerConnection extends Connection {
     this.#close();
   }
 
+  /**
+   * Answers a plain HTTP request (after an `"http-request"` event) and
+   * closes: one request per connection, `Connection: close`.
+   *
+   * @param response Status, headers and body.
+   */
+  respond(response: HttpResponseInit): void {
+    if (!this.#httpResponding) throw new InvalidStateError("no HTTP request is awaiting a response");
+    this.#httpResponding = false;
+    const headers: [string, string][] = [];
+    let hasLength = false;
+    for (const [name, value] of response.headers ?? []) {
+      const lower = name.toLowerCase();
+      if (lower === "connection" || lower === "transfer-encoding") continue; // we always close and never chunk
+      if (lower === "content-length") hasLength = true;
+      headers.push([name, value]);
+    }
+    const body = response.body ?? new Uint8Array(0);
+    if (!hasLength) headers.push(["Content-Length", String(body.length)]);
+    headers.push(["Connection", "close"]);
+    this.queueBytes(writeResponseHead({ status: response.status, reason: response.reason ?? reasonPhrase(response.status), headers }));
+    if (body.length > 0) this.queueBytes(body);
+    this.#close();
+  }
+
   override receiveEof(): WsEvent[] {
     if (this.readyState !== ReadyState.CONNECTING) return super.receiveEof();
     this.#close();
@@ -113,6 +176,40 @@ export class ServerConnection extends Connection {
       throw new InvalidStateError("no handshake request is awaiting a decision");
     }
     return this.request;
+  }
+
+  #startHttp(head: RequestHead, rest: Uint8Array): WsEvent[] {
+    if (head.headers.has("transfer-encoding")) {
+      return this.#refuse(new HandshakeError(501, "WS_ERR_HTTP_TRANSFER_ENCODING", "Transfer-Encoding request bodies are not supported"));
+    }
+    const lengths = head.headers.getAll("content-length");
+    let length = 0;
+    if (lengths.length > 0) {
+      if (lengths.length > 1 || !/^[0-9]{1,15}$/.test(lengths[0]!)) {
+        return this.#refuse(new HandshakeError(400, "WS_ERR_HTTP_CONTENT_LENGTH", "invalid Content-Length"));
+      }
+      length = Number(lengths[0]);
+    }
+    if (length > this.#maxHttpBodySize) {
+      return this.#refuse(new HandshakeError(413, "WS_ERR_HTTP_BODY_TOO_LARGE", `request body of ${length} bytes exceeds the limit of ${this.#maxHttpBodySize}`));
+    }
+    this.#httpHead = head;
+    this.#bodyRemaining = length;
+    this.#pending = rest.length > 0 ? [rest] : [];
+    return this.#readBody(rest.length);
+  }
+
+  #readBody(received: number): WsEvent[] {
+    this.#bodyRemaining -= received;
+    if (this.#bodyRemaining > 0) return [];
+    const head = this.#httpHead!;
+    const all = concat(this.#pending);
+    // Bytes past the body (a pipelined request) are dropped: the connection closes after the response.
+    const body = all.subarray(0, all.length + this.#bodyRemaining);
+    this.#httpHead = undefined;
+    this.#pending = [];
+    this.#httpResponding = true;
+    return [{ type: "http-request", request: head, body }];
   }
 
   #refuse(error: HandshakeError): WsEvent[] {

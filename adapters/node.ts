@@ -1,0 +1,189 @@
+/**
+ * Node adapter: `node:net` and `node:tls` sockets as wsport transports, and
+ * an `upgrade` handler for existing `node:http`/`node:https` servers. Also
+ * runs on Deno and Bun through their Node compatibility.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Server } from "../src/server.ts";
+import { coalesce } from "../src/write_queue.ts";
+import type {
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  Network,
+  Transport,
+  TransportEvents,
+} from "../src/transport.ts";
+
+// --- transport ---
+
+/** A `net.Socket` (or `tls.TLSSocket`) as a {@link Transport}. */
+export class NodeTransport implements Transport {
+  readonly raw: net.Socket;
+  readonly secure: boolean;
+  #error: Error | undefined;
+
+  readonly #prefix: Uint8Array | undefined;
+
+  /**
+   * @param socket The socket.
+   * @param prefix Bytes already read from it (by `node:http`), delivered first.
+   */
+  constructor(socket: net.Socket, prefix?: Uint8Array) {
+    this.raw = socket;
+    this.secure = socket instanceof tls.TLSSocket;
+    this.#prefix = prefix;
+    socket.setNoDelay(true);
+  }
+
+  start(events: TransportEvents): void {
+    const socket = this.raw;
+    if (this.#prefix) events.data(this.#prefix);
+    socket.on("data", (chunk: Uint8Array) => events.data(chunk));
+    socket.on("drain", () => events.drain());
+    socket.on("end", () => events.end());
+    socket.on("error", (error) => void (this.#error = error));
+    socket.on("close", () => events.close(this.#error));
+  }
+
+  write(chunks: readonly Uint8Array[]): void {
+    const socket = this.raw;
+    if (socket.destroyed) return;
+    const batch = chunks.length === 1 ? chunks : coalesce(chunks);
+    if (batch.length === 1) {
+      socket.write(batch[0]!);
+      return;
+    }
+    // Corked writes leave as one writev: a large payload is not copied behind its header.
+    socket.cork();
+    for (const chunk of batch) socket.write(chunk);
+    socket.uncork();
+  }
+
+  get bufferedAmount(): number {
+    return this.raw.writableLength;
+  }
+
+  end(): void {
+    this.raw.end();
+  }
+
+  destroy(): void {
+    this.raw.destroy();
+  }
+
+  pause(): void {
+    this.raw.pause();
+  }
+
+  resume(): void {
+    this.raw.resume();
+  }
+
+  get remoteAddress(): string {
+    return this.raw.remoteAddress ?? "";
+  }
+
+  get remotePort(): number {
+    return this.raw.remotePort ?? 0;
+  }
+
+  get localAddress(): string {
+    return this.raw.localAddress ?? "";
+  }
+
+  get localPort(): number {
+    return this.raw.localPort ?? 0;
+  }
+}
+
+// --- network ---
+
+function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
+  const onSocket = (socket: net.Socket) => accept(new NodeTransport(socket));
+  const server: net.Server = options.tls
+    ? tls.createServer({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: options.tls.ca,
+      requestCert: options.tls.requestCert ?? false,
+      rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
+    }, onSocket)
+    : net.createServer({ noDelay: true }, onSocket);
+  // A failed TLS handshake is that client's problem, not the server's.
+  server.on("tlsClientError", (_error: Error, socket: Duplex) => socket.destroy());
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      const address = server.address() as net.AddressInfo;
+      resolve({
+        hostname: address.address,
+        port: address.port,
+        raw: server,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
+  });
+}
+
+function connect(options: ConnectOptions): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    const socket = options.tls
+      ? tls.connect({
+        host: options.hostname,
+        port: options.port,
+        servername: options.tls.servername ?? (net.isIP(options.hostname) ? undefined : options.hostname),
+        ca: options.tls.ca,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
+      })
+      : net.connect({ host: options.hostname, port: options.port });
+    const ready = options.tls ? "secureConnect" : "connect";
+    socket.once("error", reject);
+    socket.once(ready, () => {
+      socket.off("error", reject);
+      resolve(new NodeTransport(socket));
+    });
+  });
+}
+
+/** The Node network: `node:net` / `node:tls` listen and connect. */
+export const nodeNetwork: Network = { name: "node", listen, connect };
+
+// --- node:http integration ---
+
+/**
+ * An `upgrade` listener for an existing `node:http` or `node:https` server,
+ * as ws's `handleUpgrade`: the request node:http parsed is handed to the
+ * wsport server (made with `createServer`), which validates it, routes it
+ * to a protocol and serves the connection.
+ *
+ * @param server A wsport server (it need not listen).
+ * @returns The listener for `httpServer.on("upgrade", ...)`.
+ * @example
+ * ```ts
+ * const wss = createServer({ protocols: [{ name: "chat", message: (ws, m) => ws.send(m) }] });
+ * httpServer.on("upgrade", upgradeHandler(wss));
+ * ```
+ */
+export function upgradeHandler(server: Server): (request: IncomingMessage, socket: Duplex, head: Uint8Array) => void {
+  return (request, socket, head) => {
+    // The head is re-serialised so the core validates it exactly as if it had read it itself.
+    const lines = [`${request.method} ${request.url} HTTP/${request.httpVersion}`];
+    const raw = request.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    const text = lines.join("\r\n") + "\r\n\r\n";
+    const bytes = new Uint8Array(text.length + head.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
+    bytes.set(head, text.length);
+    server.adopt(new NodeTransport(socket as net.Socket, bytes));
+  };
+}

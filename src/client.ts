@@ -1,0 +1,190 @@
+/**
+ * The client: `connect(url, options)` on every runtime, `ws://` and
+ * `wss://`, with the same handler model as the server, or as a promise
+ * and an async iterator of messages for scripts.
+ *
+ * @module
+ */
+
+import type { Timer } from "./clock.ts";
+import { ClientConnection } from "./client_connection.ts";
+import { defaultNetwork } from "./default_network.ts";
+import { HandshakeError } from "./errors.ts";
+import type { WsEvent } from "./events.ts";
+import type { HeadLimits } from "./http_head.ts";
+import { type ClientTlsOptions, type Network, type Transport, type TransportEvents, writeOutgoing } from "./transport.ts";
+import {
+  type ConnectionPolicy,
+  type Handlers,
+  kTransportEvents,
+  resolvePolicy,
+  WebSocketConnection,
+} from "./websocket_connection.ts";
+
+/** Options of {@link connect}. */
+export interface ConnectOptions<Data = undefined> extends Partial<ConnectionPolicy> {
+  /** Subprotocols to offer, in order of preference. */
+  protocols?: string[];
+  /** Extra request headers (e.g. `Authorization`, `Cookie`). */
+  headers?: Record<string, string> | Iterable<readonly [string, string]>;
+  /** `Origin` header, as a browser would send it. */
+  origin?: string;
+  /** `Host` header, when it must differ from the URL's host. */
+  host?: string;
+  /** TLS options for `wss://`: `{ rejectUnauthorized: false }` accepts a self-signed server. */
+  tls?: ClientTlsOptions;
+  /** Handlers, as a server protocol's. Without a `message` handler, iterate the connection instead. */
+  handlers?: Handlers<Data>;
+  /** Your per-connection data. */
+  data?: Data;
+  /** Time allowed for TCP/TLS connect plus the opening handshake, ms. Default 10000. */
+  handshakeTimeout?: number;
+  /** Largest message accepted, bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  maxFrameSize?: number;
+  headLimits?: Partial<HeadLimits>;
+  /** Where to connect: the runtime's network by default. */
+  network?: Network;
+}
+
+/** Default of {@link ConnectOptions.handshakeTimeout}. */
+export const DEFAULT_CLIENT_HANDSHAKE_TIMEOUT = 10000;
+
+/**
+ * Opens a WebSocket connection.
+ *
+ * @param url A `ws://` or `wss://` URL (`http(s)://` is accepted too).
+ * @param options Subprotocols, headers, origin, TLS, handlers, limits.
+ * @returns The open connection; rejects with a {@link HandshakeError} (or the network's error).
+ * @example
+ * ```ts
+ * const ws = await connect("ws://127.0.0.1:9001/chat", { protocols: ["chat"] });
+ * ws.send("hello");
+ * for await (const message of ws) console.log(message);
+ * ```
+ */
+export async function connect<Data = undefined>(
+  url: string | URL,
+  options: ConnectOptions<Data> = {},
+): Promise<WebSocketConnection<Data>> {
+  const target = parseWebSocketUrl(url);
+  const network = options.network ?? await defaultNetwork();
+  const policy = resolvePolicy(options);
+  const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
+
+  let timer: Timer | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = policy.clock.setTimer(timeout, () => reject(new HandshakeError(0, "WS_ERR_HANDSHAKE_TIMEOUT", `no handshake response within ${timeout} ms`)));
+  });
+  timedOut.catch(() => {}); // reported through the race below, if at all
+  try {
+    const transport = await Promise.race([
+      network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined }),
+      timedOut,
+    ]);
+    const opening = handshake(transport, target, options, policy);
+    return await Promise.race([opening.result, timedOut.catch((error) => {
+      transport.destroy();
+      throw error;
+    })]);
+  } finally {
+    timer?.cancel();
+  }
+}
+
+interface WebSocketUrl {
+  secure: boolean;
+  hostname: string;
+  port: number;
+  /** `Host` header value: the port only when not the scheme's default. */
+  host: string;
+  path: string;
+}
+
+/**
+ * Parses and checks a WebSocket URL (RFC 6455 section 3).
+ *
+ * @param url The URL.
+ * @returns Its parts.
+ * @example
+ * ```ts
+ * parseWebSocketUrl("wss://example.com/chat?x=1").path; // "/chat?x=1"
+ * ```
+ */
+export function parseWebSocketUrl(url: string | URL): WebSocketUrl {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  const scheme = parsed.protocol;
+  if (!["ws:", "wss:", "http:", "https:"].includes(scheme)) {
+    throw new SyntaxError(`unsupported URL scheme ${scheme} (use ws: or wss:)`);
+  }
+  // RFC 6455 3: "Fragment identifiers are meaningless in the context of WebSocket URIs".
+  if (parsed.hash !== "") throw new SyntaxError("a WebSocket URL cannot have a fragment");
+  const secure = scheme === "wss:" || scheme === "https:";
+  const port = parsed.port === "" ? (secure ? 443 : 80) : Number(parsed.port);
+  // URL keeps brackets around IPv6 literals; sockets want them off.
+  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  return { secure, hostname, port, host: parsed.host, path: (parsed.pathname || "/") + parsed.search };
+}
+
+function headerList(headers: ConnectOptions<unknown>["headers"]): [string, string][] {
+  if (headers === undefined) return [];
+  if (Symbol.iterator in headers) return [...(headers as Iterable<readonly [string, string]>)].map(([n, v]) => [n, v]);
+  return Object.entries(headers);
+}
+
+/** Runs the opening handshake on a connected transport. */
+function handshake<Data>(
+  transport: Transport,
+  target: WebSocketUrl,
+  options: ConnectOptions<Data>,
+  policy: ConnectionPolicy,
+): { result: Promise<WebSocketConnection<Data>> } {
+  const core = new ClientConnection({
+    host: options.host ?? target.host,
+    path: target.path,
+    origin: options.origin,
+    protocols: options.protocols,
+    headers: headerList(options.headers),
+    maxMessageSize: options.maxMessageSize,
+    maxFrameSize: options.maxFrameSize,
+    headLimits: options.headLimits,
+  });
+  let forward: TransportEvents | undefined;
+  let settle!: { resolve: (ws: WebSocketConnection<Data>) => void; reject: (error: Error) => void };
+  const result = new Promise<WebSocketConnection<Data>>((resolve, reject) => (settle = { resolve, reject }));
+  const fail = (error: Error) => {
+    settle.reject(error);
+    transport.destroy();
+  };
+  const onEvents = (events: WsEvent[]) => {
+    const first = events[0];
+    if (first?.type === "response") {
+      const ws = new WebSocketConnection<Data>({
+        core,
+        transport,
+        policy,
+        handlers: options.handlers ?? {},
+        data: options.data as Data,
+        protocol: first.protocol,
+        extensions: first.response.headers.get("sec-websocket-extensions") ?? "",
+        path: target.path,
+      });
+      forward = ws[kTransportEvents];
+      ws.open(events.slice(1));
+      settle.resolve(ws);
+    } else if (first?.type === "handshake-error") {
+      fail(first.error);
+    }
+  };
+  transport.start({
+    data: (chunk) => (forward ? forward.data(chunk) : onEvents(core.receiveData(chunk))),
+    drain: () => forward?.drain(),
+    end: () => (forward ? forward.end() : onEvents(core.receiveEof())),
+    close: (error) => {
+      if (forward) return forward.close(error);
+      settle.reject(error ?? new HandshakeError(0, "WS_ERR_HANDSHAKE_EOF", "connection closed before the handshake response"));
+    },
+  });
+  writeOutgoing(core.dataToSend(), transport);
+  return { result };
+}

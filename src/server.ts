@@ -1,0 +1,428 @@
+/**
+ * The server: plain HTTP and WebSocket on one port, several named
+ * subprotocols each with its own handlers and per-connection data (the
+ * model of libwebsockets), filter hooks, timeouts and graceful shutdown.
+ * Written once over {@link Network}, for every runtime.
+ *
+ * @module
+ */
+
+import type { Timer } from "./clock.ts";
+import { InvalidStateError } from "./errors.ts";
+import { defaultNetwork } from "./default_network.ts";
+import type { HandshakeRequest } from "./handshake.ts";
+import type { HeadLimits, RequestHead } from "./http_head.ts";
+import { ServerConnection } from "./server_connection.ts";
+import type { Listener, Network, ServerTlsOptions, Transport, TransportEvents } from "./transport.ts";
+import { writeOutgoing } from "./transport.ts";
+import {
+  type ConnectionPolicy,
+  type Handlers,
+  kTransportEvents,
+  type Message,
+  resolvePolicy,
+  WebSocketConnection,
+} from "./websocket_connection.ts";
+import type { WsEvent } from "./events.ts";
+
+/** Who is connecting. */
+export interface PeerInfo {
+  remoteAddress: string;
+  remotePort: number;
+  /** The runtime's socket object. */
+  raw: unknown;
+}
+
+/**
+ * A named subprotocol: its handlers and how to make each connection's data.
+ * The client's first offered name that matches a protocol is chosen; a
+ * client that offers none of them gets the first protocol, unnamed.
+ */
+export interface Protocol<Data = any> extends Handlers<Data> {
+  /** The `Sec-WebSocket-Protocol` token. */
+  name: string;
+  /** Creates the per-connection data when a connection opens. */
+  data?(request: HandshakeRequest, peer: PeerInfo): Data;
+}
+
+/** A handshake refusal from {@link ServeOptions.filterHandshake}. */
+export interface Rejection {
+  status: number;
+  body?: string;
+  headers?: [string, string][];
+}
+
+/** Options of {@link serve}. Every limit and timeout has a safe default. */
+export interface ServeOptions extends Partial<ConnectionPolicy> {
+  /** Port to listen on; 0 picks a free one (read it from `server.port`). Default 0. */
+  port?: number;
+  /** Interface to bind. Default "0.0.0.0". */
+  hostname?: string;
+  /** TLS certificate and key (PEM), and optional client-certificate checks. */
+  tls?: ServerTlsOptions;
+  /** The subprotocols served; the first is the default and also serves clients that offer none. */
+  protocols?: Protocol[];
+  /** Answers plain HTTP requests on the same port (404 when it returns undefined). Without it, such requests get 426. */
+  fetch?(request: Request, peer: PeerInfo): Response | undefined | Promise<Response | undefined>;
+  /** Sees each new TCP connection before any byte is read; return false to refuse it. */
+  filterConnection?(peer: PeerInfo): boolean;
+  /** Sees each valid handshake (and the protocol chosen); return a {@link Rejection} to refuse it. */
+  filterHandshake?(request: HandshakeRequest, protocol: string, peer: PeerInfo): Rejection | undefined | Promise<Rejection | undefined>;
+  /** Time allowed for the whole opening handshake, ms. Default 5000. */
+  handshakeTimeout?: number;
+  /** Largest message accepted, bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Largest frame accepted, bytes. Default: `maxMessageSize`. */
+  maxFrameSize?: number;
+  /** Limits on the request head. Default 8 KiB, 64 headers. */
+  headLimits?: Partial<HeadLimits>;
+  /** Largest plain-HTTP request body, bytes. Default 1 MiB. */
+  maxHttpBodySize?: number;
+  /** Where to listen: the runtime's network by default; a `MemoryNetwork` in tests. */
+  network?: Network;
+}
+
+/** Options of {@link Server.close}. */
+export interface ShutdownOptions {
+  /** Close code sent to every connection. Default 1001 (going away). */
+  code?: number;
+  reason?: string;
+  /** How long to wait for closing handshakes before terminating, ms. Default: the `closeTimeout`. */
+  timeout?: number;
+}
+
+/** Default of {@link ServeOptions.handshakeTimeout}. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 5000;
+
+/**
+ * Starts a server.
+ *
+ * @param options Port, protocols, HTTP handler, hooks, limits.
+ * @returns The listening server.
+ * @example
+ * ```ts
+ * const server = await serve({
+ *   port: 9001,
+ *   protocols: [{ name: "echo", message: (ws, message) => ws.send(message) }],
+ * });
+ * ```
+ */
+export async function serve(options: ServeOptions = {}): Promise<Server> {
+  const server = new Server(options);
+  await server.listen(options.network ?? await defaultNetwork());
+  return server;
+}
+
+/**
+ * Creates a server that does not listen: hand it connections yourself with
+ * {@link Server.adopt} (e.g. from a `node:http` server's `upgrade` event,
+ * see `wsport/node`'s `upgradeHandler`).
+ *
+ * @param options Protocols, hooks, limits (`port`, `hostname` and `tls` are ignored).
+ * @returns The server.
+ * @example
+ * ```ts
+ * const wss = createServer({ protocols: [{ name: "chat", message: (ws, m) => ws.send(m) }] });
+ * ```
+ */
+export function createServer(options: ServeOptions = {}): Server {
+  return new Server(options);
+}
+
+/** A listening server. Created by {@link serve}. */
+export class Server {
+  readonly #options: ServeOptions;
+  readonly #policy: ConnectionPolicy;
+  readonly #protocols = new Map<string, Protocol>();
+  readonly #defaultProtocol: Protocol | undefined;
+  readonly #connections = new Set<WebSocketConnection<any>>();
+  readonly #byProtocol = new Map<string, Set<WebSocketConnection<any>>>();
+  readonly #handshaking = new Set<Transport>();
+  #listener: Listener | undefined;
+  #closing = false;
+
+  /** @internal Use {@link serve}. */
+  constructor(options: ServeOptions) {
+    this.#options = options;
+    this.#policy = resolvePolicy(options);
+    for (const protocol of options.protocols ?? []) {
+      if (this.#protocols.has(protocol.name)) throw new TypeError(`protocol ${protocol.name} is defined twice`);
+      this.#protocols.set(protocol.name, protocol);
+      this.#byProtocol.set(protocol.name, new Set());
+    }
+    this.#defaultProtocol = options.protocols?.[0];
+  }
+
+  /**
+   * Starts listening (done by {@link serve}).
+   *
+   * @param network Where to listen.
+   */
+  async listen(network: Network): Promise<void> {
+    if (this.#listener) throw new InvalidStateError("the server is already listening");
+    this.#listener = await network.listen(
+      { hostname: this.#options.hostname ?? "0.0.0.0", port: this.#options.port ?? 0, tls: this.#options.tls },
+      (transport) => this.#accept(transport),
+    );
+  }
+
+  /**
+   * Serves a connection accepted elsewhere, from its first byte (the
+   * request head): the handshake, routing and everything after.
+   *
+   * @param transport A transport that has not been started.
+   */
+  adopt(transport: Transport): void {
+    this.#accept(transport);
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return this.#listener?.port ?? 0;
+  }
+
+  /** The address listened on. */
+  get hostname(): string {
+    return this.#listener?.hostname ?? "";
+  }
+
+  /** The runtime's listener object. */
+  get raw(): unknown {
+    return this.#listener?.raw;
+  }
+
+  /** Every open WebSocket connection. */
+  get connections(): ReadonlySet<WebSocketConnection<any>> {
+    return this.#connections;
+  }
+
+  /**
+   * The open connections of one protocol.
+   *
+   * @param protocol A protocol name.
+   * @returns Its connections (empty for an unknown name).
+   */
+  connectionsOf(protocol: string): ReadonlySet<WebSocketConnection<any>> {
+    return this.#byProtocol.get(protocol) ?? new Set();
+  }
+
+  /**
+   * Sends a message to every open connection of a protocol.
+   *
+   * @param protocol A protocol name.
+   * @param message The message.
+   * @returns How many connections it was queued on.
+   */
+  broadcast(protocol: string, message: Message): number {
+    let count = 0;
+    for (const ws of this.connectionsOf(protocol)) if (ws.send(message) !== "dropped") count++;
+    return count;
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, sends a close (1001) to every
+   * connection, waits for the closing handshakes up to `timeout`, then
+   * terminates the rest.
+   *
+   * @param options Close code, reason and timeout.
+   * @returns Resolves when every connection and the listener are closed.
+   */
+  async close(options: ShutdownOptions = {}): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const listenerClosed = this.#listener?.close() ?? Promise.resolve();
+    for (const transport of this.#handshaking) transport.destroy();
+    const open = [...this.#connections];
+    for (const ws of open) ws.close(options.code ?? 1001, options.reason ?? "server shutting down");
+    const timeout = options.timeout ?? this.#policy.closeTimeout;
+    let timer: Timer | undefined;
+    await Promise.race([
+      Promise.all(open.map((ws) => ws.closed)),
+      new Promise<void>((resolve) => (timer = this.#policy.clock.setTimer(timeout, resolve))),
+    ]);
+    timer?.cancel();
+    for (const ws of this.#connections) ws.terminate();
+    await Promise.all(open.map((ws) => ws.closed));
+    await listenerClosed;
+  }
+
+  // --- handshake phase ---
+
+  #accept(transport: Transport): void {
+    const peer: PeerInfo = { remoteAddress: transport.remoteAddress, remotePort: transport.remotePort, raw: transport.raw };
+    if (this.#closing || (this.#options.filterConnection && !this.#safely(() => this.#options.filterConnection!(peer), false))) {
+      transport.destroy();
+      return;
+    }
+    const core = new ServerConnection({
+      maxMessageSize: this.#options.maxMessageSize,
+      maxFrameSize: this.#options.maxFrameSize,
+      headLimits: this.#options.headLimits,
+      http: this.#options.fetch !== undefined,
+      maxHttpBodySize: this.#options.maxHttpBodySize,
+    });
+    this.#handshaking.add(transport);
+    let forward: TransportEvents | undefined;
+    let closed = false;
+    let timer: Timer | undefined = this.#policy.clock.setTimer(
+      this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      () => transport.destroy(),
+    );
+    const stopTimer = () => {
+      timer?.cancel();
+      timer = undefined;
+    };
+    const flush = () => {
+      if (writeOutgoing(core.dataToSend(), transport)) {
+        // Refused or answered: give the client closeTimeout to close its end.
+        stopTimer();
+        timer = this.#policy.clock.setTimer(this.#policy.closeTimeout, () => transport.destroy());
+      }
+    };
+    const onEvents = (events: WsEvent[]) => {
+      for (const event of events) {
+        if (event.type === "request") {
+          stopTimer();
+          void this.#decide(core, transport, event.request, peer, () => closed).then((ws) => {
+            if (ws === undefined) return flush();
+            this.#handshaking.delete(transport);
+            forward = ws[kTransportEvents];
+          });
+        } else if (event.type === "http-request") {
+          stopTimer();
+          void this.#serveHttp(core, event.request, event.body, peer).then(() => !closed && flush());
+        }
+      }
+      flush();
+    };
+    transport.start({
+      data: (chunk) => (forward ? forward.data(chunk) : onEvents(core.receiveData(chunk))),
+      drain: () => forward?.drain(),
+      end: () => (forward ? forward.end() : onEvents(core.receiveEof())),
+      close: (error) => {
+        closed = true;
+        stopTimer();
+        this.#handshaking.delete(transport);
+        forward?.close(error);
+      },
+    });
+  }
+
+  /** Routes an upgrade request to a protocol, runs the handshake filter, and accepts or refuses. */
+  async #decide(
+    core: ServerConnection,
+    transport: Transport,
+    request: HandshakeRequest,
+    peer: PeerInfo,
+    isClosed: () => boolean,
+  ): Promise<WebSocketConnection<any> | undefined> {
+    const chosen = request.protocols.find((name) => this.#protocols.has(name));
+    const protocol = chosen !== undefined ? this.#protocols.get(chosen)! : this.#defaultProtocol;
+    if (protocol === undefined) {
+      core.reject(404, "no WebSocket endpoint here");
+      return undefined;
+    }
+    let rejection: Rejection | undefined;
+    if (this.#options.filterHandshake) {
+      try {
+        rejection = await this.#options.filterHandshake(request, chosen ?? "", peer);
+      } catch {
+        rejection = { status: 500, body: "handshake filter failed" };
+      }
+    }
+    if (isClosed() || this.#closing) {
+      transport.destroy();
+      return undefined;
+    }
+    if (rejection) {
+      core.reject(rejection.status, rejection.body ?? "", rejection.headers ?? []);
+      return undefined;
+    }
+    let data: unknown;
+    try {
+      data = protocol.data?.(request, peer);
+    } catch {
+      core.reject(500, "could not create the connection's data");
+      return undefined;
+    }
+    const early = core.accept({ protocol: chosen });
+    const ws = new WebSocketConnection<any>({
+      core,
+      transport,
+      policy: this.#policy,
+      handlers: protocol,
+      data,
+      protocol: chosen ?? "",
+      extensions: "",
+      path: request.path,
+    });
+    const group = this.#byProtocol.get(protocol.name)!;
+    this.#connections.add(ws);
+    group.add(ws);
+    void ws.closed.then(() => {
+      this.#connections.delete(ws);
+      group.delete(ws);
+    });
+    ws.open(early);
+    return ws;
+  }
+
+  async #serveHttp(core: ServerConnection, head: RequestHead, body: Uint8Array, peer: PeerInfo): Promise<void> {
+    const method = head.method;
+    let response: Response | undefined;
+    let request: Request | undefined;
+    try {
+      request = toRequest(head, body, this.#options.tls !== undefined, `${this.hostname}:${this.port}`);
+    } catch {
+      response = textResponse(400, "Bad Request");
+    }
+    if (request) {
+      try {
+        response = (await this.#options.fetch!(request, peer)) ?? textResponse(404, "Not Found");
+      } catch {
+        response = textResponse(500, "Internal Server Error");
+      }
+    }
+    response ??= textResponse(500, "Internal Server Error");
+    const headers: [string, string][] = [];
+    response.headers.forEach((value, name) => {
+      if (name !== "set-cookie") headers.push([name, value]);
+    });
+    for (const cookie of response.headers.getSetCookie?.() ?? []) headers.push(["set-cookie", cookie]);
+    let bytes = new Uint8Array(await response.arrayBuffer());
+    if (method === "HEAD") {
+      if (!response.headers.has("content-length")) headers.push(["content-length", String(bytes.length)]);
+      bytes = new Uint8Array(0);
+    }
+    core.respond({ status: response.status, reason: response.statusText || undefined, headers, body: bytes });
+  }
+
+  #safely<T>(fn: () => T, fallback: T): T {
+    try {
+      return fn();
+    } catch {
+      return fallback;
+    }
+  }
+}
+
+function textResponse(status: number, text: string): Response {
+  return new Response(text, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+}
+
+/** Builds a WHATWG `Request` from a parsed head; throws on a target or header `Request` refuses. */
+function toRequest(head: RequestHead, body: Uint8Array, secure: boolean, fallbackHost: string): Request {
+  const target = head.target;
+  let url: URL;
+  try {
+    url = /^https?:\/\//i.test(target)
+      ? new URL(target)
+      : new URL(target, `${secure ? "https" : "http"}://${head.headers.get("host") ?? fallbackHost}`);
+  } catch {
+    throw new TypeError("invalid request target or Host");
+  }
+  const headers = new Headers();
+  for (const [name, value] of head.headers) headers.append(name, value);
+  const hasBody = head.method !== "GET" && head.method !== "HEAD";
+  return new Request(url, { method: head.method, headers, body: hasBody ? (body as Uint8Array<ArrayBuffer>) : undefined });
+}

@@ -1,0 +1,505 @@
+/**
+ * An open WebSocket connection over a {@link Transport}: the object your
+ * handlers receive, on the server and the client alike. It drives the
+ * sans-IO {@link Connection}, batches output (one write per read and per
+ * tick), accounts for backpressure and runs the close, keepalive and idle
+ * timers.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock, type Timer } from "./clock.ts";
+import { type Connection, ReadyState } from "./connection.ts";
+import type { ProtocolError } from "./errors.ts";
+import type { WsEvent } from "./events.ts";
+import { type Transport, type TransportEvents, writeOutgoing } from "./transport.ts";
+
+/** A message: text as a string, binary as bytes. */
+export type Message = string | Uint8Array;
+
+/**
+ * What `send` did: `"ok"` queued and below the high-water mark;
+ * `"backpressure"` queued, but the buffer is above the high-water mark
+ * (wait for `drain`); `"dropped"` not sent (the connection is not open, or
+ * the hard limit was hit and the connection is being closed with 1008).
+ */
+export type SendResult = "ok" | "backpressure" | "dropped";
+
+/** Event handlers of a connection; all optional. `this` is not used. */
+export interface Handlers<Data = unknown> {
+  /** The connection is open. */
+  open?(ws: WebSocketConnection<Data>): void;
+  /** A complete message: a string for text, bytes for binary. */
+  message?(ws: WebSocketConnection<Data>, message: Message): void;
+  /** A ping arrived (the pong is already sent). */
+  ping?(ws: WebSocketConnection<Data>, data: Uint8Array): void;
+  /** A pong arrived. */
+  pong?(ws: WebSocketConnection<Data>, data: Uint8Array): void;
+  /** The send buffer fell back below the high-water mark, or a writable callback was requested. */
+  drain?(ws: WebSocketConnection<Data>): void;
+  /** The connection is closed: the peer's close code (1005 if none, 1006 if no close frame arrived). */
+  close?(ws: WebSocketConnection<Data>, code: number, reason: string): void;
+  /** A protocol error from the peer, or an exception thrown by a handler. */
+  error?(ws: WebSocketConnection<Data>, error: Error): void;
+}
+
+/** Timing and buffering policy of a connection. */
+export interface ConnectionPolicy {
+  /** Time source for every timer. Default: the system clock. */
+  clock: Clock;
+  /** Buffered outgoing bytes above which `send` reports `"backpressure"`. Default 1 MiB. */
+  highWaterMark: number;
+  /** Buffered outgoing bytes above which a send is dropped and the connection closed with 1008. Default 64 MiB. */
+  maxBufferedAmount: number;
+  /** How long to wait for the closing handshake and the TCP close before destroying, ms. Default 5000. */
+  closeTimeout: number;
+  /** Close (1001) after this long without receiving anything, ms; 0 disables. Default 0. */
+  idleTimeout: number;
+  /** Send a ping after this long, ms; 0 disables keepalive. Default 30000. */
+  pingInterval: number;
+  /** Close (1011) when the pong has not arrived after this long, ms. Default 30000. */
+  pongTimeout: number;
+}
+
+/** Defaults of {@link ConnectionPolicy}, except the clock. */
+export const DEFAULT_POLICY: Readonly<Omit<ConnectionPolicy, "clock">> = {
+  highWaterMark: 1024 * 1024,
+  maxBufferedAmount: 64 * 1024 * 1024,
+  closeTimeout: 5000,
+  idleTimeout: 0,
+  pingInterval: 30000,
+  pongTimeout: 30000,
+};
+
+/**
+ * Fills in the defaults of a partial policy.
+ *
+ * @param options Any subset of the policy.
+ * @returns A complete policy.
+ * @example
+ * ```ts
+ * resolvePolicy({ pingInterval: 0 }).closeTimeout; // 5000
+ * ```
+ */
+export function resolvePolicy(options: Partial<ConnectionPolicy> = {}): ConnectionPolicy {
+  return {
+    clock: options.clock ?? systemClock,
+    highWaterMark: options.highWaterMark ?? DEFAULT_POLICY.highWaterMark,
+    maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_POLICY.maxBufferedAmount,
+    closeTimeout: options.closeTimeout ?? DEFAULT_POLICY.closeTimeout,
+    idleTimeout: options.idleTimeout ?? DEFAULT_POLICY.idleTimeout,
+    pingInterval: options.pingInterval ?? DEFAULT_POLICY.pingInterval,
+    pongTimeout: options.pongTimeout ?? DEFAULT_POLICY.pongTimeout,
+  };
+}
+
+/** How a connection ended. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** True when the closing handshake completed. */
+  wasClean: boolean;
+}
+
+/** Internal: lets the server and client route transport events to a connection. */
+export const kTransportEvents: unique symbol = Symbol("wsport.transportEvents");
+
+/**
+ * One WebSocket connection. Get it from a server's handlers or from
+ * `connect()`; you do not construct it yourself.
+ */
+export class WebSocketConnection<Data = unknown> implements AsyncIterable<Message> {
+  /** Your per-connection data. */
+  data: Data;
+  /** The subprotocol agreed on, or "". */
+  readonly protocol: string;
+  /** The `Sec-WebSocket-Extensions` value agreed on, or "". */
+  readonly extensions: string;
+  /** The request path (server) or URL path (client). */
+  readonly path: string;
+  /** Resolves once the connection is closed. */
+  readonly closed: Promise<CloseInfo>;
+
+  readonly #core: Connection;
+  readonly #transport: Transport;
+  readonly #policy: ConnectionPolicy;
+  #handlers: Handlers<Data>;
+
+  #inRead = false;
+  #flushScheduled = false;
+  #backpressured = false;
+  #writableRequested = false;
+  #paused = false;
+  #error: ProtocolError | undefined;
+  #closeInfo: CloseInfo | undefined;
+  #resolveClosed!: (info: CloseInfo) => void;
+  #opened = false;
+
+  #closeTimer: Timer | undefined;
+  #keepaliveTimer: Timer | undefined;
+  #idleTimer: Timer | undefined;
+  #lastReceived = 0;
+  #awaitingPong = false;
+
+  // Messages kept for the async iterator when there is no message handler.
+  #inbox: Message[] = [];
+  #waiting: ((result: IteratorResult<Message>) => void) | undefined;
+
+  /** @internal Created by the server and client services. */
+  constructor(init: {
+    core: Connection;
+    transport: Transport;
+    policy: ConnectionPolicy;
+    handlers: Handlers<Data>;
+    data: Data;
+    protocol: string;
+    extensions: string;
+    path: string;
+  }) {
+    this.#core = init.core;
+    this.#transport = init.transport;
+    this.#policy = init.policy;
+    this.#handlers = init.handlers;
+    this.data = init.data;
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.path = init.path;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#lastReceived = init.policy.clock.now();
+  }
+
+  // --- state ---
+
+  /** 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED, as the WHATWG `WebSocket`. */
+  get readyState(): ReadyState {
+    return this.#closeInfo ? ReadyState.CLOSED : this.#core.readyState;
+  }
+
+  /** Bytes queued for sending and not yet handed to the OS. */
+  get bufferedAmount(): number {
+    return this.#core.bufferedAmount + this.#transport.bufferedAmount;
+  }
+
+  get remoteAddress(): string {
+    return this.#transport.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.#transport.remotePort;
+  }
+
+  /** The transport, whose `raw` is the runtime's own socket. */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** The protocol error that failed the connection, if one did. */
+  get error(): ProtocolError | undefined {
+    return this.#error;
+  }
+
+  // --- sending ---
+
+  /**
+   * Sends a message: text for a string, binary for bytes.
+   *
+   * @param message The message. Bytes are not copied: do not modify them until sent.
+   * @returns Whether it was queued, and whether the buffer is now above the high-water mark.
+   */
+  send(message: Message): SendResult {
+    if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return "dropped";
+    const size = typeof message === "string" ? message.length : message.length;
+    if (this.bufferedAmount + size > this.#policy.maxBufferedAmount) {
+      this.close(1008, "send buffer limit exceeded");
+      return "dropped";
+    }
+    this.#core.send(message);
+    this.#scheduleFlush();
+    if (this.bufferedAmount >= this.#policy.highWaterMark) {
+      this.#backpressured = true;
+      return "backpressure";
+    }
+    return "ok";
+  }
+
+  /**
+   * Sends a ping.
+   *
+   * @param data Up to 125 bytes.
+   */
+  ping(data: string | Uint8Array = new Uint8Array(0)): void {
+    if (this.#core.readyState !== ReadyState.OPEN) return;
+    this.#core.sendPing(data);
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Sends an unsolicited pong.
+   *
+   * @param data Up to 125 bytes.
+   */
+  pong(data: string | Uint8Array = new Uint8Array(0)): void {
+    if (this.#core.readyState !== ReadyState.OPEN) return;
+    this.#core.sendPong(data);
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Starts the closing handshake. The `close` handler runs when it is done
+   * (or after `closeTimeout`, when the connection is destroyed).
+   *
+   * @param code 1000 (default), another code valid on the wire, or 3000–4999.
+   * @param reason At most 123 bytes of UTF-8.
+   */
+  close(code = 1000, reason = ""): void {
+    if (this.#closeInfo || this.#core.closeSent !== undefined) return;
+    if (this.#core.readyState === ReadyState.CLOSED) return;
+    this.#core.sendClose(code, reason);
+    this.#armCloseTimer();
+    this.#scheduleFlush();
+  }
+
+  /** Destroys the transport now, without a closing handshake. */
+  terminate(): void {
+    this.#transport.destroy();
+  }
+
+  /** Stops reading from the socket (receive flow control); the peer feels TCP backpressure. */
+  pause(): void {
+    this.#paused = true;
+    this.#transport.pause();
+  }
+
+  /** Resumes reading. */
+  resume(): void {
+    this.#paused = false;
+    if (this.#inbox.length < INBOX_PAUSE_AT) this.#transport.resume();
+  }
+
+  /**
+   * Asks for a `drain` call as soon as the connection can take more data:
+   * at once (in a microtask) when the buffer is below the high-water mark,
+   * else when it falls below it.
+   */
+  requestWritable(): void {
+    this.#writableRequested = true;
+    if (this.bufferedAmount < this.#policy.highWaterMark) queueMicrotask(() => this.#maybeDrain());
+  }
+
+  // --- async iteration ---
+
+  /**
+   * Yields messages until the connection closes (only when there is no
+   * `message` handler). Reading pauses the socket when 64 messages are waiting.
+   *
+   * @returns An iterator of messages.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return {
+      next: () => {
+        const message = this.#inbox.shift();
+        if (message !== undefined) {
+          if (this.#inbox.length < INBOX_PAUSE_AT && !this.#paused) this.#transport.resume();
+          return Promise.resolve({ value: message, done: false });
+        }
+        if (this.#closeInfo) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => (this.#waiting = resolve));
+      },
+      return: () => {
+        this.close();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  // --- driving (internal) ---
+
+  /** @internal Replaces the handlers (the client's open happens before the user attaches them). */
+  setHandlers(handlers: Handlers<Data>): void {
+    this.#handlers = handlers;
+  }
+
+  /** @internal The transport events of this connection, for the service to forward. */
+  get [kTransportEvents](): TransportEvents {
+    return {
+      data: (chunk) => this.#onData(chunk),
+      drain: () => this.#maybeDrain(),
+      end: () => this.#onEnd(),
+      close: () => this.#onClose(),
+    };
+  }
+
+  /** @internal Called by the service once the handshake is done, with events that came with it. */
+  open(events: WsEvent[] = []): void {
+    this.#opened = true;
+    this.#startKeepalive();
+    this.#startIdleTimer();
+    this.#inRead = true;
+    this.#call("open", () => this.#handlers.open?.(this));
+    this.#dispatch(events);
+    this.#inRead = false;
+    this.#flush();
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#closeInfo) return;
+    this.#lastReceived = this.#policy.clock.now();
+    this.#inRead = true;
+    this.#dispatch(this.#core.receiveData(chunk));
+    this.#inRead = false;
+    this.#flush();
+  }
+
+  #onEnd(): void {
+    this.#dispatch(this.#core.receiveEof());
+    this.#flush();
+  }
+
+  #onClose(): void {
+    if (this.#closeInfo) return;
+    this.#clearTimers();
+    if (this.#core.readyState !== ReadyState.CLOSED) this.#dispatch(this.#core.receiveEof());
+    const received = this.#core.closeReceived;
+    const info: CloseInfo = received
+      ? { code: received.code, reason: received.reason, wasClean: this.#core.closeSent !== undefined }
+      : { code: 1006, reason: "", wasClean: false };
+    this.#closeInfo = info;
+    if (this.#opened) this.#call("close", () => this.#handlers.close?.(this, info.code, info.reason));
+    this.#waiting?.({ value: undefined, done: true });
+    this.#waiting = undefined;
+    this.#resolveClosed(info);
+  }
+
+  #dispatch(events: WsEvent[]): void {
+    for (const event of events) {
+      switch (event.type) {
+        case "text":
+        case "binary":
+          this.#deliver(event.data);
+          break;
+        case "ping":
+          this.#call("ping", () => this.#handlers.ping?.(this, event.data));
+          break;
+        case "pong":
+          this.#onPong();
+          this.#call("pong", () => this.#handlers.pong?.(this, event.data));
+          break;
+        case "close":
+          if (event.wasClean) this.#armCloseTimer();
+          break;
+        case "error":
+          this.#error = event.error;
+          this.#armCloseTimer();
+          this.#call("error", () => this.#handlers.error?.(this, event.error));
+          break;
+        default:
+          break; // handshake events are the services' business
+      }
+    }
+  }
+
+  #deliver(message: Message): void {
+    const handler = this.#handlers.message;
+    if (handler) {
+      this.#call("message", () => handler(this, message));
+      return;
+    }
+    if (this.#waiting) {
+      const resolve = this.#waiting;
+      this.#waiting = undefined;
+      resolve({ value: message, done: false });
+      return;
+    }
+    this.#inbox.push(message);
+    if (this.#inbox.length >= INBOX_PAUSE_AT) this.#transport.pause();
+  }
+
+  /** Runs a user handler; an exception is reported to `error` and closes the connection with 1011. */
+  #call(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (cause) {
+      const error = cause instanceof Error ? cause : new Error(String(cause));
+      if (name !== "error") {
+        try {
+          this.#handlers.error?.(this, error);
+        } catch {
+          // An error handler that throws has nowhere left to report to.
+        }
+      }
+      if (this.#core.readyState === ReadyState.OPEN) this.close(1011, "internal error");
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#inRead || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  /** Writes everything the core queued in one batch. */
+  #flush(): void {
+    const eof = writeOutgoing(this.#core.dataToSend(), this.#transport);
+    if (eof || this.#core.closeExpected()) this.#armCloseTimer();
+  }
+
+  #maybeDrain(): void {
+    if (this.#closeInfo || this.bufferedAmount >= this.#policy.highWaterMark) return;
+    if (!this.#backpressured && !this.#writableRequested) return;
+    this.#backpressured = false;
+    this.#writableRequested = false;
+    this.#call("drain", () => this.#handlers.drain?.(this));
+  }
+
+  // --- timers ---
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer || this.#closeInfo) return;
+    this.#closeTimer = this.#policy.clock.setTimer(this.#policy.closeTimeout, () => this.#transport.destroy());
+  }
+
+  #startKeepalive(): void {
+    const { pingInterval, clock } = this.#policy;
+    if (pingInterval <= 0) return;
+    this.#keepaliveTimer = clock.setTimer(pingInterval, () => this.#sendKeepalivePing());
+  }
+
+  #sendKeepalivePing(): void {
+    if (this.#core.readyState !== ReadyState.OPEN) return;
+    this.#awaitingPong = true;
+    this.ping();
+    this.#keepaliveTimer = this.#policy.clock.setTimer(this.#policy.pongTimeout, () => {
+      if (this.#awaitingPong) this.close(1011, "keepalive ping timeout");
+    });
+  }
+
+  #onPong(): void {
+    if (!this.#awaitingPong) return;
+    this.#awaitingPong = false;
+    this.#keepaliveTimer?.cancel();
+    this.#startKeepalive();
+  }
+
+  #startIdleTimer(): void {
+    const { idleTimeout, clock } = this.#policy;
+    if (idleTimeout <= 0) return;
+    // One timer, re-armed lazily: cheaper than resetting a timer on every read.
+    const due = this.#lastReceived + idleTimeout - clock.now();
+    this.#idleTimer = clock.setTimer(Math.max(0, due), () => {
+      if (clock.now() - this.#lastReceived >= idleTimeout) this.close(1001, "idle timeout");
+      else this.#startIdleTimer();
+    });
+  }
+
+  #clearTimers(): void {
+    this.#closeTimer?.cancel();
+    this.#keepaliveTimer?.cancel();
+    this.#idleTimer?.cancel();
+  }
+}
+
+/** Waiting messages (for the async iterator) at which reading pauses. */
+const INBOX_PAUSE_AT = 64;

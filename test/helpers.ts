@@ -1,0 +1,88 @@
+// Shared helpers for the service tests (not a test file itself).
+import { MemoryNetwork } from "../adapters/memory.ts";
+import type { Network, Transport, TransportEvents } from "../src/transport.ts";
+
+/** Resolves with `promise`, or rejects after `ms` so a broken test fails instead of hanging. */
+export function within<T>(promise: Promise<T>, ms = 5000, what = "event"): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    }),
+  ]);
+}
+
+/** A promise with its resolve function outside. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Waits until `check()` is true, polling on timers (never asserts on time). */
+export async function until(check: () => boolean, what = "condition", ms = 5000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** A raw client: a transport with everything it receives collected. */
+export interface RawPeer {
+  transport: Transport;
+  received(): Uint8Array;
+  text(): string;
+  ended: Promise<void>;
+  closed: Promise<void>;
+}
+
+export async function rawConnect(network: Network, port: number, hostname = "127.0.0.1"): Promise<RawPeer> {
+  const transport = await network.connect({ hostname, port });
+  const chunks: Uint8Array[] = [];
+  const ended = deferred();
+  const closed = deferred();
+  const events: TransportEvents = {
+    data: (chunk) => void chunks.push(chunk.slice()),
+    drain: () => {},
+    end: () => {
+      ended.resolve();
+      transport.end(); // like a socket without allowHalfOpen
+    },
+    close: () => {
+      ended.resolve();
+      closed.resolve();
+    },
+  };
+  transport.start(events);
+  const received = () => {
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  };
+  return { transport, received, text: () => new TextDecoder().decode(received()), ended: ended.promise, closed: closed.promise };
+}
+
+/** A memory network whose accepted transports count their write calls. */
+export class CountingNetwork extends MemoryNetwork {
+  writes: number[] = []; // chunks per write call, server side
+
+  override listen(...args: Parameters<MemoryNetwork["listen"]>): ReturnType<MemoryNetwork["listen"]> {
+    const [options, accept] = args;
+    return super.listen(options, (transport) => {
+      const write = transport.write.bind(transport);
+      transport.write = (chunks) => {
+        this.writes.push(chunks.length);
+        write(chunks);
+      };
+      accept(transport);
+    });
+  }
+}
+
+export const enc = new TextEncoder();
