@@ -45,7 +45,8 @@ export class NodeTransport implements Transport {
   start(events: TransportEvents): void {
     const socket = this.raw;
     if (this.#prefix) events.data(this.#prefix);
-    socket.on("data", (chunk: Uint8Array) => events.data(chunk));
+    // A plain Uint8Array view (no copy): messages reach users as Uint8Array on every runtime, not Buffer.
+    socket.on("data", (chunk: Uint8Array) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
     socket.on("drain", () => events.drain());
     socket.on("end", () => events.end());
     socket.on("error", (error) => void (this.#error = error));

@@ -195,9 +195,8 @@ export async function runPythonClient(url: string): Promise<ExchangeResult> {
 // ---------------------------------------------------------------------------
 // Chromium via playwright-core
 
-const runtime = (globalThis as { Deno?: unknown }).Deno ? "Deno" : (globalThis as { Bun?: unknown }).Bun ? "Bun" : "Node";
-
-/** undefined when runBrowserExchange can run here, else why not. */
+/** undefined when runBrowserExchange can run here, else why not. (It runs
+ * under Node, Deno and Bun alike: playwright-core works on all three.) */
 export function chromiumMissing(): string | undefined {
   const problems: string[] = [];
   if (!existsSync(CHROMIUM)) problems.push(`${CHROMIUM} is missing: install the Debian package chromium (apt-get install chromium)`);
@@ -269,7 +268,10 @@ export const BROWSER_PAGE_HTML = `<!doctype html>
 <script>
 "use strict";
 // No template literals or \${} in here: this page is itself a JS template.
-const TIMEOUT = 10000;
+// Each wait is bounded so that even a silent server lets the page publish a
+// result (with failed checks) inside runBrowserExchange's 20 s: six waits
+// of at most 3 s each. Loopback echoes take milliseconds.
+const TIMEOUT = 3000;
 const url = "ws://" + location.host + "/ws";
 const protocols = ["wsport-test", "other-proto"];
 
