@@ -276,8 +276,8 @@ export class Connection {
     this.#input.clear();
     events.push({ type: "close", code, reason, wasClean: true });
     if (this.closeSent === undefined) {
-      // RFC 6455 5.5.1: "the endpoint MUST send a Close frame in response"; echo the code.
-      this.#queueClose(code === 1005 ? undefined : code, "");
+      // RFC 6455 5.5.1: "the endpoint MUST send a Close frame in response"; echo code and reason, as ws and python-websockets do.
+      this.#queueClose(code === 1005 ? undefined : code, reason);
     }
     this.readyState = ReadyState.CLOSED;
     this.#endTransport();

@@ -154,16 +154,16 @@ test("Connection refuses oversized control payloads and unsendable close codes",
 
 // --- closing handshake ---
 
-test("Connection (server) echoes the peer's close code, then half-closes", () => {
+test("Connection (server) echoes the peer's close code and reason, then half-closes", () => {
   const conn = server();
   const events = conn.receiveData(clientFrame(Opcode.Close, new Uint8Array([0x03, 0xe8, 0x62, 0x79, 0x65])));
   assert.deepEqual(events, [{ type: "close", code: 1000, reason: "bye", wasClean: true }]);
   const out = sent(conn);
-  assert.deepEqual([...out.bytes], closeFrameBytes(1000));
+  assert.deepEqual([...out.bytes], [0x88, 0x05, 0x03, 0xe8, 0x62, 0x79, 0x65]);
   assert.equal(out.eof, true);
   assert.equal(conn.readyState, ReadyState.CLOSED);
   assert.deepEqual(conn.closeReceived, { code: 1000, reason: "bye" });
-  assert.deepEqual(conn.closeSent, { code: 1000, reason: "" });
+  assert.deepEqual(conn.closeSent, { code: 1000, reason: "bye" });
 });
 
 test("Connection reports 1005 for an empty close frame and echoes an empty one", () => {
