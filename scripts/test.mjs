@@ -10,7 +10,8 @@ const files = readdirSync("test").filter((f) => f.endsWith("_test.ts")).sort().m
 const runtimes = {
   node: {
     cmd: process.execPath,
-    args: ["--import", "tsx", "--test", "--test-concurrency=2", ...files],
+    // --experimental-websocket: Node 20's own WebSocket client (global in Node 22+), for the interop tests.
+    args: ["--experimental-websocket", "--no-warnings=ExperimentalWarning", "--import", "tsx", "--test", "--test-concurrency=2", ...files],
     parse: (out) => ({
       passed: num(out, /^# pass (\d+)/m),
       failed: num(out, /^# fail (\d+)/m) + num(out, /^# cancelled (\d+)/m),

@@ -21,7 +21,7 @@ import {
   ProtocolError,
 } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import { encodeFrame, MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
+import { encodeFrame, encodeTextFrame, MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
 import { readFrameHeader, type ReadHeader, type Side } from "./frame_reader.ts";
 import { applyMask, randomMaskKey } from "./mask.ts";
 import { Utf8Validator } from "./utf8.ts";
@@ -324,7 +324,8 @@ export class Connection {
    */
   sendText(text: string): void {
     this.#checkCanSendMessage();
-    this.#queueFrame(Opcode.Text, encoder.encode(text), true);
+    const chunks = encodeTextFrame(text, Opcode.Text, { mask: this.side === "client" ? randomMaskKey() : undefined });
+    for (const chunk of chunks) this.#push(chunk);
   }
 
   /**

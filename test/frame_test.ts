@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { encodeFrame, encodeFrameHeader, isControlOpcode, isKnownOpcode, Opcode } from "../src/frame.ts";
+import { encodeFrame, encodeFrameHeader, encodeTextFrame, isControlOpcode, isKnownOpcode, Opcode } from "../src/frame.ts";
 import { concat } from "../src/bytes.ts";
 
 const hello = new TextEncoder().encode("Hello");
@@ -82,4 +82,17 @@ test("isControlOpcode() and isKnownOpcode() classify all 16 opcodes", () => {
   }
   assert.deepEqual(known, [0, 1, 2, 8, 9, 10]);
   assert.deepEqual(control, [8, 9, 10, 11, 12, 13, 14, 15]);
+});
+
+test("encodeTextFrame() writes header and UTF-8 in one chunk, for every length class", () => {
+  for (const text of ["", "Hello", "x".repeat(125), "x".repeat(126), "é".repeat(100), "€".repeat(3000), "y".repeat(70000), "😀".repeat(40000)]) {
+    const bytes = new TextEncoder().encode(text);
+    assert.deepEqual(concat(encodeTextFrame(text)), concat(encodeFrame(Opcode.Text, bytes)), `length ${text.length}`);
+    const key = new Uint8Array([9, 8, 7, 6]);
+    assert.deepEqual(
+      concat(encodeTextFrame(text, Opcode.Continuation, { mask: key, fin: false })),
+      concat(encodeFrame(Opcode.Continuation, bytes, { mask: key, fin: false })),
+    );
+  }
+  assert.equal(encodeTextFrame("x".repeat(70000)).length, 1, "ASCII text needs no second chunk");
 });
