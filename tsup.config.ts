@@ -1,12 +1,21 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { mod: "mod.ts" },
+  entry: {
+    mod: "mod.ts",
+    node: "adapters/node.ts",
+    deno: "adapters/deno.ts",
+    bun: "adapters/bun.ts",
+    memory: "adapters/memory.ts",
+  },
   format: ["esm", "cjs"],
+  // Shared code in chunks, so `wsport` and `wsport/node` share one copy of each class (instanceof works across them).
+  splitting: true,
   dts: true,
   clean: true,
   sourcemap: true,
   target: "es2022",
   platform: "neutral",
+  external: [/^node:/],
   outDir: "dist",
 });
