@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isUtf8 } from "node:buffer";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { IncomingMessage } from "node:http";
@@ -156,8 +157,8 @@ function connect(options: ConnectOptions): Promise<Transport> {
   });
 }
 
-/** The Node network: `node:net` / `node:tls` listen and connect. */
-export const nodeNetwork: Network = { name: "node", listen, connect };
+/** The Node network: `node:net` / `node:tls` listen and connect, and Node's native UTF-8 check. */
+export const nodeNetwork: Network = { name: "node", listen, connect, isUtf8 };
 
 // --- node:http integration ---
 

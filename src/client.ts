@@ -82,7 +82,7 @@ export async function connect<Data = undefined>(
       network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined }),
       timedOut,
     ]);
-    const opening = handshake(transport, target, options, policy);
+    const opening = handshake(transport, target, options, policy, network.isUtf8);
     return await Promise.race([opening.result, timedOut.catch((error) => {
       transport.destroy();
       throw error;
@@ -138,6 +138,7 @@ function handshake<Data>(
   target: WebSocketUrl,
   options: ConnectOptions<Data>,
   policy: ConnectionPolicy,
+  isUtf8: ((bytes: Uint8Array) => boolean) | undefined,
 ): { result: Promise<WebSocketConnection<Data>> } {
   const core = new ClientConnection({
     host: options.host ?? target.host,
@@ -148,6 +149,7 @@ function handshake<Data>(
     maxMessageSize: options.maxMessageSize,
     maxFrameSize: options.maxFrameSize,
     headLimits: options.headLimits,
+    isUtf8,
   });
   let forward: TransportEvents | undefined;
   let settle!: { resolve: (ws: WebSocketConnection<Data>) => void; reject: (error: Error) => void };

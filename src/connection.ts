@@ -52,6 +52,12 @@ export interface ConnectionOptions {
   fragmentOverhead?: number;
   /** Answer pings with pongs automatically. Default true. */
   autoPong?: boolean;
+  /**
+   * A faster whole-buffer UTF-8 check the runtime offers (`isUtf8` of
+   * `node:buffer`); adapters provide it. Text still fails at the first
+   * chunk holding an invalid byte.
+   */
+  isUtf8?: (bytes: Uint8Array) => boolean;
 }
 
 /** The close frame one side sent or received. */
@@ -62,6 +68,12 @@ export interface CloseRecord {
 
 /** Default of {@link ConnectionOptions.maxMessageSize}: 16 MiB, as Bun's server. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+/**
+ * Data frames up to this size are read into one buffer allocated at their
+ * header; larger ones are kept as received pieces and joined at the end.
+ */
+const PREALLOCATE_LIMIT = 256 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -96,7 +108,10 @@ export class Connection {
   #messageOpcode = 0; // 0: none in progress
   #messageParts: Uint8Array[] = [];
   #messageCost = 0;
-  readonly #utf8 = new Utf8Validator();
+  readonly #utf8: Utf8Validator;
+  readonly #isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
+  // The payload of the data frame being read, when it is copied into one buffer as it arrives.
+  #frameBuffer: Uint8Array | undefined;
   // The data message being sent in fragments.
   #sendingFragmented = false;
 
@@ -111,6 +126,8 @@ export class Connection {
     this.#maxFrameSize = Math.min(options.maxFrameSize ?? this.#maxMessageSize, this.#maxMessageSize);
     this.#fragmentOverhead = options.fragmentOverhead ?? 64;
     this.#autoPong = options.autoPong ?? true;
+    this.#isUtf8 = options.isUtf8;
+    this.#utf8 = new Utf8Validator(options.isUtf8);
   }
 
   // --- receiving ---
@@ -170,6 +187,15 @@ export class Connection {
         if (error) return this.#failWith(error, events);
         this.#inPayload = true;
         this.#payloadRead = 0;
+        this.#frameBuffer = undefined;
+        // One buffer for the whole payload when it must be copied anyway (masked, or split across
+        // reads): each piece is copied (and unmasked) into place once, with no join at the end.
+        // Bounded, so a peer announcing a large frame it never sends does not make us allocate it.
+        if (header.opcode < Opcode.Close && header.length > 0 && header.length <= PREALLOCATE_LIMIT &&
+          (header.mask !== null || input.length < header.length)) {
+          this.#frameBuffer = new Uint8Array(header.length);
+          this.#messageParts.push(this.#frameBuffer);
+        }
       }
       if (header.opcode >= Opcode.Close) {
         // Control frames are small: wait for the whole payload.
@@ -183,9 +209,18 @@ export class Connection {
       while (this.#payloadRead < header.length) {
         const view = input.takeUpTo(header.length - this.#payloadRead);
         if (view.length === 0) return;
-        const part = this.#unmasked(view, header, this.#payloadRead);
+        const at = this.#payloadRead;
+        let part: Uint8Array;
+        const buffer = this.#frameBuffer;
+        if (buffer !== undefined) {
+          buffer.set(view, at);
+          if (header.mask !== null) applyMask(buffer, header.mask, at, at + view.length, at);
+          part = buffer.subarray(at, at + view.length);
+        } else {
+          part = this.#unmasked(view, header, at);
+          this.#messageParts.push(part);
+        }
         this.#payloadRead += part.length;
-        this.#messageParts.push(part);
         if (this.#messageOpcode === Opcode.Text && !this.#utf8.push(part)) {
           return this.#failWith(new InvalidUtf8Error(), events);
         }
@@ -264,7 +299,7 @@ export class Connection {
         return this.#failWith(new InvalidFrameError(`invalid close code ${code}`, "WS_ERR_INVALID_CLOSE_CODE"), events);
       }
       const reasonBytes = data.subarray(2);
-      const validator = new Utf8Validator();
+      const validator = new Utf8Validator(this.#isUtf8);
       if (!validator.push(reasonBytes) || !validator.end()) {
         return this.#failWith(new InvalidUtf8Error("invalid UTF-8 in close reason"), events);
       }

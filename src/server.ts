@@ -139,6 +139,7 @@ export class Server {
   readonly #byProtocol = new Map<string, Set<WebSocketConnection<any>>>();
   readonly #handshaking = new Set<Transport>();
   #listener: Listener | undefined;
+  #isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
   #closing = false;
 
   /** @internal Use {@link serve}. */
@@ -151,6 +152,7 @@ export class Server {
       this.#byProtocol.set(protocol.name, new Set());
     }
     this.#defaultProtocol = options.protocols?.[0];
+    this.#isUtf8 = options.network?.isUtf8;
   }
 
   /**
@@ -160,6 +162,7 @@ export class Server {
    */
   async listen(network: Network): Promise<void> {
     if (this.#listener) throw new InvalidStateError("the server is already listening");
+    this.#isUtf8 ??= network.isUtf8;
     this.#listener = await network.listen(
       { hostname: this.#options.hostname ?? "0.0.0.0", port: this.#options.port ?? 0, tls: this.#options.tls },
       (transport) => this.#accept(transport),
@@ -260,6 +263,7 @@ export class Server {
       headLimits: this.#options.headLimits,
       http: this.#options.fetch !== undefined,
       maxHttpBodySize: this.#options.maxHttpBodySize,
+      isUtf8: this.#isUtf8,
     });
     this.#handshaking.add(transport);
     let forward: TransportEvents | undefined;

@@ -106,6 +106,8 @@ export interface Listener {
 export interface Network {
   /** The runtime family, e.g. `"node"`. */
   readonly name: string;
+  /** A native whole-buffer UTF-8 check, when the runtime has a fast one (`node:buffer`'s `isUtf8`). */
+  readonly isUtf8?: (bytes: Uint8Array) => boolean;
   /**
    * Listens and hands every accepted connection to `accept`, before any
    * byte is read from it.

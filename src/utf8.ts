@@ -163,6 +163,27 @@ function run(bytes: Uint8Array, state: number): number {
   return state;
 }
 
+/** Chunks shorter than this skip the fast validator: calling out costs more than it saves. */
+const FAST_MIN = 64;
+
+/**
+ * Index where a trailing, not yet complete multi-byte sequence starts, or
+ * `bytes.length` when the chunk ends on a code point boundary (or with
+ * bytes that are invalid anyway, which the full check will report).
+ */
+function lastBoundary(bytes: Uint8Array): number {
+  const end = bytes.length;
+  for (let i = end - 1; i >= 0 && i >= end - 3; i--) {
+    const b = bytes[i]!;
+    if (b < 0x80) return end; // ASCII: complete
+    if (b >= 0xc0) {
+      const needed = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      return i + needed > end ? i : end;
+    }
+  }
+  return end;
+}
+
 /**
  * Validates a UTF-8 byte stream fed in arbitrary chunks.
  *
@@ -184,6 +205,18 @@ function run(bytes: Uint8Array, state: number): number {
 export class Utf8Validator {
   #state = S_ACCEPT;
   #failedAt = -1;
+  readonly #fast: ((bytes: Uint8Array) => boolean) | undefined;
+
+  /**
+   * @param fast Optional whole-buffer validator (e.g. `isUtf8` of
+   *   `node:buffer`, native and 10–100× faster). It checks the bulk of each
+   *   chunk up to its last complete code point; the state machine still
+   *   handles sequences split across chunks and finds the exact failing byte,
+   *   so a chunk fails as soon as it is pushed either way.
+   */
+  constructor(fast?: (bytes: Uint8Array) => boolean) {
+    this.#fast = fast;
+  }
 
   /**
    * Index, within the chunk most recently given to
@@ -209,6 +242,20 @@ export class Utf8Validator {
    */
   push(bytes: Uint8Array): boolean {
     if (this.#state === S_REJECT) return false;
+    if (this.#fast !== undefined && this.#state === S_ACCEPT && bytes.length >= FAST_MIN) {
+      const boundary = lastBoundary(bytes);
+      if (this.#fast(boundary === bytes.length ? bytes : bytes.subarray(0, boundary))) {
+        const tail = run(bytes.subarray(boundary), S_ACCEPT);
+        if (tail >= 0) {
+          this.#state = tail;
+          return true;
+        }
+        this.#state = S_REJECT;
+        this.#failedAt = boundary + (-1 - tail);
+        return false;
+      }
+      // Invalid somewhere: the state machine below finds the exact byte.
+    }
     const result = run(bytes, this.#state);
     if (result < 0) {
       this.#state = S_REJECT;

@@ -300,3 +300,54 @@ test("Utf8Validator handles long mixed text across chunk boundaries", () => {
   }
   assert.equal(isValidUtf8(bytes), true);
 });
+
+test("Utf8Validator with a fast whole-buffer validator agrees with the state machine on any split", () => {
+  const fast = (bytes: Uint8Array) => {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string({ unit: "binary", maxLength: 200 }).map((s) => new TextEncoder().encode(s)), fc.uint8Array({ maxLength: 300 })),
+      fc.array(fc.nat(), { maxLength: 6 }),
+      (bytes, cuts) => {
+        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunks: Uint8Array[] = [];
+        let last = 0;
+        for (const p of [...points, bytes.length]) {
+          chunks.push(bytes.subarray(last, p));
+          last = p;
+        }
+        const plain = new Utf8Validator();
+        const quick = new Utf8Validator(fast);
+        for (const chunk of chunks) {
+          const a = plain.push(chunk);
+          const b = quick.push(chunk);
+          assert.equal(b, a);
+          assert.equal(quick.failedAt, plain.failedAt);
+          if (!a) break;
+        }
+        assert.equal(quick.end(), plain.end());
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+test("Utf8Validator hands the fast validator each chunk up to its last complete code point", () => {
+  const seen: number[] = [];
+  const validator = new Utf8Validator((bytes) => {
+    seen.push(bytes.length);
+    return isValidUtf8(bytes);
+  });
+  const chunk = new Uint8Array([...new Uint8Array(100).fill(0x61), 0xe2, 0x82]);
+  assert.equal(validator.push(chunk), true);
+  assert.deepEqual(seen, [100], "the unfinished euro sign is left to the state machine");
+  assert.equal(validator.end(), false);
+  assert.equal(validator.push(new Uint8Array([0xac])), true);
+  assert.equal(validator.end(), true);
+});
