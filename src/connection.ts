@@ -75,6 +75,11 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
  */
 const PREALLOCATE_LIMIT = 256 * 1024;
 
+/** Whole single-frame text messages up to this size are unmasked into {@link scratch}. */
+const SCRATCH_SIZE = 16 * 1024;
+// Shared by every connection: it is only used within one synchronous call.
+const scratch = new Uint8Array(SCRATCH_SIZE);
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -188,14 +193,6 @@ export class Connection {
         this.#inPayload = true;
         this.#payloadRead = 0;
         this.#frameBuffer = undefined;
-        // One buffer for the whole payload when it must be copied anyway (masked, or split across
-        // reads): each piece is copied (and unmasked) into place once, with no join at the end.
-        // Bounded, so a peer announcing a large frame it never sends does not make us allocate it.
-        if (header.opcode < Opcode.Close && header.length > 0 && header.length <= PREALLOCATE_LIMIT &&
-          (header.mask !== null || input.length < header.length)) {
-          this.#frameBuffer = new Uint8Array(header.length);
-          this.#messageParts.push(this.#frameBuffer);
-        }
       }
       if (header.opcode >= Opcode.Close) {
         // Control frames are small: wait for the whole payload.
@@ -211,23 +208,59 @@ export class Connection {
         if (view.length === 0) return;
         const at = this.#payloadRead;
         let part: Uint8Array;
-        const buffer = this.#frameBuffer;
-        if (buffer !== undefined) {
-          buffer.set(view, at);
-          if (header.mask !== null) applyMask(buffer, header.mask, at, at + view.length, at);
-          part = buffer.subarray(at, at + view.length);
-        } else {
-          part = this.#unmasked(view, header, at);
+        if (at === 0 && view.length === header.length) {
+          // The whole payload arrived in one piece.
+          if (header.fin && this.#messageOpcode === Opcode.Text && this.#messageParts.length === 0 && view.length <= SCRATCH_SIZE) {
+            this.#inPayload = false;
+            this.#finishSmallText(view, header, events);
+            break;
+          }
+          part = this.#unmasked(view, header, 0);
           this.#messageParts.push(part);
+        } else {
+          // Split across reads: one buffer for the payload, each piece copied (and unmasked) into
+          // place once, no join at the end. Bounded, so a frame announced but never sent costs little.
+          if (this.#frameBuffer === undefined && header.length <= PREALLOCATE_LIMIT) {
+            this.#frameBuffer = new Uint8Array(header.length);
+            this.#messageParts.push(this.#frameBuffer);
+          }
+          const buffer = this.#frameBuffer;
+          if (buffer !== undefined) {
+            buffer.set(view, at);
+            if (header.mask !== null) applyMask(buffer, header.mask, at, at + view.length, at);
+            part = buffer.subarray(at, at + view.length);
+          } else {
+            part = this.#unmasked(view, header, at);
+            this.#messageParts.push(part);
+          }
         }
         this.#payloadRead += part.length;
         if (this.#messageOpcode === Opcode.Text && !this.#utf8.push(part)) {
           return this.#failWith(new InvalidUtf8Error(), events);
         }
       }
+      if (!this.#inPayload) continue; // finished by the small-text path
       this.#inPayload = false;
       if (header.fin) this.#finishMessage(events);
     }
+  }
+
+  /**
+   * A single-frame text message that arrived whole: unmasked into a shared
+   * scratch buffer, checked and decoded at once, with no allocation but the
+   * string.
+   */
+  #finishSmallText(view: Uint8Array, header: ReadHeader, events: WsEvent[]): void {
+    let bytes = view;
+    if (header.mask !== null) {
+      scratch.set(view);
+      applyMask(scratch, header.mask, 0, view.length, 0);
+      bytes = scratch.subarray(0, view.length);
+    }
+    this.#messageOpcode = 0;
+    this.#messageCost = 0;
+    if (!this.#utf8.push(bytes) || !this.#utf8.end()) return this.#failWith(new InvalidUtf8Error(), events);
+    events.push({ type: "text", data: decoder.decode(bytes) });
   }
 
   /** Checks a data or control header against the message in progress. */
@@ -503,7 +536,15 @@ export class Connection {
   }
 
   #push(chunk: Uint8Array): void {
-    this.#out.push(chunk);
+    // Frames allocated one after another from the frame pool are adjacent: join them without copying.
+    const out = this.#out;
+    const last = out[out.length - 1];
+    if (last !== undefined && last !== SEND_EOF && last.buffer === chunk.buffer &&
+      last.byteOffset + last.length === chunk.byteOffset) {
+      out[out.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + chunk.length);
+    } else {
+      out.push(chunk);
+    }
     this.#outBytes += chunk.length;
   }
 

@@ -80,11 +80,90 @@ export interface FrameHeader {
   length: number;
 }
 
+// --- memory for outgoing frames ---
+
+// Outgoing frames are short-lived (written, then dropped), so small ones are
+// bump-allocated from a shared pool: no allocation and zero-fill per frame,
+// and frames queued one after another are adjacent in memory, so a
+// connection's batch of small frames can leave as one chunk without a copy.
+// Pool views are never written again once handed out.
+const POOL_SIZE = 64 * 1024;
+const POOL_MAX_ALLOCATION = POOL_SIZE / 4;
+let pool = new Uint8Array(POOL_SIZE);
+let poolUsed = 0;
+
+/** Allocates `size` bytes for an outgoing frame (from the pool when small). */
+function allocate(size: number): Uint8Array {
+  if (size > POOL_MAX_ALLOCATION) return new Uint8Array(size);
+  if (poolUsed + size > POOL_SIZE) {
+    pool = new Uint8Array(POOL_SIZE);
+    poolUsed = 0;
+  }
+  const out = pool.subarray(poolUsed, poolUsed + size);
+  poolUsed += size;
+  return out;
+}
+
+/** Returns the unused end of the latest allocation to the pool. */
+function shrink(chunk: Uint8Array, used: number): Uint8Array {
+  if (chunk.buffer === pool.buffer && chunk.byteOffset + chunk.length === poolUsed) poolUsed -= chunk.length - used;
+  return chunk.subarray(0, used);
+}
+
+/**
+ * The size of a frame header.
+ *
+ * @param length Payload length.
+ * @param masked Whether a masking key follows.
+ * @returns 2 to 14.
+ * @example
+ * ```ts
+ * frameHeaderSize(126, true); // 8
+ * ```
+ */
+export function frameHeaderSize(length: number, masked: boolean): number {
+  return 2 + (length < 126 ? 0 : length < 0x10000 ? 2 : 8) + (masked ? 4 : 0);
+}
+
+/** Writes a header at `out[at]`; returns its size. */
+function writeHeader(out: Uint8Array, at: number, header: FrameHeader): number {
+  const { length, mask } = header;
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new RangeError(`invalid frame length ${length}`);
+  }
+  out[at] = (header.fin ? 0x80 : 0) | (header.rsv & 0x70) | (header.opcode & 0x0f);
+  const maskBit = mask ? 0x80 : 0;
+  let size = 2;
+  if (length < 126) {
+    out[at + 1] = maskBit | length;
+  } else if (length < 0x10000) {
+    out[at + 1] = maskBit | 126;
+    out[at + 2] = length >>> 8;
+    out[at + 3] = length & 0xff;
+    size = 4;
+  } else {
+    out[at + 1] = maskBit | 127;
+    const high = Math.floor(length / 0x100000000);
+    const low = length >>> 0;
+    out[at + 2] = high >>> 24; out[at + 3] = (high >>> 16) & 0xff;
+    out[at + 4] = (high >>> 8) & 0xff; out[at + 5] = high & 0xff;
+    out[at + 6] = low >>> 24; out[at + 7] = (low >>> 16) & 0xff;
+    out[at + 8] = (low >>> 8) & 0xff; out[at + 9] = low & 0xff;
+    size = 10;
+  }
+  if (mask) {
+    out[at + size] = mask[0]!; out[at + size + 1] = mask[1]!;
+    out[at + size + 2] = mask[2]!; out[at + size + 3] = mask[3]!;
+    size += 4;
+  }
+  return size;
+}
+
 /**
  * Writes a frame header (2 to 14 bytes).
  *
  * @param header The header fields; `length` must be a safe integer.
- * @returns A new array holding only the header.
+ * @returns An array holding only the header (do not modify it).
  * @example
  * ```ts
  * encodeFrameHeader({ fin: true, rsv: 0, opcode: Opcode.Text, mask: undefined, length: 5 });
@@ -92,31 +171,11 @@ export interface FrameHeader {
  * ```
  */
 export function encodeFrameHeader(header: FrameHeader): Uint8Array {
-  const { length, mask } = header;
-  if (!Number.isSafeInteger(length) || length < 0) {
-    throw new RangeError(`invalid frame length ${length}`);
+  if (!Number.isSafeInteger(header.length) || header.length < 0) {
+    throw new RangeError(`invalid frame length ${header.length}`);
   }
-  const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
-  const size = 2 + lengthBytes + (mask ? 4 : 0);
-  const out = new Uint8Array(size);
-  out[0] = (header.fin ? 0x80 : 0) | (header.rsv & 0x70) | (header.opcode & 0x0f);
-  const maskBit = mask ? 0x80 : 0;
-  if (lengthBytes === 0) {
-    out[1] = maskBit | length;
-  } else if (lengthBytes === 2) {
-    out[1] = maskBit | 126;
-    out[2] = length >>> 8;
-    out[3] = length & 0xff;
-  } else {
-    out[1] = maskBit | 127;
-    const high = Math.floor(length / 0x100000000);
-    const low = length >>> 0;
-    out[2] = high >>> 24; out[3] = (high >>> 16) & 0xff;
-    out[4] = (high >>> 8) & 0xff; out[5] = high & 0xff;
-    out[6] = low >>> 24; out[7] = (low >>> 16) & 0xff;
-    out[8] = (low >>> 8) & 0xff; out[9] = low & 0xff;
-  }
-  if (mask) out.set(mask, size - 4);
+  const out = allocate(frameHeaderSize(header.length, header.mask !== undefined));
+  writeHeader(out, 0, header);
   return out;
 }
 
@@ -134,9 +193,8 @@ export interface EncodeFrameOptions {
  * Encodes one frame as `[header, payload]` so a large payload is written
  * without being copied behind its header. Unmasked frames return the
  * caller's payload itself (zero copy; do not modify it until written).
- * Masked frames never touch the caller's bytes: small payloads are masked
- * into the header's allocation and returned as one chunk, larger ones into a
- * fresh copy.
+ * Small payloads are copied behind their header instead (one chunk writes
+ * faster than two). Masked frames never touch the caller's bytes.
  *
  * @param opcode The frame opcode.
  * @param payload The payload bytes.
@@ -144,8 +202,8 @@ export interface EncodeFrameOptions {
  * @returns The chunks to write, in order.
  * @example
  * ```ts
- * const [header, body] = encodeFrame(Opcode.Text, new TextEncoder().encode("Hello"));
- * // header = [0x81, 0x05], body = "Hello"
+ * const [frame] = encodeFrame(Opcode.Text, new TextEncoder().encode("Hello"));
+ * // [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
  * ```
  */
 export function encodeFrame(
@@ -154,39 +212,35 @@ export function encodeFrame(
   options: EncodeFrameOptions = {},
 ): Uint8Array[] {
   const mask = options.mask;
-  const header = encodeFrameHeader({
-    fin: options.fin ?? true,
-    rsv: options.rsv ?? 0,
-    opcode,
-    mask,
-    length: payload.length,
-  });
-  if (!mask) return payload.length === 0 ? [header] : [header, payload];
-  if (payload.length <= SMALL_MASKED_PAYLOAD) {
-    const frame = new Uint8Array(header.length + payload.length);
-    frame.set(header, 0);
-    frame.set(payload, header.length);
-    applyMask(frame, mask, header.length);
+  const header: FrameHeader = { fin: options.fin ?? true, rsv: options.rsv ?? 0, opcode, mask, length: payload.length };
+  const headerSize = frameHeaderSize(payload.length, mask !== undefined);
+  const inline = mask ? POOL_MAX_ALLOCATION : SMALL_UNMASKED_PAYLOAD;
+  if (payload.length <= inline) {
+    const frame = allocate(headerSize + payload.length);
+    writeHeader(frame, 0, header);
+    frame.set(payload, headerSize);
+    if (mask) applyMask(frame, mask, headerSize);
     return [frame];
   }
+  const head = encodeFrameHeader(header);
+  if (!mask) return [head, payload];
   const masked = payload.slice();
   applyMask(masked, mask);
-  return [header, masked];
+  return [head, masked];
 }
 
-/** Masked payloads up to this size share the header's allocation: one chunk is cheaper to write than two. */
-const SMALL_MASKED_PAYLOAD = 1024;
+/** Unmasked payloads up to this size are copied behind their header rather than sent as a second chunk. */
+const SMALL_UNMASKED_PAYLOAD = 1024;
 
 const encoder = new TextEncoder();
-const MAX_HEADER = 14;
 /** Strings up to this length get room for 3 bytes per UTF-16 unit, so non-ASCII text is encoded in one pass too. */
 const SMALL_TEXT = 2048;
 
 /**
- * Encodes a text frame with the UTF-8 written straight after its header in
- * one allocation: no intermediate `TextEncoder.encode` copy (which is slow
- * on Node 20 for large strings), and a masked frame is masked in place.
- * Large non-ASCII strings fall back to {@link encodeFrame}.
+ * Encodes a text frame with the UTF-8 written straight behind its header:
+ * no intermediate `TextEncoder.encode` copy (slow on Node 20 for large
+ * strings), and a masked frame is masked in place. Large non-ASCII strings
+ * fall back to {@link encodeFrame}.
  *
  * @param text The message, or a fragment of it.
  * @param opcode `Opcode.Text` or `Opcode.Continuation`.
@@ -198,14 +252,20 @@ const SMALL_TEXT = 2048;
  * ```
  */
 export function encodeTextFrame(text: string, opcode: number = Opcode.Text, options: EncodeFrameOptions = {}): Uint8Array[] {
-  const capacity = text.length <= SMALL_TEXT ? text.length * 3 : text.length;
-  const frame = new Uint8Array(MAX_HEADER + capacity);
-  const { read, written } = encoder.encodeInto(text, frame.subarray(MAX_HEADER));
-  if (read !== text.length) return encodeFrame(opcode, encoder.encode(text), options);
   const mask = options.mask;
-  const header = encodeFrameHeader({ fin: options.fin ?? true, rsv: options.rsv ?? 0, opcode, mask, length: written });
-  const start = MAX_HEADER - header.length;
-  frame.set(header, start);
-  if (mask) applyMask(frame, mask, MAX_HEADER, MAX_HEADER + written);
-  return [frame.subarray(start, MAX_HEADER + written)];
+  const capacity = text.length <= SMALL_TEXT ? text.length * 3 : text.length;
+  // Room for the largest header the payload could need; moved down once the size is known.
+  const reserve = frameHeaderSize(capacity, mask !== undefined);
+  const frame = allocate(reserve + capacity);
+  const { read, written } = encoder.encodeInto(text, frame.subarray(reserve));
+  if (read !== text.length) {
+    shrink(frame, 0);
+    return encodeFrame(opcode, encoder.encode(text), options);
+  }
+  const headerSize = frameHeaderSize(written, mask !== undefined);
+  if (headerSize < reserve) frame.copyWithin(headerSize, reserve, reserve + written);
+  const header: FrameHeader = { fin: options.fin ?? true, rsv: options.rsv ?? 0, opcode, mask, length: written };
+  writeHeader(frame, 0, header);
+  if (mask) applyMask(frame, mask, headerSize, headerSize + written);
+  return [shrink(frame, headerSize + written)];
 }

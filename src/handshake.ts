@@ -213,7 +213,7 @@ const REASONS: Record<number, string> = {
 };
 
 /**
- * The standard reason phrase of an HTTP status, or "Status" when unknown.
+ * The standard reason phrase of an HTTP status, or "Unknown".
  *
  * @param status An HTTP status code.
  * @returns The reason phrase.
@@ -223,7 +223,7 @@ const REASONS: Record<number, string> = {
  * ```
  */
 export function reasonPhrase(status: number): string {
-  return REASONS[status] ?? "Status";
+  return REASONS[status] ?? "Unknown";
 }
 
 /**
@@ -250,7 +250,7 @@ export function rejectResponse(
   all.push(["Content-Type", "text/plain; charset=utf-8"]);
   all.push(["Content-Length", String(bodyBytes.length)]);
   all.push(["Connection", "close"]);
-  const head = writeResponseHead({ status, reason: reasonPhrase(status), headers: all });
+  const head = writeResponseHead({ status, reason: REASONS[status] ?? "Error", headers: all });
   const out = new Uint8Array(head.length + bodyBytes.length);
   out.set(head, 0);
   out.set(bodyBytes, head.length);

@@ -65,12 +65,31 @@ test("encodeFrame() returns an unmasked payload without copying it", () => {
 });
 
 test("encodeFrame() masks a large payload into a copy", () => {
-  const payload = new Uint8Array(4096).fill(1);
+  const payload = new Uint8Array(40_000).fill(1);
   const chunks = encodeFrame(Opcode.Binary, payload, { mask: new Uint8Array([1, 1, 1, 1]) });
   assert.equal(chunks.length, 2);
   assert.notEqual(chunks[1], payload);
-  assert.deepEqual(chunks[1], new Uint8Array(4096));
-  assert.deepEqual(payload, new Uint8Array(4096).fill(1));
+  assert.deepEqual(chunks[1], new Uint8Array(40_000));
+  assert.deepEqual(payload, new Uint8Array(40_000).fill(1));
+});
+
+test("encodeFrame() puts small payloads behind their header in one chunk, masked or not", () => {
+  const payload = new Uint8Array(1000).fill(5);
+  assert.equal(encodeFrame(Opcode.Binary, payload).length, 1);
+  const [masked] = encodeFrame(Opcode.Binary, payload, { mask: new Uint8Array([5, 5, 5, 5]) });
+  assert.deepEqual(masked!.subarray(8), new Uint8Array(1000));
+  assert.deepEqual(payload, new Uint8Array(1000).fill(5), "the caller's bytes are untouched");
+});
+
+test("frames encoded one after another never overlap, even when adjacent in memory", () => {
+  const frames: Uint8Array[] = [];
+  const copies: Uint8Array[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const [frame] = i % 2 ? encodeTextFrame("é".repeat(i % 50)) : encodeFrame(Opcode.Binary, new Uint8Array(i % 300).fill(i & 0xff));
+    frames.push(frame!);
+    copies.push(frame!.slice());
+  }
+  frames.forEach((frame, i) => assert.deepEqual(frame, copies[i], `frame ${i} was overwritten`));
 });
 
 test("isControlOpcode() and isKnownOpcode() classify all 16 opcodes", () => {
