@@ -41,6 +41,8 @@ export class NodeTransport implements Transport {
     this.secure = socket instanceof tls.TLSSocket;
     this.#prefix = prefix;
     socket.setNoDelay(true);
+    // From the start: an error before start() must not become an uncaught 'error' event.
+    socket.on("error", (error) => void (this.#error = error));
   }
 
   start(events: TransportEvents): void {
@@ -50,13 +52,12 @@ export class NodeTransport implements Transport {
     socket.on("data", (chunk: Uint8Array) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
     socket.on("drain", () => events.drain());
     socket.on("end", () => events.end());
-    socket.on("error", (error) => void (this.#error = error));
     socket.on("close", () => events.close(this.#error));
   }
 
   write(chunks: readonly Uint8Array[]): void {
     const socket = this.raw;
-    if (socket.destroyed) return;
+    if (socket.destroyed || socket.writableEnded) return;
     const batch = chunks.length === 1 ? chunks : coalesce(chunks);
     if (batch.length === 1) {
       socket.write(batch[0]!);
@@ -73,7 +74,7 @@ export class NodeTransport implements Transport {
   }
 
   end(): void {
-    this.raw.end();
+    if (!this.raw.writableEnded) this.raw.end();
   }
 
   destroy(): void {
@@ -116,8 +117,9 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
       ca: options.tls.ca,
       requestCert: options.tls.requestCert ?? false,
       rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
+      allowHalfOpen: true,
     }, onSocket)
-    : net.createServer({ noDelay: true }, onSocket);
+    : net.createServer({ noDelay: true, allowHalfOpen: true }, onSocket);
   // A failed TLS handshake is that client's problem, not the server's.
   server.on("tlsClientError", (_error: Error, socket: Duplex) => socket.destroy());
   return new Promise((resolve, reject) => {
@@ -129,7 +131,12 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
         hostname: address.address,
         port: address.port,
         raw: server,
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        // net.Server.close() stops listening at once but calls back only when every connection
+        // has ended; the contract is the former.
+        close: () => new Promise<void>((done) => {
+          server.close();
+          setImmediate(done);
+        }),
       });
     });
   });
@@ -146,8 +153,9 @@ function connect(options: ConnectOptions): Promise<Transport> {
         cert: options.tls.cert,
         key: options.tls.key,
         rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
+        allowHalfOpen: true,
       })
-      : net.connect({ host: options.hostname, port: options.port });
+      : net.connect({ host: options.hostname, port: options.port, allowHalfOpen: true });
     const ready = options.tls ? "secureConnect" : "connect";
     socket.once("error", reject);
     socket.once(ready, () => {

@@ -1,105 +1,329 @@
-// Echo load generator: N raw TCP connections, each does the WebSocket
-// handshake, then keeps `depth` precomputed masked frames in flight and
-// counts echoed frames by parsing only frame lengths. Plain JS on node:net,
-// so it costs the same whatever server it measures.
+// Load generator for bench/run.mjs: raw TCP (node:net), plain JS, so it costs
+// the same whatever server it measures. Frames are precomputed and masked
+// once; replies are counted by parsing only frame headers and lengths.
 //
-//   node bench/loadgen.mjs --port 9001 --size 32 --conns 4 --depth 64 --seconds 3
-// Prints one JSON line: { messages, seconds, rate, cpu } (cpu: this process's CPU share).
+//   node bench/loadgen.mjs echo      --port P [--conns 64 --depth 32 --size 32 --binary 0 --deflate 0]
+//   node bench/loadgen.mjs handshake --port P [--conns 32]
+//   node bench/loadgen.mjs idle      --port P [--conns 10000]
+//   node bench/loadgen.mjs broadcast --port P [--conns 5000 --size 100 --window 16 --fanouts 7]
+// Timed modes take --warmup S --seconds S --rounds N: one warm-up period (not
+// counted), then N rounds of S seconds each.
+//
+// Output, one JSON object per line on stdout:
+//   {"event":"measure-start"} when the timed part begins (the caller samples the server's CPU),
+//   then the result: {"mode", "rounds": [rate per round...], "cpu": share of one core, ...}.
+// "idle" prints {"event":"ready", "open": n, ...} and holds the connections
+// until stdin says "close" (or ends).
 import net from "node:net";
 import { randomBytes } from "node:crypto";
+import { deflateRawSync, constants as zlib } from "node:zlib";
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, arg, i, all) => {
-  if (arg.startsWith("--")) acc.push([arg.slice(2), all[i + 1]]);
-  return acc;
-}, []));
-const port = Number(args.port ?? 9001);
-const host = args.host ?? "127.0.0.1";
-const size = Number(args.size ?? 32);
-const conns = Number(args.conns ?? 4);
-const depth = Number(args.depth ?? 64);
-const seconds = Number(args.seconds ?? 3);
-const warmup = Number(args.warmup ?? 1);
-const binary = args.binary === "1";
+const [mode = "echo", ...rest] = process.argv.slice(2);
+const opt = {};
+for (let i = 0; i < rest.length; i++) if (rest[i].startsWith("--")) opt[rest[i].slice(2)] = rest[++i];
+const port = Number(opt.port ?? 9001);
+const host = opt.host ?? "127.0.0.1";
+const conns = Number(opt.conns ?? 64);
+const size = Number(opt.size ?? 32);
+const warmup = Number(opt.warmup ?? 1);
+const seconds = Number(opt.seconds ?? 2);
+const rounds = Number(opt.rounds ?? 3);
+const binary = opt.binary === "1";
+const deflate = opt.deflate === "1";
 
-function maskedFrame(payloadSize) {
-  const payload = binary ? randomBytes(payloadSize) : Buffer.from("x".repeat(payloadSize));
-  const lengthBytes = payloadSize < 126 ? 0 : payloadSize < 65536 ? 2 : 8;
-  const frame = Buffer.alloc(2 + lengthBytes + 4 + payloadSize);
-  frame[0] = 0x80 | (binary ? 2 : 1);
-  if (lengthBytes === 0) frame[1] = 0x80 | payloadSize;
-  else if (lengthBytes === 2) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(payloadSize, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(payloadSize), 2);
-  }
+const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
+const emit = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+
+// --- frames -----------------------------------------------------------------
+
+function textPayload(n) {
+  // JSON-looking text, so permessage-deflate has something realistic to squeeze.
+  let s = "";
+  for (let i = 0; s.length < n; i++) s += `{"id":${i},"user":"user-${i % 97}","tags":["a","b"],"ok":true},`;
+  return Buffer.from(s.slice(0, n));
+}
+
+/** One masked client frame (FIN set) around `payload`. */
+function maskedFrame(payload, opcode, rsv1 = false) {
+  const n = payload.length;
+  const ext = n < 126 ? 0 : n < 65536 ? 2 : 8;
+  const frame = Buffer.alloc(2 + ext + 4 + n);
+  frame[0] = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
+  if (ext === 0) frame[1] = 0x80 | n;
+  else if (ext === 2) { frame[1] = 0x80 | 126; frame.writeUInt16BE(n, 2); }
+  else { frame[1] = 0x80 | 127; frame.writeBigUInt64BE(BigInt(n), 2); }
   const key = randomBytes(4);
-  key.copy(frame, 2 + lengthBytes);
-  for (let i = 0; i < payloadSize; i++) frame[6 + lengthBytes + i] = payload[i] ^ key[i & 3];
+  key.copy(frame, 2 + ext);
+  const at = 6 + ext;
+  for (let i = 0; i < n; i++) frame[at + i] = payload[i] ^ key[i & 3];
   return frame;
 }
 
-const frame = maskedFrame(size);
-const burst = Buffer.concat(Array.from({ length: depth }, () => frame));
-let counted = 0;
-let counting = false;
+function messageFrame(n) {
+  if (binary) return maskedFrame(randomBytes(n), 2);
+  const payload = textPayload(n);
+  if (!deflate) return maskedFrame(payload, 1);
+  // permessage-deflate with client_no_context_takeover: every message is compressed alone,
+  // so one precomputed frame is valid on every connection, any number of times.
+  const z = deflateRawSync(payload, { flush: zlib.Z_SYNC_FLUSH });
+  return maskedFrame(z.subarray(0, z.length - 4), 1, true);
+}
 
-function open() {
+/**
+ * Counts complete data messages in a stream of server frames without copying
+ * payloads: only headers are read, payload bytes are skipped.
+ */
+class FrameCounter {
+  skip = 0; // payload bytes of the current frame still to come
+  countCurrent = false; // whether the frame being skipped ends a data message
+  head = null; // a header split across chunks
+
+  /** @returns how many data messages ended in this chunk */
+  feed(chunk) {
+    if (this.head !== null) {
+      chunk = Buffer.concat([this.head, chunk]);
+      this.head = null;
+    }
+    let at = 0;
+    let n = 0;
+    const end = chunk.length;
+    while (at < end) {
+      if (this.skip > 0) {
+        const take = Math.min(this.skip, end - at);
+        this.skip -= take;
+        at += take;
+        if (this.skip === 0 && this.countCurrent) n++;
+        continue;
+      }
+      if (end - at < 2) { this.head = Buffer.from(chunk.subarray(at)); break; }
+      const b0 = chunk[at];
+      const b1 = chunk[at + 1];
+      const len7 = b1 & 0x7f;
+      const headLength = (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
+      if (end - at < headLength) { this.head = Buffer.from(chunk.subarray(at)); break; }
+      const length = len7 < 126 ? len7 : len7 === 126 ? chunk.readUInt16BE(at + 2) : Number(chunk.readBigUInt64BE(at + 2));
+      at += headLength;
+      // A data message ends with a FIN frame whose opcode is not a control opcode.
+      const counts = (b0 & 0x80) !== 0 && (b0 & 0x08) === 0;
+      if (length === 0) { if (counts) n++; }
+      else { this.skip = length; this.countCurrent = counts; }
+    }
+    return n;
+  }
+}
+
+// --- connections ------------------------------------------------------------
+
+const extensionHeader = deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n" : "";
+
+/** Opens a TCP connection and does the opening handshake. Resolves to the socket and any bytes after the 101 head. */
+function openWebSocket() {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
     socket.setNoDelay(true);
-    let handshakeDone = false;
-    let pending = Buffer.alloc(0);
-    let inFlight = 0;
+    let head = Buffer.alloc(0);
+    const onData = (chunk) => {
+      head = head.length ? Buffer.concat([head, chunk]) : chunk;
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      socket.off("data", onData);
+      socket.off("error", reject);
+      const text = head.subarray(0, end).toString("latin1");
+      if (!/^HTTP\/1\.1 101/.test(text)) return socket.destroy(), reject(new Error(`handshake refused: ${text.split("\r\n")[0]}`));
+      if (deflate && !/permessage-deflate/i.test(text)) return socket.destroy(), reject(new Error("server did not accept permessage-deflate"));
+      resolve({ socket, rest: head.subarray(end + 4) });
+    };
+    socket.on("data", onData);
     socket.on("error", reject);
-    socket.on("connect", () => {
-      socket.write(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    });
-    socket.on("data", (chunk) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      if (!handshakeDone) {
-        const end = pending.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        if (!pending.subarray(0, 12).toString().includes("101")) return reject(new Error(pending.toString()));
-        handshakeDone = true;
-        pending = pending.subarray(end + 4);
-        resolve(socket);
-        socket.write(burst);
-        inFlight = depth;
-      }
-      let at = 0;
-      let replies = 0;
-      while (pending.length - at >= 2) {
-        const len7 = pending[at + 1] & 0x7f;
-        const head = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
-        if (pending.length - at < head) break;
-        const len = len7 < 126 ? len7 : len7 === 126 ? pending.readUInt16BE(at + 2) : Number(pending.readBigUInt64BE(at + 2));
-        if (pending.length - at < head + len) break;
-        at += head + len;
-        replies++;
-      }
-      pending = pending.subarray(at);
-      if (counting) counted += replies;
-      inFlight -= replies;
-      // Refill in whole bursts so the server sees batched reads, as real clients with many messages do.
-      if (inFlight <= depth / 2) {
-        socket.write(burst);
-        inFlight += depth;
-      }
-    });
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n${extensionHeader}\r\n`,
+    );
   });
 }
 
-const sockets = await Promise.all(Array.from({ length: conns }, open));
-await new Promise((r) => setTimeout(r, warmup * 1000));
-const cpuStart = process.cpuUsage();
-const start = performance.now();
-counting = true;
-await new Promise((r) => setTimeout(r, seconds * 1000));
-counting = false;
-const elapsed = (performance.now() - start) / 1000;
-const cpu = process.cpuUsage(cpuStart);
-for (const s of sockets) s.destroy();
-console.log(JSON.stringify({ messages: counted, seconds: elapsed, rate: Math.round(counted / elapsed), cpu: Number(((cpu.user + cpu.system) / 1e6 / elapsed).toFixed(2)) }));
-process.exit(0);
+/** Opens `count` connections, at most `parallel` handshakes at a time. */
+async function openMany(count, parallel = 200) {
+  const out = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      out[i] = await openWebSocket();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+  return out;
+}
+
+/** Runs the warm-up, then `rounds` timed rounds; `read()` returns the running total. */
+async function timedRounds(read) {
+  await sleep(warmup);
+  emit({ event: "measure-start" });
+  const cpuStart = process.cpuUsage();
+  const t0 = performance.now();
+  const perRound = [];
+  for (let r = 0; r < rounds; r++) {
+    const before = read();
+    const start = performance.now();
+    await sleep(seconds);
+    perRound.push((read() - before) / ((performance.now() - start) / 1000));
+  }
+  const cpu = process.cpuUsage(cpuStart);
+  const elapsed = (performance.now() - t0) / 1000;
+  return { rounds: perRound.map(Math.round), cpu: +((cpu.user + cpu.system) / 1e6 / elapsed).toFixed(2) };
+}
+
+// --- modes ------------------------------------------------------------------
+
+/** Each connection keeps `depth` messages in flight, refilled in batches of at least depth/2. */
+async function echo() {
+  const depth = Number(opt.depth ?? 32);
+  const frame = messageFrame(size);
+  const burst = Buffer.concat(Array.from({ length: depth }, () => frame));
+  let total = 0;
+  const opened = await openMany(conns);
+  for (const { socket, rest } of opened) {
+    const counter = new FrameCounter();
+    let inFlight = depth;
+    const onData = (chunk) => {
+      const n = counter.feed(chunk);
+      total += n;
+      inFlight -= n;
+      if (inFlight <= depth / 2) {
+        socket.write(burst.subarray(0, (depth - inFlight) * frame.length));
+        inFlight = depth;
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", () => {});
+    if (rest.length) onData(rest);
+    socket.write(burst);
+  }
+  const result = await timedRounds(() => total);
+  emit({ mode: "echo", size, frameBytes: frame.length, ...result });
+}
+
+/** `conns` loops of connect, handshake, reset (RST: no TIME_WAIT piles up on the client ports). */
+async function handshake() {
+  let done = 0;
+  let failed = 0;
+  let running = true;
+  const loop = async () => {
+    while (running) {
+      try {
+        const { socket } = await openWebSocket();
+        done++;
+        socket.resetAndDestroy();
+      } catch {
+        failed++;
+        await sleep(0.01);
+      }
+    }
+  };
+  const loops = Array.from({ length: conns }, loop);
+  const result = await timedRounds(() => done);
+  running = false;
+  await Promise.all(loops);
+  emit({ mode: "handshake", failed, ...result });
+}
+
+/** Opens `conns` connections and holds them, silent, until told to close. */
+async function idle() {
+  const start = performance.now();
+  let opened;
+  try {
+    opened = await openMany(conns);
+  } catch (error) {
+    emit({ event: "error", message: String(error?.message ?? error) });
+    process.exit(1);
+  }
+  for (const { socket } of opened) socket.on("error", () => {});
+  emit({ event: "ready", open: opened.length, seconds: +((performance.now() - start) / 1000).toFixed(2) });
+  process.stdin.setEncoding("utf8");
+  const close = () => {
+    for (const { socket } of opened) socket.destroy();
+    emit({ mode: "idle", open: opened.length });
+    process.exit(0);
+  };
+  process.stdin.on("data", (line) => { if (line.includes("close")) close(); });
+  process.stdin.on("end", close);
+}
+
+/**
+ * `conns` connections all receive every broadcast; connection 0 also sends
+ * the trigger messages ("#b..."). Message k is fully delivered when every
+ * connection has received k+1 messages (TCP keeps each connection's order).
+ * First `fanouts` single messages time a full fan-out; then up to `window`
+ * broadcasts are kept outstanding to measure deliveries/s.
+ */
+async function broadcast() {
+  const windowSize = Number(opt.window ?? 16);
+  const fanouts = Number(opt.fanouts ?? 7);
+  const payload = Buffer.from("#b" + "x".repeat(Math.max(0, size - 2)));
+  const trigger = maskedFrame(payload, 1);
+  const opened = await openMany(conns);
+  const sender = opened[0].socket;
+  let sent = 0;
+  let fullyDelivered = 0;
+  let deliveries = 0;
+  let window = 1;
+  let onFull = null;
+  const complete = []; // complete[k]: connections that have message k
+  const pump = () => {
+    const room = window - (sent - fullyDelivered);
+    if (room <= 0) return;
+    sender.write(room === 1 ? trigger : Buffer.concat(Array.from({ length: room }, () => trigger)));
+    sent += room;
+  };
+  opened.forEach(({ socket, rest }) => {
+    const counter = new FrameCounter();
+    let received = 0;
+    const onData = (chunk) => {
+      const n = counter.feed(chunk);
+      deliveries += n;
+      for (let i = 0; i < n; i++) {
+        const k = received++;
+        const c = (complete[k] ?? 0) + 1;
+        complete[k] = c;
+        if (c === opened.length) {
+          fullyDelivered++;
+          complete[k] = undefined;
+          if (onFull) onFull();
+          else pump();
+        }
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", () => {});
+    if (rest.length) onData(rest);
+  });
+  // Full fan-out time: one message at a time (first one is warm-up).
+  const fanoutMs = [];
+  for (let i = 0; i <= fanouts; i++) {
+    const t = performance.now();
+    await new Promise((resolve) => {
+      onFull = () => { onFull = null; resolve(); };
+      pump();
+    });
+    if (i > 0) fanoutMs.push(+(performance.now() - t).toFixed(2));
+  }
+  // Throughput: keep `window` broadcasts outstanding.
+  window = windowSize;
+  pump();
+  const result = await timedRounds(() => deliveries);
+  emit({ mode: "broadcast", conns: opened.length, fanoutMs, ...result });
+}
+
+const modes = { echo, handshake, idle, broadcast };
+if (!modes[mode]) {
+  console.error(`unknown mode ${mode}; one of ${Object.keys(modes).join(", ")}`);
+  process.exit(2);
+}
+try {
+  await modes[mode]();
+} catch (error) {
+  emit({ event: "error", message: String(error?.message ?? error) });
+  process.exit(1);
+}
+if (mode !== "idle") process.exit(0);

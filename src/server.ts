@@ -12,6 +12,7 @@ import { InvalidStateError } from "./errors.ts";
 import { defaultNetwork } from "./default_network.ts";
 import type { HandshakeRequest } from "./handshake.ts";
 import type { HeadLimits, RequestHead } from "./http_head.ts";
+import { ReadyState } from "./connection.ts";
 import { ServerConnection } from "./server_connection.ts";
 import type { Listener, Network, ServerTlsOptions, Transport, TransportEvents } from "./transport.ts";
 import { writeOutgoing } from "./transport.ts";
@@ -334,7 +335,7 @@ export class Server {
         rejection = { status: 500, body: "handshake filter failed" };
       }
     }
-    if (isClosed() || this.#closing) {
+    if (isClosed() || this.#closing || core.readyState !== ReadyState.CONNECTING) {
       transport.destroy();
       return undefined;
     }

@@ -72,6 +72,7 @@ export class ServerConnection extends Connection {
   #httpHead: RequestHead | undefined;
   #bodyRemaining = 0;
   #httpResponding = false;
+  #eofPending = false;
 
   constructor(options: ServerConnectionOptions = {}) {
     super("server", options);
@@ -121,7 +122,9 @@ export class ServerConnection extends Connection {
     this.readyState = ReadyState.OPEN;
     const pending = this.#pending;
     this.#pending = [];
-    return pending.length === 0 ? [] : super.receiveData(pending.length === 1 ? pending[0]! : concat(pending));
+    const events = pending.length === 0 ? [] : super.receiveData(pending.length === 1 ? pending[0]! : concat(pending));
+    if (this.#eofPending) events.push(...super.receiveEof());
+    return events;
   }
 
   /**
@@ -167,6 +170,12 @@ export class ServerConnection extends Connection {
 
   override receiveEof(): WsEvent[] {
     if (this.readyState !== ReadyState.CONNECTING) return super.receiveEof();
+    // A client may half-close once its request is sent: the answer still goes out, then we close.
+    if (this.#httpResponding) return [];
+    if (this.request !== undefined && this.#parser === undefined) {
+      this.#eofPending = true; // applied after accept(), behind the bytes that preceded it
+      return [];
+    }
     this.#close();
     return [];
   }

@@ -98,7 +98,8 @@ export class WriteQueue {
     if (first === undefined || this.#chunks.length === 1 || first.length >= COALESCE_LIMIT) return first;
     let count = 0;
     let bytes = 0;
-    while (count < this.#chunks.length && bytes < COALESCE_LIMIT) {
+    // Join small chunks only: a large one is never copied, it goes out on its own next time.
+    while (count < this.#chunks.length && bytes < COALESCE_LIMIT && this.#chunks[count]!.length < COALESCE_LIMIT) {
       bytes += this.#chunks[count]!.length;
       count++;
     }

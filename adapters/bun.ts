@@ -1,0 +1,289 @@
+/**
+ * Bun adapter: `Bun.listen` / `Bun.connect` sockets as wsport transports.
+ *
+ * Bun calls one shared set of handlers for every socket; the transport
+ * lives in `socket.data`. Sockets are half-open (`allowHalfOpen: true`):
+ * the peer's FIN is reported as `end` and the connection closes once this
+ * side has ended too. `socket.write` takes what the kernel accepts and
+ * returns the count; the rest waits in a {@link WriteQueue} for `drain`.
+ *
+ * @module
+ */
+
+import { isUtf8 } from "node:buffer";
+import { coalesce, WriteQueue } from "../src/write_queue.ts";
+import type { ConnectOptions, Listener, ListenOptions, Network, Transport, TransportEvents } from "../src/transport.ts";
+
+// --- types (the part of Bun's API used here; bun-types has the real one) ---
+
+/** The members of Bun's `Socket` used here. */
+export interface BunSocket {
+  data: BunTransport;
+  write(bytes: Uint8Array): number;
+  shutdown(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay?: boolean): boolean;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+interface BunHandlers {
+  binaryType: "uint8array";
+  open?(socket: BunSocket): void;
+  data(socket: BunSocket, chunk: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  close(socket: BunSocket, error?: Error): void;
+  error(socket: BunSocket, error: Error): void;
+  handshake(socket: BunSocket, success: boolean, error: Error | null): void;
+}
+interface BunSocketOptions {
+  hostname: string;
+  port: number;
+  allowHalfOpen: boolean;
+  socket: BunHandlers;
+  tls?: Record<string, unknown>;
+  data?: BunTransport;
+}
+interface BunListener {
+  readonly hostname: string;
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+interface BunApi {
+  listen(options: BunSocketOptions): BunListener;
+  connect(options: BunSocketOptions): Promise<BunSocket>;
+}
+const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+
+// --- transport ---
+
+/** A Bun socket as a {@link Transport}. */
+export class BunTransport implements Transport {
+  readonly secure: boolean;
+  raw: BunSocket | undefined; // set when the socket opens
+  #events: TransportEvents | undefined;
+  #queue = new WriteQueue();
+  #paused = false;
+  #readable = false; // open, and for TLS handshaken: Bun's pause() would stall a handshake
+  #held: (Uint8Array | null)[] = []; // arrived before start() or while paused (null: EOF)
+  #endReceived = false;
+  #ended = false; // end() called; shutdown follows the queue
+  #shut = false; // shutdown() done
+  #closed = false;
+  #error: Error | undefined;
+  #connecting: { resolve(t: Transport): void; reject(e: Error): void } | undefined;
+
+  constructor(secure: boolean) {
+    this.secure = secure;
+  }
+
+  start(events: TransportEvents): void {
+    this.#events = events;
+    if (this.#closed) queueMicrotask(() => events.close(this.#error)); // closed before start()
+    else if (!this.#paused) this.#deliverHeld();
+  }
+
+  /** Shared by every socket; `socket.data` is the transport. */
+  static readonly handlers: BunHandlers = {
+    binaryType: "uint8array", // plain Uint8Array chunks, not Buffer (whose slice() is a view)
+    open(socket) {
+      BunTransport.open(socket, socket.data); // a client: `data` was set by Bun.connect
+    },
+    data(socket, chunk) {
+      // Bun hands each callback a fresh buffer (its own ArrayBuffer, checked on 1.4.5), so it is kept uncopied.
+      const t = socket.data;
+      if (t.#events && !t.#paused && t.#held.length === 0) t.#events.data(chunk);
+      else t.#held.push(chunk);
+    },
+    drain(socket) {
+      const t = socket.data;
+      const queue = t.#queue;
+      if (queue.empty || t.#closed) return;
+      while (!queue.empty) {
+        const chunk = queue.peek()!;
+        const n = socket.write(chunk);
+        if (n > 0) queue.consume(n);
+        if (n < chunk.length) return;
+      }
+      if (t.#ended) t.#shutdown();
+      else t.#events?.drain();
+    },
+    end(socket) {
+      const t = socket.data;
+      if (t.#endReceived || t.#closed) return; // Bun may repeat on_end after a partial write in it (oven-sh/bun#35939)
+      t.#endReceived = true;
+      if (t.#events && !t.#paused && t.#held.length === 0) t.#events.end();
+      else t.#held.push(null);
+    },
+    error(socket, error) {
+      socket.data.#error ??= error;
+    },
+    handshake(socket, success, error) {
+      const t = socket.data;
+      if (!success) {
+        t.#error ??= error ?? new Error("TLS handshake failed");
+        t.#connecting?.reject(t.#error); // Bun closes the socket next
+      } else {
+        t.#readable = true;
+        if (t.#paused) socket.pause();
+        t.#connecting?.resolve(t);
+      }
+      t.#connecting = undefined;
+    },
+    close(socket, error) {
+      const t = socket.data;
+      error ??= t.#error;
+      t.#connecting?.reject(error ?? new Error("connection closed during the TLS handshake"));
+      t.#connecting = undefined;
+      if (t.#closed) return; // destroy() reported it already
+      // After shutdown(), Bun closes on the peer's FIN without calling `end`; report it as the FIN it is.
+      if (!error && t.#shut && !t.#endReceived) BunTransport.handlers.end(socket);
+      t.#close(error);
+    },
+  };
+
+  #deliverHeld(): void {
+    while (this.#held.length > 0 && !this.#paused && !this.#closed) {
+      const chunk = this.#held.shift()!;
+      if (chunk === null) this.#events!.end();
+      else this.#events!.data(chunk);
+    }
+    if (this.#held.length === 0 && !this.#paused) this.raw?.resume();
+  }
+
+  write(chunks: readonly Uint8Array[]): void {
+    const socket = this.raw;
+    if (this.#closed || this.#ended || socket === undefined) return;
+    const batch = coalesce(chunks); // small chunks joined: one write, one syscall
+    let i = 0;
+    while (this.#queue.empty && i < batch.length) {
+      const chunk = batch[i++]!;
+      const n = socket.write(chunk);
+      if (n < chunk.length) this.#queue.push([n > 0 ? chunk.subarray(n) : chunk]);
+    }
+    this.#queue.push(batch.slice(i));
+  }
+
+  get bufferedAmount(): number {
+    return this.#queue.length;
+  }
+
+  end(): void {
+    if (this.#closed || this.#ended) return;
+    this.#ended = true;
+    if (this.#queue.empty) this.#shutdown();
+  }
+
+  #shutdown(): void {
+    this.#shut = true;
+    this.raw?.shutdown(); // shutdown(SHUT_WR); Bun's socket.end() would close both directions
+  }
+
+  destroy(): void {
+    if (this.#closed) return;
+    this.#close(); // first: the close handler terminate() runs finds the transport closed
+    this.raw?.terminate();
+  }
+
+  #close(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#error = error;
+    this.#queue.clear();
+    this.#events?.close(error);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    if (this.#readable) this.raw?.pause(); // stops reading: the peer meets TCP backpressure
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#events) queueMicrotask(() => this.#deliverHeld());
+  }
+
+  get remoteAddress(): string {
+    return this.raw?.remoteAddress ?? "";
+  }
+
+  get remotePort(): number {
+    return this.raw?.remotePort ?? 0;
+  }
+
+  get localAddress(): string {
+    return this.raw?.localAddress ?? "";
+  }
+
+  get localPort(): number {
+    return this.raw?.localPort ?? 0;
+  }
+
+  /** Adopts an opened socket; what arrives before start() is held. */
+  static open(socket: BunSocket, transport: BunTransport): void {
+    transport.raw = socket;
+    socket.data = transport;
+    socket.setNoDelay(true);
+    transport.#readable = !transport.secure;
+    if (transport.#paused && transport.#readable) socket.pause();
+  }
+
+  static connect(options: ConnectOptions): Promise<Transport> {
+    const { hostname, port, tls } = options;
+    const transport = new BunTransport(tls !== undefined);
+    return new Promise<Transport>((resolve, reject) => {
+      if (tls) transport.#connecting = { resolve, reject };
+      Bun.connect({
+        hostname,
+        port,
+        allowHalfOpen: true,
+        data: transport,
+        socket: BunTransport.handlers,
+        // Never `tls: {}`: Bun takes an empty object for plain TCP.
+        tls: tls && { ca: tls.ca, cert: tls.cert, key: tls.key, serverName: tls.servername, rejectUnauthorized: tls.rejectUnauthorized ?? true },
+      }).then(() => tls || resolve(transport), reject);
+    });
+  }
+}
+
+// --- network ---
+
+function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
+  const { hostname, port, tls } = options;
+  try {
+    const server = Bun.listen({
+      hostname,
+      port,
+      allowHalfOpen: true,
+      socket: {
+        ...BunTransport.handlers,
+        open(socket) {
+          const transport = new BunTransport(tls !== undefined);
+          BunTransport.open(socket, transport);
+          accept(transport);
+        },
+      },
+      tls: tls && { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert ?? false, rejectUnauthorized: tls.rejectUnauthorized ?? true },
+    });
+    return Promise.resolve({
+      hostname: server.hostname,
+      port: server.port,
+      raw: server,
+      close: () => Promise.resolve(server.stop(false)),
+    });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * The Bun network: `Bun.listen` / `Bun.connect`, and Bun's native
+ * `node:buffer` UTF-8 check (21.9 GB/s against 1.9 for a fatal TextDecoder
+ * on 1 MiB of mixed UTF-8, Bun 1.4.5).
+ */
+export const bunNetwork: Network = { name: "bun", listen, connect: (options) => BunTransport.connect(options), isUtf8 };

@@ -1,0 +1,30 @@
+// Anchor on Deno: Deno.serve + Deno.upgradeWebSocket. Echoes every message;
+// text starting with "#b" is sent to every open socket (a loop over a Set).
+//   deno run -A --v8-flags=--expose-gc bench/servers/deno_native.ts --port 0
+import { args, isTrigger, ready } from "./control.ts";
+
+declare const Deno: any;
+const opts = args();
+const sockets = new Set<WebSocket>();
+const server = Deno.serve({
+  port: Number(opts.port ?? 0),
+  hostname: opts.host ?? "127.0.0.1",
+  onListen() {},
+}, (req: Request) => {
+  if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("websocket only", { status: 426 });
+  const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => sockets.add(socket);
+  socket.onclose = () => sockets.delete(socket);
+  socket.onerror = () => {};
+  socket.onmessage = (event: MessageEvent) => {
+    const data = event.data;
+    if (isTrigger(data)) {
+      for (const s of sockets) s.send(data);
+    } else {
+      socket.send(data);
+    }
+  };
+  return response;
+});
+ready(server.addr.port, () => sockets.size);
