@@ -153,8 +153,8 @@ function connect(options: ConnectOptions): Promise<Transport> {
         cert: options.tls.cert,
         key: options.tls.key,
         rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
-        allowHalfOpen: true,
-      })
+        allowHalfOpen: true, // honoured by tls.connect, missing from its type
+      } as tls.ConnectionOptions)
       : net.connect({ host: options.hostname, port: options.port, allowHalfOpen: true });
     const ready = options.tls ? "secureConnect" : "connect";
     socket.once("error", reject);

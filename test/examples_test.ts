@@ -62,7 +62,7 @@ test("examples/echo.ts fails a fragmented text message at its first invalid UTF-
     // Raw TCP: the first fragment is valid, the second holds an invalid byte, the last never comes.
     const socket = net.connect({ host: "127.0.0.1", port });
     const received: Buffer[] = [];
-    socket.on("data", (chunk) => received.push(chunk));
+    socket.on("data", (chunk: Buffer) => void received.push(chunk));
     const closed = new Promise((resolve) => socket.on("close", resolve));
     await within(new Promise((resolve) => socket.once("connect", resolve)));
     socket.write("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");

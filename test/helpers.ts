@@ -70,14 +70,14 @@ export async function rawConnect(network: Network, port: number, hostname = "127
 
 /** A memory network whose accepted transports count their write calls. */
 export class CountingNetwork extends MemoryNetwork {
-  writes: number[] = []; // chunks per write call, server side
+  writes: number[] = []; // bytes per write call, server side
 
   override listen(...args: Parameters<MemoryNetwork["listen"]>): ReturnType<MemoryNetwork["listen"]> {
     const [options, accept] = args;
     return super.listen(options, (transport) => {
       const write = transport.write.bind(transport);
       transport.write = (chunks) => {
-        this.writes.push(chunks.length);
+        this.writes.push(chunks.reduce((n, c) => n + c.length, 0));
         write(chunks);
       };
       accept(transport);

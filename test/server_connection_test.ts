@@ -434,12 +434,27 @@ test("receiveEof() during the handshake closes, queues SEND_EOF and does not thr
   assert.throws(() => server.accept(), InvalidStateError);
 });
 
-test("receiveEof() after the request event but before accept() closes the connection", () => {
+test("receiveEof() after the request event but before accept() takes effect after accept(), behind the earlier bytes", () => {
   const server = new ServerConnection();
   only(server.receiveData(concatBytes([REQUEST, MASKED_HELLO])), "request");
   assert.deepEqual(server.receiveEof(), []);
+  assert.equal(server.readyState, ReadyState.CONNECTING, "the decision is still pending");
+  assert.deepEqual(server.accept(), [
+    { type: "text", data: "Hello" },
+    { type: "close", code: 1006, reason: "", wasClean: false },
+  ]);
   assert.equal(server.readyState, ReadyState.CLOSED);
-  assert.deepEqual(server.dataToSend(), [SEND_EOF]);
+  assert.equal(server.dataToSend().at(-1), SEND_EOF);
+});
+
+test("receiveEof() after the request event still lets reject() answer and close", () => {
+  const server = new ServerConnection();
+  only(server.receiveData(REQUEST), "request");
+  assert.deepEqual(server.receiveEof(), []);
+  server.reject(403, "no");
+  const out = server.dataToSend();
+  assert.equal(out.at(-1), SEND_EOF);
+  assert.match(new TextDecoder().decode(out[0] as Uint8Array), /^HTTP\/1\.1 403 Forbidden\r\n/);
   assert.throws(() => server.accept(), InvalidStateError);
 });
 

@@ -211,7 +211,8 @@ test("one read produces one write, however many replies it causes", async () => 
   assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => `m${i}`));
   const writes = network.writes.slice(before);
   assert.equal(writes.length, 1, `server wrote ${writes.length} times`);
-  assert.ok(writes[0]! >= 51, "all 50 echoes and the pong in that one write");
+  const echoBytes = Array.from({ length: 50 }, (_, i) => 2 + `m${i}`.length).reduce((a, b) => a + b, 0);
+  assert.equal(writes[0], echoBytes + 3, "all 50 echoes and the pong in that one write");
   await server.close();
 });
 

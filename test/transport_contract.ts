@@ -480,6 +480,9 @@ export async function missingClientCert(target: ContractTarget): Promise<void> {
     const atClient = new Recorder();
     client.start(atClient);
     client.write([pattern(0, 100)]);
+    // Transports are half-open: after the server's refusal (EOF) the client ends its side too.
+    await atClient.until(() => atClient.ends > 0 || atClient.closes > 0, "the refused client's end");
+    client.end();
     await atClient.until(() => atClient.closes > 0, "the refused client's close");
     assert.equal(atServer.received, 0, "the server got no byte from a client without a certificate");
   } finally {
