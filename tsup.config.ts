@@ -7,6 +7,7 @@ export default defineConfig({
     deno: "adapters/deno.ts",
     bun: "adapters/bun.ts",
     memory: "adapters/memory.ts",
+    streams: "adapters/streams.ts",
   },
   format: ["esm", "cjs"],
   // Shared code in chunks, so `wsport` and `wsport/node` share one copy of each class (instanceof works across them).

@@ -30,3 +30,22 @@ function exchange(lib, label) {
 const runtime = globalThis.Bun ? "bun" : globalThis.Deno ? "deno" : "node";
 exchange(esm, `${runtime} ESM dist/mod.js`);
 exchange(await loadCjs(), `${runtime} CJS dist/mod.cjs`);
+
+// The built package on real sockets, with the network it picks for this runtime.
+const network = await esm.runtimeNetwork();
+const server = await esm.serve({
+  hostname: "127.0.0.1",
+  pingInterval: 0,
+  protocols: [{ name: "echo", message: (ws, message) => ws.send(message) }],
+});
+const client = await esm.connect(`ws://127.0.0.1:${server.port}/`, { pingInterval: 0 });
+client.send("over a socket");
+const reply = await client[Symbol.asyncIterator]().next();
+if (reply.value !== "over a socket") throw new Error(`${runtime}: socket echo failed`);
+client.close();
+await client.closed;
+await server.close();
+console.log(`${runtime} dist serve/connect over ${network.name}: ok`);
+const sub = await import("../dist/node.js");
+if (typeof sub.upgradeHandler !== "function") throw new Error("wsport/node lacks upgradeHandler");
+console.log(`${runtime} dist subpath wsport/node: ok`);
