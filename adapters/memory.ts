@@ -7,6 +7,7 @@
  * @module
  */
 
+import { concat } from "../src/bytes.ts";
 import type {
   ConnectOptions,
   Listener,
@@ -137,14 +138,7 @@ export class MemoryTransport implements Transport {
     let count = 0;
     while (count < this.#outbox.length && size + this.#outbox[count]!.length <= max) size += this.#outbox[count++]!.length;
     const parts = this.#outbox.splice(0, count);
-    if (parts.length === 1) return parts[0]!;
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return parts.length === 1 ? parts[0]! : concat(parts);
   }
 
   #closeBoth(): void {

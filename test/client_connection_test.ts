@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { asText, drain, latin1 } from "./helpers.ts";
+import { concat } from "../src/bytes.ts";
 import fc from "fast-check";
 import { ClientConnection, type ClientConnectionOptions } from "../src/client_connection.ts";
 import { type Connection, type OutgoingData, ReadyState, SEND_EOF } from "../src/connection.ts";
@@ -19,44 +21,6 @@ import { ServerConnection } from "../src/server_connection.ts";
 
 // --- helpers (local to this file) ---
 
-function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (ch) => {
-    const code = ch.charCodeAt(0);
-    if (code > 0xff) throw new Error("test helper: not Latin-1");
-    return code;
-  });
-}
-
-function asText(data: Uint8Array): string {
-  return Array.from(data, (b) => String.fromCharCode(b)).join("");
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Takes everything queued; SEND_EOF must be last and appear at most once. */
-function drain(conn: Connection): { bytes: Uint8Array; eof: boolean } {
-  const out: OutgoingData[] = conn.dataToSend();
-  const parts: Uint8Array[] = [];
-  let eof = false;
-  out.forEach((item, i) => {
-    if (item === SEND_EOF) {
-      assert.equal(i, out.length - 1, "SEND_EOF must be the last item queued");
-      eof = true;
-    } else {
-      parts.push(item);
-    }
-  });
-  return { bytes: concatBytes(parts), eof };
-}
-
 function only<T extends WsEvent["type"]>(events: WsEvent[], type: T): Extract<WsEvent, { type: T }> {
   assert.equal(events.length, 1, `expected one event, got ${JSON.stringify(events.map((e) => e.type))}`);
   const event = events[0]!;
@@ -71,7 +35,7 @@ function serverFrame(opcode: number, payload: Uint8Array, fin = true): Uint8Arra
   if (n < 126) head.push(n);
   else if (n < 0x10000) head.push(126, n >>> 8, n & 0xff);
   else head.push(127, 0, 0, 0, 0, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-  return concatBytes([Uint8Array.from(head), payload]);
+  return concat([Uint8Array.from(head), payload]);
 }
 
 /** RFC 6455 5.7: the unmasked "Hello" a server sends. */
@@ -235,7 +199,7 @@ test("an accepted extension the client offered is reported in handshake.extensio
 
 test("server frames in the same chunk as the 101 come out after the response event", () => {
   const { client, request } = startClient();
-  const chunk = concatBytes([
+  const chunk = concat([
     response101(request, { protocol: "superchat" }),
     UNMASKED_HELLO,
     serverFrame(0x2, Uint8Array.of(1, 2, 3)),
@@ -390,7 +354,7 @@ test("two client sends use different masking keys", () => {
   assert.notDeepEqual(first.key, second.key);
   // An all-zero payload goes out as the key itself, twice.
   const masked = out.subarray(first.size + 6);
-  assert.deepEqual(masked, concatBytes([second.key, second.key]));
+  assert.deepEqual(masked, concat([second.key, second.key]));
 });
 
 test("client frames decode on a ServerConnection as what was sent", () => {
@@ -428,7 +392,7 @@ test("a masked frame from the server fails the client with close code 1002", () 
 
 test("a masked frame in the same chunk as the 101 fails the client after the response event", () => {
   const { client, request } = startClient();
-  const events = client.receiveData(concatBytes([response101(request), MASKED_HELLO]));
+  const events = client.receiveData(concat([response101(request), MASKED_HELLO]));
   assert.deepEqual(events.map((e) => e.type), ["response", "error"]);
   assert.equal(events[1]?.type === "error" && events[1].error.closeCode, 1002);
 });

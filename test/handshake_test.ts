@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { asText, latin1 } from "./helpers.ts";
+import { concat } from "../src/bytes.ts";
 import { decodeBase64 } from "../src/base64.ts";
 import { HandshakeError } from "../src/errors.ts";
 import {
@@ -23,29 +25,6 @@ import {
 } from "../src/http_head.ts";
 
 // --- helpers (local to this file) ---
-
-/** Latin-1 text to bytes; the expected values are written as HTTP text. */
-function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (ch) => {
-    const code = ch.charCodeAt(0);
-    if (code > 0xff) throw new Error("test helper: not Latin-1");
-    return code;
-  });
-}
-
-function asText(data: Uint8Array): string {
-  return Array.from(data, (b) => String.fromCharCode(b)).join("");
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function parseRequestBytes(bytes: Uint8Array): RequestHead {
   const result = new RequestHeadParser().push(bytes);
@@ -413,7 +392,7 @@ test("rejectResponse(400, \"bad\") writes the exact head and body", () => {
 
 test("rejectResponse() puts extra headers first and counts the body in UTF-8 bytes", () => {
   const body = "déjà vu";
-  const expected = concatBytes([
+  const expected = concat([
     latin1(
       "HTTP/1.1 426 Upgrade Required\r\n" +
         "Sec-WebSocket-Version: 13\r\n" +

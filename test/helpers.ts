@@ -1,5 +1,8 @@
-// Shared helpers for the service tests (not a test file itself).
+// Shared helpers for the tests (not a test file itself).
+import assert from "node:assert/strict";
 import { MemoryNetwork } from "../adapters/memory.ts";
+import { concat } from "../src/bytes.ts";
+import { type Connection, type OutgoingData, SEND_EOF } from "../src/connection.ts";
 import type { Network, Transport, TransportEvents } from "../src/transport.ts";
 
 /** Resolves with `promise`, or rejects after `ms` so a broken test fails instead of hanging. */
@@ -86,3 +89,33 @@ export class CountingNetwork extends MemoryNetwork {
 }
 
 export const enc = new TextEncoder();
+
+/** Latin-1 text to bytes (an HTTP head as written on the wire). */
+export function latin1(text: string): Uint8Array {
+  return Uint8Array.from(text, (ch) => {
+    const code = ch.charCodeAt(0);
+    if (code > 0xff) throw new Error("test helper: not Latin-1");
+    return code;
+  });
+}
+
+/** Bytes to Latin-1 text. */
+export function asText(data: Uint8Array): string {
+  return Array.from(data, (b) => String.fromCharCode(b)).join("");
+}
+
+/** Takes everything a sans-IO connection queued; SEND_EOF must be last and appear at most once. */
+export function drain(conn: Connection): { bytes: Uint8Array; eof: boolean } {
+  const out: OutgoingData[] = conn.dataToSend();
+  const parts: Uint8Array[] = [];
+  let eof = false;
+  out.forEach((item, i) => {
+    if (item === SEND_EOF) {
+      assert.equal(i, out.length - 1, "SEND_EOF must be the last item queued");
+      eof = true;
+    } else {
+      parts.push(item);
+    }
+  });
+  return { bytes: concat(parts), eof };
+}

@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { asText, drain, latin1 } from "./helpers.ts";
+import { concat } from "../src/bytes.ts";
 import fc from "fast-check";
 import { type Connection, type OutgoingData, ReadyState, SEND_EOF } from "../src/connection.ts";
 import { HandshakeError, InvalidStateError } from "../src/errors.ts";
@@ -9,47 +11,6 @@ import { RequestHeadParser } from "../src/http_head.ts";
 import { ServerConnection } from "../src/server_connection.ts";
 
 // --- helpers (local to this file) ---
-
-function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (ch) => {
-    const code = ch.charCodeAt(0);
-    if (code > 0xff) throw new Error("test helper: not Latin-1");
-    return code;
-  });
-}
-
-function asText(data: Uint8Array): string {
-  return Array.from(data, (b) => String.fromCharCode(b)).join("");
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/**
- * Takes everything queued: the bytes joined, and whether SEND_EOF was queued.
- * SEND_EOF must be the last item and appear at most once.
- */
-function drain(conn: Connection): { bytes: Uint8Array; eof: boolean } {
-  const out: OutgoingData[] = conn.dataToSend();
-  const parts: Uint8Array[] = [];
-  let eof = false;
-  out.forEach((item, i) => {
-    if (item === SEND_EOF) {
-      assert.equal(i, out.length - 1, "SEND_EOF must be the last item queued");
-      eof = true;
-    } else {
-      parts.push(item);
-    }
-  });
-  return { bytes: concatBytes(parts), eof };
-}
 
 const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -220,7 +181,7 @@ test("accept() with an unoffered subprotocol throws TypeError and leaves the req
 
 test("a frame in the same chunk as the request head comes out of accept()", () => {
   const server = new ServerConnection();
-  const events = server.receiveData(concatBytes([REQUEST, MASKED_HELLO]));
+  const events = server.receiveData(concat([REQUEST, MASKED_HELLO]));
   only(events, "request");
   assert.deepEqual(server.accept(), [{ type: "text", data: "Hello" }]);
   assert.equal(asText(drain(server).bytes), RFC_101_TEXT);
@@ -231,7 +192,7 @@ test("bytes received between the request event and accept() come out of accept()
   const first = maskedText("one");
   const second = maskedText("two", [1, 2, 3, 4]);
   // The head plus half of the first frame, then the rest of it, then the second frame.
-  only(server.receiveData(concatBytes([REQUEST, first.subarray(0, 4)])), "request");
+  only(server.receiveData(concat([REQUEST, first.subarray(0, 4)])), "request");
   assert.deepEqual(server.receiveData(first.subarray(4)), []);
   assert.deepEqual(server.receiveData(new Uint8Array(0)), []);
   assert.deepEqual(server.receiveData(second), []);
@@ -292,7 +253,7 @@ test("a request with a bare LF is answered 400", () => {
 test("after a handshake error later bytes yield no events and queue nothing", () => {
   const server = new ServerConnection();
   const bad = requestWith((t) => t.replace("Host: server.example.com\r\n", ""));
-  const { error } = only(server.receiveData(concatBytes([bad, MASKED_HELLO])), "handshake-error");
+  const { error } = only(server.receiveData(concat([bad, MASKED_HELLO])), "handshake-error");
   assert.equal(error.status, 400);
   assert.equal(error.code, "WS_ERR_INVALID_HOST");
   drain(server);
@@ -358,7 +319,7 @@ test("reject(403, \"nope\") queues the exact 403 response then SEND_EOF", () => 
   assert.equal(server.readyState, ReadyState.CLOSED);
   const out = server.dataToSend();
   assert.equal(out.at(-1), SEND_EOF);
-  const bytes = concatBytes(out.filter((x): x is Uint8Array => x !== SEND_EOF));
+  const bytes = concat(out.filter((x): x is Uint8Array => x !== SEND_EOF));
   assert.equal(
     asText(bytes),
     "HTTP/1.1 403 Forbidden\r\n" +
@@ -372,7 +333,7 @@ test("reject(403, \"nope\") queues the exact 403 response then SEND_EOF", () => 
 
 test("reject() drops frames received before it", () => {
   const server = new ServerConnection();
-  only(server.receiveData(concatBytes([REQUEST, MASKED_HELLO])), "request");
+  only(server.receiveData(concat([REQUEST, MASKED_HELLO])), "request");
   server.receiveData(MASKED_HELLO);
   server.reject(403);
   assert.deepEqual(server.receiveData(MASKED_HELLO), []);
@@ -436,7 +397,7 @@ test("receiveEof() during the handshake closes, queues SEND_EOF and does not thr
 
 test("receiveEof() after the request event but before accept() takes effect after accept(), behind the earlier bytes", () => {
   const server = new ServerConnection();
-  only(server.receiveData(concatBytes([REQUEST, MASKED_HELLO])), "request");
+  only(server.receiveData(concat([REQUEST, MASKED_HELLO])), "request");
   assert.deepEqual(server.receiveEof(), []);
   assert.equal(server.readyState, ReadyState.CONNECTING, "the decision is still pending");
   assert.deepEqual(server.accept(), [
@@ -490,7 +451,7 @@ test("after accept() an unmasked client frame fails the connection with 1002", (
 
 test("a close frame received before accept() is reported by accept() and echoed after the 101", () => {
   const server = new ServerConnection();
-  only(server.receiveData(concatBytes([REQUEST, maskedFrame(0x8, Uint8Array.of(0x03, 0xe8))])), "request");
+  only(server.receiveData(concat([REQUEST, maskedFrame(0x8, Uint8Array.of(0x03, 0xe8))])), "request");
   assert.deepEqual(server.accept(), [{ type: "close", code: 1000, reason: "", wasClean: true }]);
   const out = drain(server);
   assert.equal(out.eof, true);
@@ -560,7 +521,7 @@ test("ServerConnection gives the same events and output for any split of request
       fc.array(clientFrameArb, { maxLength: 6 }),
       fc.array(fc.nat(), { maxLength: 12 }),
       (frames, cuts) => {
-        const all = concatBytes([REQUEST, ...frames]);
+        const all = concat([REQUEST, ...frames]);
         const whole = runServer([all]);
         const split = runServer(splitAt(all, cuts));
         assert.equal(whole.events[0]?.type, "request");
