@@ -4,7 +4,7 @@
 // networks on their own runtime. The same tests exist on every runtime and
 // are skipped where they cannot run, so each runtime reports the same count.
 import { test } from "node:test";
-import { readFileSync } from "node:fs";
+import { testCertificate } from "./certificate.ts";
 import { MemoryNetwork } from "../adapters/memory.ts";
 import { nodeNetwork } from "../adapters/node.ts";
 import { denoNetwork } from "../adapters/deno.ts";
@@ -17,8 +17,7 @@ const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
 
 // Self-signed, CN=localhost, SAN IP:127.0.0.1 + DNS:localhost, valid until 2126
 // (openssl req -x509 -newkey rsa:2048 -nodes -days 36500 ...).
-const cert = readFileSync(new URL("./fixtures/cert.pem", import.meta.url), "utf8");
-const key = readFileSync(new URL("./fixtures/key.pem", import.meta.url), "utf8");
+const { cert, key } = testCertificate();
 const serverTls: ServerTlsOptions = { cert, key };
 
 interface Target {

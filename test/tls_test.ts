@@ -1,16 +1,15 @@
 // wss:// end to end over this runtime's adapter, with the self-signed
-// certificate in test/fixtures (CN=localhost, SAN 127.0.0.1).
+// certificate made at run time (CN=localhost, SAN 127.0.0.1).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { runtimeNetwork } from "../mod.ts";
 import { connect } from "../src/client.ts";
 import { HandshakeError } from "../src/errors.ts";
 import { serve } from "../src/server.ts";
+import { testCertificate } from "./certificate.ts";
 import { until, within } from "./helpers.ts";
 
-const cert = readFileSync("test/fixtures/cert.pem", "utf8");
-const key = readFileSync("test/fixtures/key.pem", "utf8");
+const { cert, key } = testCertificate();
 const g = globalThis as { Deno?: unknown };
 
 async function tlsServer() {
