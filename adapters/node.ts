@@ -24,13 +24,38 @@ import type {
 
 // --- transport ---
 
+// Socket listeners are shared functions that find their transport through a
+// symbol on the socket (as ws's kWebSocket): no closures per connection.
+const kTransport = Symbol("wsport.transport");
+type WithTransport = net.Socket & { [kTransport]: NodeTransport };
+
+function onData(this: WithTransport, chunk: Uint8Array): void {
+  // A plain Uint8Array view (no copy): messages reach users as Uint8Array on every runtime, not Buffer.
+  this[kTransport].events?.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+}
+function onDrain(this: WithTransport): void {
+  this[kTransport].events?.drain();
+}
+function onEnd(this: WithTransport): void {
+  this[kTransport].events?.end();
+}
+function onError(this: WithTransport, error: Error): void {
+  this[kTransport].error = error;
+}
+function onClose(this: WithTransport): void {
+  const transport = this[kTransport];
+  transport.events?.close(transport.error);
+}
+
 /** A `net.Socket` (or `tls.TLSSocket`) as a {@link Transport}. */
 export class NodeTransport implements Transport {
   readonly raw: net.Socket;
   readonly secure: boolean;
-  #error: Error | undefined;
-
-  readonly #prefix: Uint8Array | undefined;
+  /** @internal */
+  events: TransportEvents | undefined;
+  /** @internal */
+  error: Error | undefined;
+  #prefix: Uint8Array | undefined;
 
   /**
    * @param socket The socket.
@@ -41,18 +66,21 @@ export class NodeTransport implements Transport {
     this.secure = socket instanceof tls.TLSSocket;
     this.#prefix = prefix;
     socket.setNoDelay(true);
+    (socket as WithTransport)[kTransport] = this;
     // From the start: an error before start() must not become an uncaught 'error' event.
-    socket.on("error", (error) => void (this.#error = error));
+    socket.on("error", onError);
   }
 
   start(events: TransportEvents): void {
     const socket = this.raw;
-    if (this.#prefix) events.data(this.#prefix);
-    // A plain Uint8Array view (no copy): messages reach users as Uint8Array on every runtime, not Buffer.
-    socket.on("data", (chunk: Uint8Array) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
-    socket.on("drain", () => events.drain());
-    socket.on("end", () => events.end());
-    socket.on("close", () => events.close(this.#error));
+    this.events = events;
+    const prefix = this.#prefix;
+    this.#prefix = undefined;
+    if (prefix) events.data(prefix);
+    socket.on("data", onData);
+    socket.on("drain", onDrain);
+    socket.on("end", onEnd);
+    socket.on("close", onClose);
   }
 
   write(chunks: readonly Uint8Array[]): void {

@@ -5,7 +5,7 @@
 //   npm run bench                 full run (about 15 min); writes bench/results/latest.json,
 //                                 a dated copy and bench/results/README.md
 //   npm run bench -- --quick      about 3 min; writes bench/results/latest.json
-//   options: --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate
+//   options: --no-save (print only)  --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate
 //
 // Every server runs pinned to CPU 0 and every load generator to CPU 1
 // (taskset), each in its own process group, killed when measured and on exit.
@@ -20,6 +20,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "node_modules/.bin");
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
+const SAVE = !argv.includes("--no-save"); // --no-save: print only, leave bench/results/ alone
 const listOption = (name, all) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1].split(",") : all;
@@ -28,7 +29,7 @@ const RUNTIMES = listOption("runtimes", ["node", "deno", "bun"]);
 const SCENARIOS = new Set(listOption("scenarios", ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate"]));
 
 const CFG = QUICK
-  ? { warmup: 0.5, seconds: 0.75, rounds: 3, idle: 10000, receivers: 5000, fanouts: 5, coreTime: 100 }
+  ? { warmup: 0.3, seconds: 0.5, rounds: 3, idle: 5000, receivers: 5000, fanouts: 3, coreTime: 60 }
   : { warmup: 2, seconds: 2, rounds: 5, idle: 10000, receivers: 5000, fanouts: 11, coreTime: 400 };
 const ECHO_SMALL = { conns: 64, depth: 32, size: 32 };
 const ECHO_LARGE = [
@@ -255,7 +256,7 @@ async function measureServer(runtime, spec) {
       });
       await new Promise((r) => setTimeout(r, 500)); // let the server finish closing them
     }
-    if (!spec.raw && SCENARIOS.has("handshake")) {
+    if (SCENARIOS.has("handshake")) {
       await attempt([["handshakes", "handshakes/s"]], async () => {
         const r = await load(server, "handshake", { conns: 32 });
         record({ ...base, scenario: "handshakes", value: median(r.rounds), unit: "handshakes/s", detail: `${spread(r.rounds)}, ${cpuNote(r)}${r.failed ? `, ${r.failed} failed` : ""}` });
@@ -296,7 +297,7 @@ async function measureServer(runtime, spec) {
 function plannedRows(spec) {
   const out = [];
   if (!spec.raw && SCENARIOS.has("memory")) out.push(["idle memory RSS", "KiB/conn"], ["idle memory JS heap", "KiB/conn"]);
-  if (!spec.raw && SCENARIOS.has("handshake")) out.push(["handshakes", "handshakes/s"]);
+  if (SCENARIOS.has("handshake")) out.push(["handshakes", "handshakes/s"]);
   if (SCENARIOS.has("echo")) out.push(["echo 32 B text", "msg/s"]);
   if (SCENARIOS.has("large")) for (const l of ECHO_LARGE) out.push([`echo ${l.label} binary`, "MB/s"]);
   if (!spec.raw && SCENARIOS.has("broadcast")) out.push([`broadcast 100 B to ${CFG.receivers}`, "deliveries/s"], [`broadcast full fan-out to ${CFG.receivers}`, "ms"]);
@@ -440,6 +441,7 @@ console.log(`Ratios are value / the anchor of the same runtime and scenario (${O
 console.log(`Total time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 
 const resultsDir = path.join(ROOT, "bench/results");
+if (!SAVE) process.exit(0);
 mkdirSync(resultsDir, { recursive: true });
 const json = rows.map(({ scenario, runtime, impl, value, unit, ratio, detail }) => ({ scenario, runtime, impl, value: value === null ? null : +value.toFixed(2), unit, ratio, detail }));
 writeFileSync(path.join(resultsDir, "latest.json"), JSON.stringify(json, null, 2) + "\n");

@@ -12,11 +12,14 @@ import { defaultNetwork } from "./default_network.ts";
 import { HandshakeError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
 import type { HeadLimits } from "./http_head.ts";
-import { type ClientTlsOptions, type Network, type Transport, type TransportEvents, writeOutgoing } from "./transport.ts";
+import { type ClientTlsOptions, type Network, type Transport, writeOutgoing } from "./transport.ts";
 import {
   type ConnectionPolicy,
   type Handlers,
-  kTransportEvents,
+  kClose,
+  kData,
+  kDrain,
+  kEnd,
   resolvePolicy,
   WebSocketConnection,
 } from "./websocket_connection.ts";
@@ -151,7 +154,7 @@ function handshake<Data>(
     headLimits: options.headLimits,
     isUtf8,
   });
-  let forward: TransportEvents | undefined;
+  let forward: WebSocketConnection<Data> | undefined;
   let settle!: { resolve: (ws: WebSocketConnection<Data>) => void; reject: (error: Error) => void };
   const result = new Promise<WebSocketConnection<Data>>((resolve, reject) => (settle = { resolve, reject }));
   const fail = (error: Error) => {
@@ -171,7 +174,7 @@ function handshake<Data>(
         extensions: first.response.headers.get("sec-websocket-extensions") ?? "",
         path: target.path,
       });
-      forward = ws[kTransportEvents];
+      forward = ws;
       ws.open(events.slice(1));
       settle.resolve(ws);
     } else if (first?.type === "handshake-error") {
@@ -179,11 +182,11 @@ function handshake<Data>(
     }
   };
   transport.start({
-    data: (chunk) => (forward ? forward.data(chunk) : onEvents(core.receiveData(chunk))),
-    drain: () => forward?.drain(),
-    end: () => (forward ? forward.end() : onEvents(core.receiveEof())),
+    data: (chunk) => (forward ? forward[kData](chunk) : onEvents(core.receiveData(chunk))),
+    drain: () => forward?.[kDrain](),
+    end: () => (forward ? forward[kEnd]() : onEvents(core.receiveEof())),
     close: (error) => {
-      if (forward) return forward.close(error);
+      if (forward) return forward[kClose]();
       settle.reject(error ?? new HandshakeError(0, "WS_ERR_HANDSHAKE_EOF", "connection closed before the handshake response"));
     },
   });

@@ -108,7 +108,6 @@ export class Connection {
   #header: ReadHeader = { fin: false, rsv: 0, opcode: 0, mask: null, length: 0 };
   #inPayload = false;
   #payloadRead = 0;
-  #controlParts: Uint8Array[] = [];
   // The data message being received.
   #messageOpcode = 0; // 0: none in progress
   #messageParts: Uint8Array[] = [];

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Timer } from "./clock.ts";
+import type { Clock, Timer } from "./clock.ts";
 import { InvalidStateError } from "./errors.ts";
 import { defaultNetwork } from "./default_network.ts";
 import type { HandshakeRequest } from "./handshake.ts";
@@ -19,7 +19,10 @@ import { writeOutgoing } from "./transport.ts";
 import {
   type ConnectionPolicy,
   type Handlers,
-  kTransportEvents,
+  kClose,
+  kData,
+  kDrain,
+  kEnd,
   type Message,
   resolvePolicy,
   WebSocketConnection,
@@ -139,6 +142,11 @@ export class Server {
   readonly #connections = new Set<WebSocketConnection<any>>();
   readonly #byProtocol = new Map<string, Set<WebSocketConnection<any>>>();
   readonly #handshaking = new Set<Transport>();
+  readonly #protocolOf = new WeakMap<WebSocketConnection<any>, string>();
+  readonly #forget = (ws: WebSocketConnection<any>) => {
+    this.#connections.delete(ws);
+    this.#byProtocol.get(this.#protocolOf.get(ws) ?? "")?.delete(ws);
+  };
   #listener: Listener | undefined;
   #isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
   #closing = false;
@@ -267,51 +275,20 @@ export class Server {
       isUtf8: this.#isUtf8,
     });
     this.#handshaking.add(transport);
-    let forward: TransportEvents | undefined;
-    let closed = false;
-    let timer: Timer | undefined = this.#policy.clock.setTimer(
-      this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
-      () => transport.destroy(),
-    );
-    const stopTimer = () => {
-      timer?.cancel();
-      timer = undefined;
-    };
-    const flush = () => {
-      if (writeOutgoing(core.dataToSend(), transport)) {
-        // Refused or answered: give the client closeTimeout to close its end.
-        stopTimer();
-        timer = this.#policy.clock.setTimer(this.#policy.closeTimeout, () => transport.destroy());
-      }
-    };
-    const onEvents = (events: WsEvent[]) => {
-      for (const event of events) {
-        if (event.type === "request") {
-          stopTimer();
-          void this.#decide(core, transport, event.request, peer, () => closed).then((ws) => {
-            if (ws === undefined) return flush();
-            this.#handshaking.delete(transport);
-            forward = ws[kTransportEvents];
-          });
-        } else if (event.type === "http-request") {
-          stopTimer();
-          void this.#serveHttp(core, event.request, event.body, peer).then(() => !closed && flush());
-        }
-      }
-      flush();
-    };
-    transport.start({
-      data: (chunk) => (forward ? forward.data(chunk) : onEvents(core.receiveData(chunk))),
-      drain: () => forward?.drain(),
-      end: () => (forward ? forward.end() : onEvents(core.receiveEof())),
-      close: (error) => {
-        closed = true;
-        stopTimer();
-        this.#handshaking.delete(transport);
-        forward?.close(error);
-      },
-    });
+    const handshake = new Handshake(this.#hooks, transport, core, peer);
+    handshake.arm(this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+    transport.start(handshake);
   }
+
+  /** What a {@link Handshake} needs from its server: made once per server. */
+  readonly #hooks: HandshakeHooks = {
+    clock: () => this.#policy.clock,
+    closeTimeout: () => this.#policy.closeTimeout,
+    decide: (handshake, request) => this.#decide(handshake.core, handshake.transport, request, handshake.peer, () => handshake.closed),
+    serveHttp: (handshake, head, body) => this.#serveHttp(handshake.core, head, body, handshake.peer),
+    upgraded: (transport) => void this.#handshaking.delete(transport),
+    closed: (transport) => void this.#handshaking.delete(transport),
+  };
 
   /** Routes an upgrade request to a protocol, runs the handshake filter, and accepts or refuses. */
   async #decide(
@@ -360,14 +337,11 @@ export class Server {
       protocol: chosen ?? "",
       extensions: "",
       path: request.path,
+      onClosed: this.#forget,
     });
-    const group = this.#byProtocol.get(protocol.name)!;
     this.#connections.add(ws);
-    group.add(ws);
-    void ws.closed.then(() => {
-      this.#connections.delete(ws);
-      group.delete(ws);
-    });
+    this.#byProtocol.get(protocol.name)!.add(ws);
+    this.#protocolOf.set(ws, protocol.name);
     ws.open(early);
     return ws;
   }
@@ -430,4 +404,87 @@ function toRequest(head: RequestHead, body: Uint8Array, secure: boolean, fallbac
   for (const [name, value] of head.headers) headers.append(name, value);
   const hasBody = head.method !== "GET" && head.method !== "HEAD";
   return new Request(url, { method: head.method, headers, body: hasBody ? (body as Uint8Array<ArrayBuffer>) : undefined });
+}
+
+interface HandshakeHooks {
+  clock(): Clock;
+  closeTimeout(): number;
+  decide(handshake: Handshake, request: HandshakeRequest): Promise<WebSocketConnection<any> | undefined>;
+  serveHttp(handshake: Handshake, head: RequestHead, body: Uint8Array): Promise<void>;
+  upgraded(transport: Transport): void;
+  closed(transport: Transport): void;
+}
+
+/**
+ * One connection's opening phase: reads the request under the handshake
+ * timeout, then either answers it (refusal, plain HTTP) or hands every later
+ * transport event to the {@link WebSocketConnection}. One object per
+ * connection, rather than a set of closures: idle connections are many.
+ */
+class Handshake implements TransportEvents {
+  ws: WebSocketConnection<any> | undefined;
+  closed = false;
+  #timer: Timer | undefined;
+
+  constructor(
+    readonly hooks: HandshakeHooks,
+    readonly transport: Transport,
+    readonly core: ServerConnection,
+    readonly peer: PeerInfo,
+  ) {}
+
+  /** (Re)starts the timer that destroys the transport when it runs out. */
+  arm(ms: number): void {
+    this.#timer?.cancel();
+    const transport = this.transport;
+    this.#timer = this.hooks.clock().setTimer(ms, () => transport.destroy());
+  }
+
+  #stopTimer(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  data(chunk: Uint8Array): void {
+    if (this.ws) this.ws[kData](chunk);
+    else this.#onEvents(this.core.receiveData(chunk));
+  }
+
+  drain(): void {
+    this.ws?.[kDrain]();
+  }
+
+  end(): void {
+    if (this.ws) this.ws[kEnd]();
+    else this.#onEvents(this.core.receiveEof());
+  }
+
+  close(): void {
+    this.closed = true;
+    this.#stopTimer();
+    this.hooks.closed(this.transport);
+    this.ws?.[kClose]();
+  }
+
+  #onEvents(events: WsEvent[]): void {
+    for (const event of events) {
+      if (event.type === "request") {
+        this.#stopTimer();
+        void this.hooks.decide(this, event.request).then((ws) => {
+          if (ws === undefined) return this.#flush();
+          this.hooks.upgraded(this.transport);
+          this.ws = ws;
+        });
+      } else if (event.type === "http-request") {
+        this.#stopTimer();
+        void this.hooks.serveHttp(this, event.request, event.body).then(() => !this.closed && this.#flush());
+      }
+    }
+    this.#flush();
+  }
+
+  #flush(): void {
+    // Refused or answered: the client gets closeTimeout to close its end.
+    if (writeOutgoing(this.core.dataToSend(), this.transport)) this.arm(this.hooks.closeTimeout());
+  }
 }

@@ -62,7 +62,7 @@ export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
  * ```
  */
 export class ServerConnection extends Connection {
-  /** The checked request, once it has arrived. */
+  /** The checked request, from its arrival until `accept()` (which lets it go, to save memory). */
   request: HandshakeRequest | undefined;
   #parser: RequestHeadParser | undefined;
   #pending: Uint8Array[] = [];
@@ -119,6 +119,8 @@ export class ServerConnection extends Connection {
   accept(options: AcceptOptions = {}): WsEvent[] {
     const request = this.#awaitingDecision();
     this.queueBytes(acceptResponse(request, options));
+    // The head (every header string) is not kept for the connection's lifetime; copy what you need.
+    this.request = undefined;
     this.readyState = ReadyState.OPEN;
     const pending = this.#pending;
     this.#pending = [];

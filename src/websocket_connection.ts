@@ -12,7 +12,7 @@ import { type Clock, systemClock, type Timer } from "./clock.ts";
 import { type Connection, ReadyState } from "./connection.ts";
 import type { ProtocolError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import { type Transport, type TransportEvents, writeOutgoing } from "./transport.ts";
+import { type Transport, writeOutgoing } from "./transport.ts";
 
 /** A message: text as a string, binary as bytes. */
 export type Message = string | Uint8Array;
@@ -101,8 +101,15 @@ export interface CloseInfo {
   wasClean: boolean;
 }
 
-/** Internal: lets the server and client route transport events to a connection. */
-export const kTransportEvents: unique symbol = Symbol("wsport.transportEvents");
+/**
+ * Internal: the methods through which the server and client hand transport
+ * events to a connection (symbols, so they stay off the public surface; one
+ * forwarding object per connection instead of a set of closures).
+ */
+export const kData: unique symbol = Symbol("wsport.data");
+export const kDrain: unique symbol = Symbol("wsport.drain");
+export const kEnd: unique symbol = Symbol("wsport.end");
+export const kClose: unique symbol = Symbol("wsport.close");
 
 /**
  * One WebSocket connection. Get it from a server's handlers or from
@@ -117,8 +124,6 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   readonly extensions: string;
   /** The request path (server) or URL path (client). */
   readonly path: string;
-  /** Resolves once the connection is closed. */
-  readonly closed: Promise<CloseInfo>;
 
   readonly #core: Connection;
   readonly #transport: Transport;
@@ -132,7 +137,10 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   #paused = false;
   #error: ProtocolError | undefined;
   #closeInfo: CloseInfo | undefined;
-  #resolveClosed!: (info: CloseInfo) => void;
+  // Made on first use of `closed`: most connections never ask, and a promise per idle connection adds up.
+  #closedPromise: Promise<CloseInfo> | undefined;
+  #resolveClosed: ((info: CloseInfo) => void) | undefined;
+  #onClosed: ((ws: WebSocketConnection<any>) => void) | undefined;
   #opened = false;
 
   #closeTimer: Timer | undefined;
@@ -155,6 +163,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     protocol: string;
     extensions: string;
     path: string;
+    /** Called once when the connection is closed (the server's bookkeeping). */
+    onClosed?: (ws: WebSocketConnection<any>) => void;
   }) {
     this.#core = init.core;
     this.#transport = init.transport;
@@ -164,11 +174,20 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.protocol = init.protocol;
     this.extensions = init.extensions;
     this.path = init.path;
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#onClosed = init.onClosed;
     this.#lastReceived = init.policy.clock.now();
   }
 
   // --- state ---
+
+  /** Resolves once the connection is closed. */
+  get closed(): Promise<CloseInfo> {
+    if (this.#closedPromise === undefined) {
+      const info = this.#closeInfo;
+      this.#closedPromise = info ? Promise.resolve(info) : new Promise((resolve) => (this.#resolveClosed = resolve));
+    }
+    return this.#closedPromise;
+  }
 
   /** 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED, as the WHATWG `WebSocket`. */
   get readyState(): ReadyState {
@@ -319,14 +338,24 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.#handlers = handlers;
   }
 
-  /** @internal The transport events of this connection, for the service to forward. */
-  get [kTransportEvents](): TransportEvents {
-    return {
-      data: (chunk) => this.#onData(chunk),
-      drain: () => this.#maybeDrain(),
-      end: () => this.#onEnd(),
-      close: () => this.#onClose(),
-    };
+  /** @internal Bytes arrived. */
+  [kData](chunk: Uint8Array): void {
+    this.#onData(chunk);
+  }
+
+  /** @internal The transport flushed. */
+  [kDrain](): void {
+    this.#maybeDrain();
+  }
+
+  /** @internal The peer half-closed. */
+  [kEnd](): void {
+    this.#onEnd();
+  }
+
+  /** @internal The transport closed. */
+  [kClose](): void {
+    this.#onClose();
   }
 
   /** @internal Called by the service once the handshake is done, with events that came with it. */
@@ -367,7 +396,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     if (this.#opened) this.#call("close", () => this.#handlers.close?.(this, info.code, info.reason));
     this.#waiting?.({ value: undefined, done: true });
     this.#waiting = undefined;
-    this.#resolveClosed(info);
+    this.#resolveClosed?.(info);
+    this.#onClosed?.(this);
   }
 
   #dispatch(events: WsEvent[]): void {
