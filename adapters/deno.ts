@@ -52,7 +52,7 @@ const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
  * `conn.read()` into a reused buffer, not `conn.readable`: on 127.0.0.1
  * ping-pong with 32-byte messages (Deno 2.9) `read` made ~32k round trips/s
  * and a `readable` reader ~10k. Each chunk is copied out (`slice`) because
- * the service keeps it. The buffer starts at 16 KiB and grows to 64 KiB
+ * the service keeps it. The buffer starts at 2 KiB and grows to 64 KiB
  * once a read fills it, so idle connections stay small.
  */
 const MAX_READ = 64 * 1024;
@@ -62,7 +62,7 @@ export class DenoTransport implements Transport {
   readonly raw: DenoConn;
   readonly secure: boolean;
   #events: TransportEvents | undefined;
-  #buffer = new Uint8Array(16 * 1024);
+  #buffer = new Uint8Array(2 * 1024);
   #queue = new WriteQueue();
   #reading = false;
   #writing = false;
