@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asText, drain, latin1 } from "./helpers.ts";
+import { plain } from "./helpers.ts";
 import { concat } from "../src/bytes.ts";
 import fc from "fast-check";
 import { ClientConnection, type ClientConnectionOptions } from "../src/client_connection.ts";
@@ -400,26 +401,6 @@ test("a masked frame in the same chunk as the 101 fails the client after the res
 // --- property ---
 
 /** Events as plain data, so deepEqual compares what matters (HeaderMap keeps its lines in private fields). */
-function plain(events: readonly WsEvent[]): unknown[] {
-  return events.map((e) => {
-    switch (e.type) {
-      case "request":
-        return { ...e, request: { ...e.request, head: { ...e.request.head, headers: [...e.request.head.headers] } } };
-      case "response":
-        return { ...e, response: { ...e.response, headers: [...e.response.headers] } };
-      case "binary":
-      case "ping":
-      case "pong":
-        return { type: e.type, data: Array.from(e.data) };
-      case "error":
-        return { type: e.type, code: e.error.code, closeCode: e.error.closeCode };
-      case "handshake-error":
-        return { type: e.type, code: e.error.code, status: e.error.status };
-      default:
-        return e;
-    }
-  });
-}
 
 function splitAt(data: Uint8Array, cuts: readonly number[]): Uint8Array[] {
   const points = cuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b);

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asText, latin1 } from "./helpers.ts";
+import { RFC_KEY, RFC_REQUEST_TEXT } from "./helpers.ts";
 import { concat } from "../src/bytes.ts";
 import { decodeBase64 } from "../src/base64.ts";
 import { HandshakeError } from "../src/errors.ts";
@@ -42,19 +43,9 @@ function parseResponseBytes(bytes: Uint8Array): ResponseHead {
   return result.head;
 }
 
-const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 // RFC 6455 sections 1.3 / 4.2.1: the example opening handshake.
-const RFC_REQUEST_TEXT = "GET /chat HTTP/1.1\r\n" +
-  "Host: server.example.com\r\n" +
-  "Upgrade: websocket\r\n" +
-  "Connection: Upgrade\r\n" +
-  `Sec-WebSocket-Key: ${RFC_KEY}\r\n` +
-  "Origin: http://example.com\r\n" +
-  "Sec-WebSocket-Protocol: chat, superchat\r\n" +
-  "Sec-WebSocket-Version: 13\r\n" +
-  "\r\n";
 
 const RFC_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ["Host", "server.example.com"],

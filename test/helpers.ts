@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { MemoryNetwork } from "../adapters/memory.ts";
 import { concat } from "../src/bytes.ts";
 import { type Connection, type OutgoingData, SEND_EOF } from "../src/connection.ts";
+import type { WsEvent } from "../src/events.ts";
 import type { Network, Transport, TransportEvents } from "../src/transport.ts";
 
 /** Resolves with `promise`, or rejects after `ms` so a broken test fails instead of hanging. */
@@ -118,4 +119,40 @@ export function drain(conn: Connection): { bytes: Uint8Array; eof: boolean } {
     }
   });
   return { bytes: concat(parts), eof };
+}
+
+/** The key of the RFC 6455 section 1.3 example. */
+export const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+
+// RFC 6455 sections 1.3 / 4.2.1: the example opening handshake.
+export const RFC_REQUEST_TEXT = "GET /chat HTTP/1.1\r\n" +
+  "Host: server.example.com\r\n" +
+  "Upgrade: websocket\r\n" +
+  "Connection: Upgrade\r\n" +
+  `Sec-WebSocket-Key: ${RFC_KEY}\r\n` +
+  "Origin: http://example.com\r\n" +
+  "Sec-WebSocket-Protocol: chat, superchat\r\n" +
+  "Sec-WebSocket-Version: 13\r\n" +
+  "\r\n";
+
+/** Events as plain data (headers as arrays, bytes as numbers, errors as codes), for deepEqual. */
+export function plain(events: readonly WsEvent[]): unknown[] {
+  return events.map((e) => {
+    switch (e.type) {
+      case "request":
+        return { ...e, request: { ...e.request, head: { ...e.request.head, headers: [...e.request.head.headers] } } };
+      case "response":
+        return { ...e, response: { ...e.response, headers: [...e.response.headers] } };
+      case "binary":
+      case "ping":
+      case "pong":
+        return { type: e.type, data: Array.from(e.data) };
+      case "error":
+        return { type: e.type, code: e.error.code, closeCode: e.error.closeCode };
+      case "handshake-error":
+        return { type: e.type, code: e.error.code, status: e.error.status };
+      default:
+        return e;
+    }
+  });
 }

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asText, drain, latin1 } from "./helpers.ts";
+import { plain, RFC_KEY, RFC_REQUEST_TEXT as REQUEST_TEXT } from "./helpers.ts";
 import { concat } from "../src/bytes.ts";
 import fc from "fast-check";
 import { type Connection, type OutgoingData, ReadyState, SEND_EOF } from "../src/connection.ts";
@@ -12,17 +13,7 @@ import { ServerConnection } from "../src/server_connection.ts";
 
 // --- helpers (local to this file) ---
 
-const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
-const REQUEST_TEXT = "GET /chat HTTP/1.1\r\n" +
-  "Host: server.example.com\r\n" +
-  "Upgrade: websocket\r\n" +
-  "Connection: Upgrade\r\n" +
-  `Sec-WebSocket-Key: ${RFC_KEY}\r\n` +
-  "Origin: http://example.com\r\n" +
-  "Sec-WebSocket-Protocol: chat, superchat\r\n" +
-  "Sec-WebSocket-Version: 13\r\n" +
-  "\r\n";
 const REQUEST = latin1(REQUEST_TEXT);
 
 const RFC_101_TEXT = "HTTP/1.1 101 Switching Protocols\r\n" +
@@ -462,26 +453,6 @@ test("a close frame received before accept() is reported by accept() and echoed 
 // --- property ---
 
 /** Events as plain data, so deepEqual compares what matters (HeaderMap keeps its lines in private fields). */
-function plain(events: readonly WsEvent[]): unknown[] {
-  return events.map((e) => {
-    switch (e.type) {
-      case "request":
-        return { ...e, request: { ...e.request, head: { ...e.request.head, headers: [...e.request.head.headers] } } };
-      case "response":
-        return { ...e, response: { ...e.response, headers: [...e.response.headers] } };
-      case "binary":
-      case "ping":
-      case "pong":
-        return { type: e.type, data: Array.from(e.data) };
-      case "error":
-        return { type: e.type, code: e.error.code, closeCode: e.error.closeCode };
-      case "handshake-error":
-        return { type: e.type, code: e.error.code, status: e.error.status };
-      default:
-        return e;
-    }
-  });
-}
 
 function splitAt(data: Uint8Array, cuts: readonly number[]): Uint8Array[] {
   const points = cuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b);
