@@ -286,12 +286,13 @@ test("keepalive is satisfied by pongs", async () => {
     clock,
     pingInterval: 1000,
     pongTimeout: 500,
-    protocols: [{ name: "x", close: (_ws, code) => void closes.push(code) }],
+    protocols: [{ name: "x", close: (_ws, code) => void closes.push(code), pong: () => void pongs++ }],
   });
+  let pongs = 0;
   const ws = await connect(url, { network, pingInterval: 0 }); // auto-pongs
   for (let i = 0; i < 5; i++) {
-    clock.advance(1000);
-    await new Promise((r) => setTimeout(r, 15));
+    clock.advance(1000); // the server pings
+    await until(() => pongs === i + 1, "the pong"); // wait for the pong itself, not for some time
     clock.advance(499);
   }
   assert.equal(ws.readyState, 1);
