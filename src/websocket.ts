@@ -1,8 +1,8 @@
 /**
  * A WHATWG-compatible `WebSocket` (the browser API: `EventTarget`,
  * `onmessage`, `binaryType`, `readyState` constants), built on
- * {@link connect}, so code written for browsers runs unchanged on Node,
- * Deno and Bun.
+ * {@link connect}, so code written for browsers runs unchanged on every
+ * supported runtime.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asText, drain, latin1 } from "./helpers.ts";
-import { plain } from "./helpers.ts";
+import { plain, splitAt } from "./helpers.ts";
 import { concat } from "../src/bytes.ts";
 import fc from "fast-check";
 import { ClientConnection, type ClientConnectionOptions } from "../src/client_connection.ts";
@@ -399,20 +399,6 @@ test("a masked frame in the same chunk as the 101 fails the client after the res
 });
 
 // --- property ---
-
-/** Events as plain data, so deepEqual compares what matters (HeaderMap keeps its lines in private fields). */
-
-function splitAt(data: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = cuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const p of points) {
-    chunks.push(data.subarray(start, p));
-    start = p;
-  }
-  chunks.push(data.subarray(start));
-  return chunks;
-}
 
 type ServerOp =
   | { kind: "text"; data: string }

@@ -156,3 +156,16 @@ export function plain(events: readonly WsEvent[]): unknown[] {
     }
   });
 }
+
+/** Splits bytes at the given cut points (taken modulo length + 1), for any-split property tests. */
+export function splitAt(data: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const points = cuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let start = 0;
+  for (const p of points) {
+    chunks.push(data.subarray(start, p));
+    start = p;
+  }
+  chunks.push(data.subarray(start));
+  return chunks;
+}

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asText, drain, latin1 } from "./helpers.ts";
-import { plain, RFC_KEY, RFC_REQUEST_TEXT as REQUEST_TEXT } from "./helpers.ts";
+import { plain, splitAt, RFC_KEY, RFC_REQUEST_TEXT as REQUEST_TEXT } from "./helpers.ts";
 import { concat } from "../src/bytes.ts";
 import fc from "fast-check";
 import { type Connection, type OutgoingData, ReadyState, SEND_EOF } from "../src/connection.ts";
@@ -451,20 +451,6 @@ test("a close frame received before accept() is reported by accept() and echoed 
 });
 
 // --- property ---
-
-/** Events as plain data, so deepEqual compares what matters (HeaderMap keeps its lines in private fields). */
-
-function splitAt(data: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = cuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const p of points) {
-    chunks.push(data.subarray(start, p));
-    start = p;
-  }
-  chunks.push(data.subarray(start));
-  return chunks;
-}
 
 /** Feeds chunks, accepting as soon as the request event arrives; returns every event in order. */
 function runServer(chunks: readonly Uint8Array[]): { events: WsEvent[]; out: { bytes: Uint8Array; eof: boolean } } {
