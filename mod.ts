@@ -31,7 +31,15 @@ export {
   SEND_EOF,
   type Side,
 } from "./src/connection.ts";
-export { ServerConnection, type ServerConnectionOptions } from "./src/server_connection.ts";
+export { ServerConnection, type ServerConnectionOptions, type ServerAcceptOptions } from "./src/server_connection.ts";
+export * from "./src/extensions/extension.ts";
+export { ExtensionPipeline } from "./src/extensions/pipeline.ts";
+export { extensionOffer, negotiateAsClient, negotiateAsServer, type ServerNegotiation } from "./src/extensions/negotiate.ts";
+export * from "./src/extensions/deflate_codec.ts";
+export { pakoCodec } from "./src/extensions/pako_codec.ts";
+export { defaultDeflateCodec, setDefaultDeflateCodec } from "./src/extensions/default_codec.ts";
+export { ConcurrencyLimiter } from "./src/extensions/limiter.ts";
+export * from "./src/extensions/permessage_deflate.ts";
 export { ClientConnection, type ClientConnectionOptions } from "./src/client_connection.ts";
 export * from "./src/handshake.ts";
 export {
@@ -57,9 +65,13 @@ export {
 
 // --- services: server, client, transports ---
 
+export { type PublishOptions } from "./src/server.ts";
+export { DEFAULT_TIMEOUT_CLOSE_CODE } from "./src/websocket_connection.ts";
+export type { BroadcastChannelLike } from "./src/broadcast.ts";
 export { serve, Server, type ServeOptions, type Protocol, type PeerInfo, type Rejection, type ShutdownOptions, DEFAULT_HANDSHAKE_TIMEOUT } from "./src/server.ts";
 export { connect, type ConnectOptions, parseWebSocketUrl, DEFAULT_CLIENT_HANDSHAKE_TIMEOUT } from "./src/client.ts";
 export {
+  type ChunkInfo,
   type CloseInfo,
   type ConnectionPolicy,
   DEFAULT_POLICY,
@@ -74,9 +86,11 @@ export type {
   Listener,
   ListenOptions,
   Network,
+  PeerCertificate,
   ServerTlsOptions,
   Transport,
   TransportEvents,
+  VerifyClient,
 } from "./src/transport.ts";
 export { type Clock, ManualClock, systemClock, type Timer } from "./src/clock.ts";
 export { setDefaultNetwork } from "./src/default_network.ts";

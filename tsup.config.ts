@@ -8,6 +8,8 @@ export default defineConfig({
     bun: "adapters/bun.ts",
     memory: "adapters/memory.ts",
     streams: "adapters/streams.ts",
+    static: "adapters/static.ts",
+    zlib: "adapters/zlib.ts",
   },
   format: ["esm", "cjs"],
   // Shared code in chunks, so `wsport` and `wsport/node` share one copy of each class (instanceof works across them).

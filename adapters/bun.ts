@@ -11,8 +11,25 @@
  */
 
 import { isUtf8 } from "node:buffer";
+import { zlibCodec } from "./zlib.ts";
+import * as dns from "node:dns";
+import * as os from "node:os";
+import process from "node:process";
+import { isMainThread } from "node:worker_threads";
+import { WebSocketError } from "../src/errors.ts";
+import { preparePrivilegeDrop } from "../src/privileges.ts";
 import { coalesce, WriteQueue } from "../src/write_queue.ts";
-import type { ConnectOptions, Listener, ListenOptions, Network, Transport, TransportEvents } from "../src/transport.ts";
+import {
+  type ConnectOptions,
+  type Listener,
+  type ListenOptions,
+  type Network,
+  type NodeStyleCertificate,
+  type PeerCertificate,
+  toPeerCertificate,
+  type Transport,
+  type TransportEvents,
+} from "../src/transport.ts";
 
 // --- types (the part of Bun's API used here; bun-types has the real one) ---
 
@@ -29,6 +46,10 @@ export interface BunSocket {
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
+  /** TLS sockets: the peer's certificate, in node:tls's form (after the handshake). */
+  getPeerCertificate?(): NodeStyleCertificate | undefined;
+  /** TLS sockets: whether the peer's certificate verified. */
+  readonly authorized?: boolean;
 }
 interface BunHandlers {
   binaryType: "uint8array";
@@ -47,6 +68,7 @@ interface BunSocketOptions {
   socket: BunHandlers;
   tls?: Record<string, unknown>;
   data?: BunTransport;
+  reusePort?: boolean;
 }
 interface BunListener {
   readonly hostname: string;
@@ -60,6 +82,22 @@ interface BunApi {
 const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
 // --- transport ---
+
+/**
+ * Time a client of a server with `requestCert` has to finish its TLS
+ * handshake, ms: the default of node:tls's `handshakeTimeout`. Such
+ * connections reach the server only after the handshake (as on node:tls),
+ * so the server's own handshake timer does not cover it.
+ */
+const TLS_HANDSHAKE_TIMEOUT = 120_000;
+
+/** A server connection held back until its TLS handshake is done. */
+interface PendingAccept {
+  accept(transport: Transport): void;
+  /** `rejectUnauthorized`: a certificate that did not verify is refused. */
+  strict: boolean;
+  timer: ReturnType<typeof setTimeout>;
+}
 
 /** A Bun socket as a {@link Transport}. */
 export class BunTransport implements Transport {
@@ -76,6 +114,8 @@ export class BunTransport implements Transport {
   #closed = false;
   #error: Error | undefined;
   #connecting: { resolve(t: Transport): void; reject(e: Error): void } | undefined;
+  #pendingAccept: PendingAccept | undefined;
+  #peerCertificate: PeerCertificate | undefined;
 
   constructor(secure: boolean) {
     this.secure = secure;
@@ -124,18 +164,28 @@ export class BunTransport implements Transport {
     },
     handshake(socket, success, error) {
       const t = socket.data;
-      if (!success) {
+      const pending = t.#pendingAccept;
+      if (pending) clearTimeout(pending.timer);
+      t.#pendingAccept = undefined;
+      // With success, `error` is a verification failure that rejectUnauthorized: false let through.
+      if (success) t.#peerCertificate = toPeerCertificate(socket.getPeerCertificate?.(), socket.authorized ?? false, error);
+      if (!success || (pending?.strict && error)) {
+        // (A client certificate from another CA arrives here as success with an error; Bun closes it.)
         t.#error ??= error ?? new Error("TLS handshake failed");
         t.#connecting?.reject(t.#error); // Bun closes the socket next
+        if (pending) t.destroy();
       } else {
         t.#readable = true;
         if (t.#paused) socket.pause();
         t.#connecting?.resolve(t);
+        pending?.accept(t);
       }
       t.#connecting = undefined;
     },
     close(socket, error) {
       const t = socket.data;
+      if (t.#pendingAccept) clearTimeout(t.#pendingAccept.timer); // never accepted: closed during its TLS handshake
+      t.#pendingAccept = undefined;
       error ??= t.#error;
       t.#connecting?.reject(error ?? new Error("connection closed during the TLS handshake"));
       t.#connecting = undefined;
@@ -224,6 +274,11 @@ export class BunTransport implements Transport {
     return this.raw?.localPort ?? 0;
   }
 
+  /** The certificate the TLS peer presented, once the TLS handshake is done. */
+  get peerCertificate(): PeerCertificate | undefined {
+    return this.#peerCertificate;
+  }
+
   /** Adopts an opened socket; what arrives before start() is held. */
   static open(socket: BunSocket, transport: BunTransport): void {
     transport.raw = socket;
@@ -231,6 +286,20 @@ export class BunTransport implements Transport {
     socket.setNoDelay(true);
     transport.#readable = !transport.secure;
     if (transport.#paused && transport.#readable) socket.pause();
+  }
+
+  /**
+   * Hands a server's TLS connection to `accept` only once its TLS handshake
+   * is done, so that its client certificate is known (for `requestCert`).
+   *
+   * @param transport The opened, not yet accepted, transport.
+   * @param accept The listener's accept callback.
+   * @param strict `rejectUnauthorized`: refuse a certificate that did not verify.
+   */
+  static acceptAfterHandshake(transport: BunTransport, accept: (transport: Transport) => void, strict: boolean): void {
+    const timer = setTimeout(() => transport.destroy(), TLS_HANDSHAKE_TIMEOUT);
+    (timer as { unref?(): void }).unref?.(); // the socket, not this timer, keeps the process alive
+    transport.#pendingAccept = { accept, strict, timer };
   }
 
   static connect(options: ConnectOptions): Promise<Transport> {
@@ -255,17 +324,23 @@ export class BunTransport implements Transport {
 
 function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
   const { hostname, port, tls } = options;
+  if (options.reusePort && process.platform !== "linux") {
+    // Elsewhere Bun ignores the flag and a second listener fails with EADDRINUSE.
+    return Promise.reject(new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", `Bun.listen's reusePort works on Linux only, not ${process.platform}`));
+  }
   try {
     const server = Bun.listen({
       hostname,
       port,
+      ...(options.reusePort ? { reusePort: true } : {}),
       allowHalfOpen: true,
       socket: {
         ...BunTransport.handlers,
         open(socket) {
           const transport = new BunTransport(tls !== undefined);
           BunTransport.open(socket, transport);
-          accept(transport);
+          if (tls?.requestCert) BunTransport.acceptAfterHandshake(transport, accept, tls.rejectUnauthorized ?? true);
+          else accept(transport);
         },
       },
       tls: tls && { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert ?? false, rejectUnauthorized: tls.rejectUnauthorized ?? true },
@@ -284,6 +359,18 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
 /**
  * The Bun network: `Bun.listen` / `Bun.connect`, and Bun's native
  * `node:buffer` UTF-8 check (21.9 GB/s against 1.9 for a fatal TextDecoder
- * on 1 MiB of mixed UTF-8, Bun 1.4.5).
+ * on 1 MiB of mixed UTF-8, Bun 1.4.5); `reusePort` (Linux), reverse DNS
+ * (`node:dns`), the host name (`node:os`) and the uid/gid switch
+ * (`process.setgroups/setgid/setuid`, main thread only).
  */
-export const bunNetwork: Network = { name: "bun", listen, connect: (options) => BunTransport.connect(options), isUtf8 };
+export const bunNetwork: Network = {
+  name: "bun",
+  listen,
+  connect: (options) => BunTransport.connect(options),
+  isUtf8,
+  // pako on JavaScriptCore is 3-4x slower than Bun's native zlib from 64 KiB up (bench/codec.md).
+  deflateCodec: zlibCodec(),
+  reverseLookup: (address) => dns.promises.reverse(address),
+  hostname: () => os.hostname(),
+  prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "bun", isMainThread),
+};

@@ -6,12 +6,20 @@
  * servers cannot request client certificates (`requestCert`,
  * denoland/deno#26825), and clients cannot skip certificate verification
  * (`rejectUnauthorized: false`; only the `--unsafely-ignore-certificate-errors`
- * flag does that). The node network (`node:tls`) on Deno may cover both.
+ * flag does that). The node network (`node:tls`) on Deno covers both,
+ * and reads peer certificates, which Deno's own TLS connections do not expose
+ * (`DenoTransport.peerCertificate` is always undefined). These refusals are
+ * {@link WebSocketError}s with the code `WS_ERR_TLS_UNSUPPORTED`.
  *
  * @module
  */
 
 import { isUtf8 } from "node:buffer";
+import { zlibCodec } from "./zlib.ts";
+import process from "node:process";
+import { isMainThread } from "node:worker_threads";
+import { preparePrivilegeDrop } from "../src/privileges.ts";
+import { WebSocketError } from "../src/errors.ts";
 import { WriteQueue } from "../src/write_queue.ts";
 import type { ConnectOptions, Listener, ListenOptions, Network, Transport, TransportEvents } from "../src/transport.ts";
 
@@ -43,6 +51,11 @@ interface DenoApi {
   connect(options: { hostname: string; port: number }): Promise<DenoConn>;
   connectTls(options: { hostname: string; port: number; caCerts?: string[]; cert?: string; key?: string }): Promise<DenoConn>;
   startTls(conn: DenoConn, options: { hostname: string; caCerts?: string[] }): Promise<DenoConn>;
+  resolveDns(query: string, recordType: "PTR"): Promise<string[]>;
+  /** Present only with the unstable "net" feature (`--unstable-net`, or `"unstable": ["net"]` in deno.json). */
+  readonly listenDatagram?: unknown;
+  hostname(): string;
+  readonly build: { readonly os: string };
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
@@ -217,11 +230,26 @@ export class DenoTransport implements Transport {
 function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
   const { hostname, port, tls } = options;
   if (tls?.requestCert) {
-    return Promise.reject(new Error("Deno.listenTls cannot request client certificates (denoland/deno#26825): use the node network (node:tls) for requestCert"));
+    return Promise.reject(
+      new WebSocketError(
+        "WS_ERR_TLS_UNSUPPORTED",
+        "Deno.listenTls cannot request client certificates (denoland/deno#26825): use the node network (node:tls) for requestCert",
+      ),
+    );
   }
+  if (options.reusePort && Deno.build.os !== "linux") {
+    return Promise.reject(reusePortUnsupported(`Deno.listen's reusePort works on Linux only (Deno ignores it on ${Deno.build.os})`));
+  }
+  // Without the unstable "net" feature Deno exits the process on reusePort instead of throwing: ask first.
+  if (options.reusePort && Deno.listenDatagram === undefined) {
+    return Promise.reject(reusePortUnsupported(
+      "Deno.listen's reusePort is unstable: run Deno with --unstable-net (or use the node network, whose node:net has reusePort on Deno)",
+    ));
+  }
+  const shared = options.reusePort ? { reusePort: true } : {};
   let listener: DenoListener;
   try {
-    listener = tls ? Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key }) : Deno.listen({ hostname, port });
+    listener = tls ? Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, ...shared }) : Deno.listen({ hostname, port, ...shared });
   } catch (error) {
     return Promise.reject(error);
   }
@@ -257,7 +285,8 @@ async function connect(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, tls } = options;
   if (!tls) return new DenoTransport(await Deno.connect({ hostname, port }));
   if (tls.rejectUnauthorized === false) {
-    throw new Error(
+    throw new WebSocketError(
+      "WS_ERR_TLS_UNSUPPORTED",
       "Deno cannot skip TLS certificate verification per connection (rejectUnauthorized: false); " +
         "pass the server's certificate as `ca` instead (or run Deno with --unsafely-ignore-certificate-errors)",
     );
@@ -268,7 +297,7 @@ async function connect(options: ConnectOptions): Promise<Transport> {
   if (servername === hostname) {
     conn = await Deno.connectTls({ hostname, port, caCerts, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}) });
   } else if (tls.cert || tls.key) {
-    throw new Error("Deno cannot combine a servername different from the host with a client certificate");
+    throw new WebSocketError("WS_ERR_TLS_UNSUPPORTED", "Deno cannot combine a servername different from the host with a client certificate");
   } else {
     // Deno.connectTls has no separate server name; startTls verifies and sends SNI for `hostname`.
     conn = await Deno.startTls(await Deno.connect({ hostname, port }), { hostname: servername, caCerts });
@@ -285,6 +314,52 @@ async function connect(options: ConnectOptions): Promise<Transport> {
 /**
  * The Deno network: `Deno.listen(Tls)` / `Deno.connect(Tls)`, and the
  * `node:buffer` UTF-8 check (0.83 GB/s against 0.53 for a fatal TextDecoder
- * on 1 MiB of mixed UTF-8, Deno 2.9.6).
+ * on 1 MiB of mixed UTF-8, Deno 2.9.6). `reusePort` needs `--unstable-net`
+ * (Linux); reverse lookups ask the name servers (`Deno.resolveDns`, no
+ * /etc/hosts); the uid/gid switch uses `node:process`, which has no
+ * setgroups on Deno, so it is refused while supplementary groups remain.
  */
-export const denoNetwork: Network = { name: "deno", listen, connect, isUtf8 };
+export const denoNetwork: Network = {
+  name: "deno",
+  listen,
+  connect,
+  isUtf8,
+  // Deno's node:zlib beat pako in every size and direction measured (bench/codec.md).
+  deflateCodec: zlibCodec(),
+  reverseLookup,
+  hostname: () => Deno.hostname(),
+  // node:process of Deno 2 has setgid/setuid but no setgroups: refused while supplementary groups remain.
+  prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "deno", isMainThread),
+};
+
+function reusePortUnsupported(message: string): WebSocketError {
+  return new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", message);
+}
+
+/** PTR names of an address, asked of the system's name servers (`Deno.resolveDns` reads no /etc/hosts). */
+async function reverseLookup(address: string): Promise<string[]> {
+  const names = await Deno.resolveDns(reverseName(address), "PTR");
+  return names.map((name) => name.replace(/\.$/, ""));
+}
+
+/**
+ * The DNS name of an address's PTR record (RFC 1035 3.5, RFC 3596 2.5):
+ * `1.0.0.127.in-addr.arpa` for 127.0.0.1, one label per nibble under
+ * `ip6.arpa` for IPv6.
+ */
+function reverseName(address: string): string {
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/i.exec(address);
+  if (v4) return `${v4[4]}.${v4[3]}.${v4[2]}.${v4[1]}.in-addr.arpa`;
+  const bare = address.replace(/^\[|\]$/g, "").replace(/%.*$/, ""); // brackets and zone id are not part of the address
+  const halves = bare.split("::");
+  const groupsOf = (part: string | undefined) => (part ? part.split(":") : []);
+  const head = groupsOf(halves[0]);
+  const tail = groupsOf(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  const groups = halves.length === 2 ? [...head, ...Array(Math.max(0, missing)).fill("0"), ...tail] : head;
+  if (halves.length > 2 || groups.length !== 8 || !groups.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) {
+    throw new TypeError(`not an IP address: ${address}`);
+  }
+  const nibbles = groups.map((group) => group.padStart(4, "0")).join("").toLowerCase();
+  return `${[...nibbles].reverse().join(".")}.ip6.arpa`;
+}

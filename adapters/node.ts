@@ -6,20 +6,29 @@
  * @module
  */
 
-import { isUtf8 } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import * as dns from "node:dns";
+import * as os from "node:os";
+import process from "node:process";
+import { isMainThread } from "node:worker_threads";
 import type { Server } from "../src/server.ts";
+import type { BroadcastChannelLike } from "../src/broadcast.ts";
+import { WebSocketError } from "../src/errors.ts";
+import { preparePrivilegeDrop } from "../src/privileges.ts";
 import { coalesce } from "../src/write_queue.ts";
-import type {
-  ConnectOptions,
-  Listener,
-  ListenOptions,
-  Network,
-  Transport,
-  TransportEvents,
+import {
+  type ConnectOptions,
+  type Listener,
+  type ListenOptions,
+  type Network,
+  type PeerCertificate,
+  toPeerCertificate,
+  type Transport,
+  type TransportEvents,
 } from "../src/transport.ts";
 
 // --- transport ---
@@ -47,10 +56,17 @@ function onClose(this: WithTransport): void {
   transport.events?.close(transport.error);
 }
 
+function peerCertificateOf(socket: tls.TLSSocket): PeerCertificate | undefined {
+  // authorizationError is typed as an Error but is a code string ("UNABLE_TO_VERIFY_LEAF_SIGNATURE").
+  return toPeerCertificate(socket.getPeerCertificate(), socket.authorized, socket.authorizationError);
+}
+
 /** A `net.Socket` (or `tls.TLSSocket`) as a {@link Transport}. */
 export class NodeTransport implements Transport {
   readonly raw: net.Socket;
   readonly secure: boolean;
+  /** The certificate the TLS peer presented (read once the TLS handshake is done), if any. */
+  readonly peerCertificate: PeerCertificate | undefined;
   /** @internal */
   events: TransportEvents | undefined;
   /** @internal */
@@ -64,6 +80,9 @@ export class NodeTransport implements Transport {
   constructor(socket: net.Socket, prefix?: Uint8Array) {
     this.raw = socket;
     this.secure = socket instanceof tls.TLSSocket;
+    // Adapters hand over TLS sockets after their handshake ('secureConnection', 'secureConnect'),
+    // so the certificate is known now; read once, while the socket is sure to be open.
+    this.peerCertificate = this.secure ? peerCertificateOf(socket as tls.TLSSocket) : undefined;
     this.#prefix = prefix;
     socket.setNoDelay(true);
     (socket as WithTransport)[kTransport] = this;
@@ -137,6 +156,13 @@ export class NodeTransport implements Transport {
 // --- network ---
 
 function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
+  if (options.reusePort && !nodeNetHasReusePort()) {
+    return Promise.reject(new WebSocketError(
+      "WS_ERR_REUSE_PORT_UNSUPPORTED",
+      `node:net has reusePort from Node 22.12 and 23.1, this is Node ${process.versions.node}: ` +
+        "give each worker its own port, or share one port between node:cluster processes (see clusterChannel)",
+    ));
+  }
   const onSocket = (socket: net.Socket) => accept(new NodeTransport(socket));
   const server: net.Server = options.tls
     ? tls.createServer({
@@ -152,7 +178,7 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
   server.on("tlsClientError", (_error: Error, socket: Duplex) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
+    server.listen({ port: options.port, host: options.hostname, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
       server.off("error", reject);
       const address = server.address() as net.AddressInfo;
       resolve({
@@ -193,8 +219,35 @@ function connect(options: ConnectOptions): Promise<Transport> {
   });
 }
 
-/** The Node network: `node:net` / `node:tls` listen and connect, and Node's native UTF-8 check. */
-export const nodeNetwork: Network = { name: "node", listen, connect, isUtf8 };
+/**
+ * Whether `node:net` takes `reusePort`: Node 22.12+ and 23.1+ (Deno's and
+ * Bun's `node:net` report later versions and honour it too). Older Nodes
+ * ignore the option, so a second listener would fail with EADDRINUSE.
+ */
+function nodeNetHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/** PTR names of an address through the system's resolver configuration (c-ares; /etc/hosts included). */
+function reverseLookup(address: string): Promise<string[]> {
+  return dns.promises.reverse(address);
+}
+
+/**
+ * The Node network: `node:net` / `node:tls` listen and connect, Node's
+ * native UTF-8 check, reverse DNS (`node:dns`), the host name (`node:os`)
+ * and the uid/gid switch (`process.setgroups/setgid/setuid`; main thread only).
+ */
+export const nodeNetwork: Network = {
+  name: "node",
+  listen,
+  connect,
+  isUtf8,
+  reverseLookup,
+  hostname: () => os.hostname(),
+  prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "node", isMainThread),
+};
 
 // --- node:http integration ---
 
@@ -224,4 +277,106 @@ export function upgradeHandler(server: Server): (request: IncomingMessage, socke
     bytes.set(head, text.length);
     server.adopt(new NodeTransport(socket as net.Socket, bytes));
   };
+}
+
+// --- node:cluster ---
+
+/** A cluster channel's message on the IPC channel between a worker process and the primary. */
+interface ClusterEnvelope {
+  wsportChannel: string;
+  data: unknown;
+}
+
+function isClusterEnvelope(message: unknown): message is ClusterEnvelope {
+  return typeof message === "object" && message !== null && typeof (message as ClusterEnvelope).wsportChannel === "string";
+}
+
+// The IPC channel serialises as JSON unless the primary chose "advanced": bytes travel as base64 to survive both.
+function toIpc(data: unknown): unknown {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return data;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    out[key] = value instanceof Uint8Array ? { wsportBytes: Buffer.from(value.buffer, value.byteOffset, value.length).toString("base64") } : value;
+  }
+  return out;
+}
+
+function fromIpc(data: unknown): unknown {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return data;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    const bytes = (value as { wsportBytes?: unknown } | null)?.wsportBytes;
+    out[key] = typeof bytes === "string" ? new Uint8Array(Buffer.from(bytes, "base64")) : value;
+  }
+  return out;
+}
+
+/**
+ * A channel between the worker processes of `node:cluster`, for
+ * `serve({ broadcastChannel: clusterChannel("chat") })`: `BroadcastChannel`
+ * only reaches the threads of one process, and cluster workers are
+ * processes. Messages go through the IPC channel to the primary, which
+ * must call {@link relayClusterChannels} to pass them on to the other workers.
+ *
+ * @param name Servers with the same name hear each other.
+ * @returns The channel (call in a cluster worker).
+ * @throws WebSocketError `"WS_ERR_NO_IPC"` in a process without an IPC channel to a primary.
+ * @example
+ * ```ts
+ * // in each cluster worker
+ * const server = await serve({ port: 9001, broadcastChannel: clusterChannel("chat"), protocols });
+ * ```
+ */
+export function clusterChannel(name: string): BroadcastChannelLike {
+  if (typeof process.send !== "function") {
+    throw new WebSocketError("WS_ERR_NO_IPC", "clusterChannel needs an IPC channel to the primary: use it in a node:cluster worker");
+  }
+  const listeners = new Set<(event: { data: unknown }) => void>();
+  const onMessage = (message: unknown) => {
+    if (!isClusterEnvelope(message) || message.wsportChannel !== name) return;
+    const event = { data: fromIpc(message.data) };
+    for (const listener of listeners) listener(event);
+  };
+  process.on("message", onMessage);
+  return {
+    postMessage: (data) => void process.send?.({ wsportChannel: name, data: toIpc(data) } satisfies ClusterEnvelope),
+    addEventListener: (_type, listener) => void listeners.add(listener),
+    close: () => {
+      process.off("message", onMessage);
+      listeners.clear();
+    },
+  };
+}
+
+/** The members of `node:cluster`'s primary side that {@link relayClusterChannels} uses. */
+export interface ClusterPrimary {
+  readonly workers?: Record<string, { send(message: unknown): boolean; isConnected(): boolean } | undefined>;
+  on(event: "message", listener: (worker: unknown, message: unknown) => void): unknown;
+  off(event: "message", listener: (worker: unknown, message: unknown) => void): unknown;
+}
+
+/**
+ * In the `node:cluster` primary: passes every {@link clusterChannel}
+ * message from one worker to all the others (never back to the sender).
+ *
+ * @param cluster The `node:cluster` module.
+ * @returns A function that stops relaying.
+ * @example
+ * ```ts
+ * import cluster from "node:cluster";
+ * if (cluster.isPrimary) {
+ *   relayClusterChannels(cluster);
+ *   for (let i = 0; i < 4; i++) cluster.fork();
+ * }
+ * ```
+ */
+export function relayClusterChannels(cluster: ClusterPrimary): () => void {
+  const onMessage = (from: unknown, message: unknown) => {
+    if (!isClusterEnvelope(message)) return;
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker !== undefined && worker !== from && worker.isConnected()) worker.send(message);
+    }
+  };
+  cluster.on("message", onMessage);
+  return () => void cluster.off("message", onMessage);
 }

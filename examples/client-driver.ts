@@ -4,13 +4,18 @@
 //   npx tsx examples/client-driver.ts --url ws://127.0.0.1:9001 --agent wsport
 //   deno run -A examples/client-driver.ts --url ws://127.0.0.1:9001 --agent wsport
 //   bun examples/client-driver.ts --url ws://127.0.0.1:9001 --agent wsport
-import { connect, type ConnectOptions } from "../mod.ts";
+// --deflate offers permessage-deflate (accepting any answer RFC 7692 allows).
+import { connect, type ConnectOptions, perMessageDeflate } from "../mod.ts";
 import { parseArgs } from "./args.ts";
 
-const args = parseArgs({ url: "ws://127.0.0.1:9001", agent: "wsport", cases: "" });
+const args = parseArgs({ url: "ws://127.0.0.1:9001", agent: "wsport", cases: "", deflate: "false" });
 const base = args.url.replace(/\/$/, "");
 const agent = encodeURIComponent(args.agent);
-const options: ConnectOptions = { pingInterval: 0, maxMessageSize: 64 * 1024 * 1024 };
+const options: ConnectOptions = {
+  pingInterval: 0,
+  maxMessageSize: 64 * 1024 * 1024,
+  extensions: args.deflate === "true" ? [perMessageDeflate({ threshold: 0 })] : [],
+};
 
 async function caseCount(): Promise<number> {
   const ws = await connect(`${base}/getCaseCount`, options);

@@ -9,8 +9,11 @@
 import type { Timer } from "./clock.ts";
 import { ClientConnection } from "./client_connection.ts";
 import { defaultNetwork } from "./default_network.ts";
-import { HandshakeError } from "./errors.ts";
+import { ExtensionNegotiationError, HandshakeError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
+import type { ClientExtensionFactory } from "./extensions/extension.ts";
+import { setDefaultDeflateCodec } from "./extensions/default_codec.ts";
+import { WEBSOCKET_VERSION } from "./handshake.ts";
 import type { HeadLimits } from "./http_head.ts";
 import { type ClientTlsOptions, type Network, type Transport, writeOutgoing } from "./transport.ts";
 import {
@@ -34,8 +37,30 @@ export interface ConnectOptions<Data = undefined> extends Partial<ConnectionPoli
   origin?: string;
   /** `Host` header, when it must differ from the URL's host. */
   host?: string;
-  /** TLS options for `wss://`: `{ rejectUnauthorized: false }` accepts a self-signed server. */
+  /**
+   * TLS options for `wss://`: `ca` trusts a private CA, `cert`/`key` present
+   * a client certificate, `{ rejectUnauthorized: false }` accepts a
+   * self-signed server (libwebsockets' `ssl = 2`; not on Deno's network).
+   */
   tls?: ClientTlsOptions;
+  /**
+   * The WebSocket protocol version (libwebsockets' `ietf_version_or_minus_one`):
+   * only 13 (RFC 6455) is spoken. Any other value rejects with a
+   * {@link HandshakeError} whose code is `WS_ERR_INVALID_WS_VERSION`, before
+   * any connection is made. Default 13.
+   */
+  version?: number;
+  /**
+   * Extensions to offer, in order of preference (libwebsockets'
+   * `CLIENT_CONFIRM_EXTENSION_SUPPORTED`: offer only what you want), e.g.
+   * `[perMessageDeflate()]`. An unacceptable answer fails with close code 1010.
+   */
+  extensions?: readonly ClientExtensionFactory[];
+  /**
+   * `false` sends frames unmasked, which RFC 6455 forbids: only for testing
+   * how servers react (libwebsockets' `DEFEAT_CLIENT_MASK`). Default true.
+   */
+  maskFrames?: boolean;
   /** Handlers, as a server protocol's. Without a `message` handler, iterate the connection instead. */
   handlers?: Handlers<Data>;
   /** Your per-connection data. */
@@ -58,7 +83,8 @@ export const DEFAULT_CLIENT_HANDSHAKE_TIMEOUT = 10000;
  *
  * @param url A `ws://` or `wss://` URL (`http(s)://` is accepted too).
  * @param options Subprotocols, headers, origin, TLS, handlers, limits.
- * @returns The open connection; rejects with a {@link HandshakeError} (or the network's error).
+ * @returns The open connection; rejects with a {@link HandshakeError} (or the network's error),
+ *   at once for a `version` other than 13.
  * @example
  * ```ts
  * const ws = await connect("ws://127.0.0.1:9001/chat", { protocols: ["chat"] });
@@ -71,6 +97,7 @@ export async function connect<Data = undefined>(
   options: ConnectOptions<Data> = {},
 ): Promise<WebSocketConnection<Data>> {
   const target = parseWebSocketUrl(url);
+  checkVersion(options.version);
   const network = options.network ?? await defaultNetwork();
   const policy = resolvePolicy(options);
   const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
@@ -85,6 +112,7 @@ export async function connect<Data = undefined>(
       network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined }),
       timedOut,
     ]);
+    if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
     const opening = handshake(transport, target, options, policy, network.isUtf8);
     return await Promise.race([opening.result, timedOut.catch((error) => {
       transport.destroy();
@@ -93,6 +121,16 @@ export async function connect<Data = undefined>(
   } finally {
     timer?.cancel();
   }
+}
+
+/** Refuses a protocol version other than the one spoken (13), before anything touches the network. */
+function checkVersion(version: number | undefined): void {
+  if (version === undefined || version === Number(WEBSOCKET_VERSION)) return;
+  throw new HandshakeError(
+    0,
+    "WS_ERR_INVALID_WS_VERSION",
+    `WebSocket version ${typeof version === "number" ? String(version) : JSON.stringify(version)} is not spoken: only ${WEBSOCKET_VERSION} (RFC 6455) is; omit \`version\` or pass ${WEBSOCKET_VERSION}`,
+  );
 }
 
 interface WebSocketUrl {
@@ -153,6 +191,9 @@ function handshake<Data>(
     maxFrameSize: options.maxFrameSize,
     headLimits: options.headLimits,
     isUtf8,
+    extensions: options.extensions,
+    maskFrames: options.maskFrames,
+    streamMessages: options.handlers?.chunk !== undefined,
   });
   let forward: WebSocketConnection<Data> | undefined;
   let settle!: { resolve: (ws: WebSocketConnection<Data>) => void; reject: (error: Error) => void };
@@ -178,7 +219,13 @@ function handshake<Data>(
       ws.open(events.slice(1));
       settle.resolve(ws);
     } else if (first?.type === "handshake-error") {
-      fail(first.error);
+      if (first.error instanceof ExtensionNegotiationError) {
+        // The 101 arrived: the queued close frame (1010) says why before the transport ends.
+        writeOutgoing(core.dataToSend(), transport);
+        settle.reject(first.error);
+      } else {
+        fail(first.error);
+      }
     }
   };
   transport.start({

@@ -7,16 +7,26 @@
  */
 
 import { Connection, type ConnectionOptions, ReadyState } from "./connection.ts";
-import { HandshakeError } from "./errors.ts";
+import { ExtensionNegotiationError, HandshakeError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
+import type { ClientExtensionFactory } from "./extensions/extension.ts";
+import { extensionOffer, negotiateAsClient } from "./extensions/negotiate.ts";
 import { buildRequest, checkResponse, type ClientRequestOptions, type HandshakeResponse } from "./handshake.ts";
 import { type ExtensionOffer, parseExtensions } from "./header_tokens.ts";
 import { type HeadLimits, ResponseHeadParser } from "./http_head.ts";
 
 /** Options of a {@link ClientConnection}: the request to send and the limits. */
-export interface ClientConnectionOptions extends ConnectionOptions, ClientRequestOptions {
+export interface ClientConnectionOptions
+  extends Omit<ConnectionOptions, "extensions">, Omit<ClientRequestOptions, "extensions"> {
   /** Limits on the response head. */
   headLimits?: Partial<HeadLimits>;
+  /**
+   * The extensions to offer, in order of preference; each checks the
+   * server's answer. A string is sent as is: the answer is only checked to
+   * name offered extensions, and no transform is installed (so a frame with
+   * an RSV bit still fails the connection).
+   */
+  extensions?: readonly ClientExtensionFactory[] | string;
 }
 
 /**
@@ -36,15 +46,18 @@ export class ClientConnection extends Connection {
   readonly #key: string;
   readonly #protocols: readonly string[];
   readonly #extensionNames: string[];
+  readonly #factories: readonly ClientExtensionFactory[];
   #parser: ResponseHeadParser | undefined;
 
   constructor(options: ClientConnectionOptions) {
-    super("client", options);
+    super("client", { ...options, extensions: undefined });
     this.readyState = ReadyState.CONNECTING;
-    const { bytes, key } = buildRequest(options);
+    this.#factories = typeof options.extensions === "string" ? [] : options.extensions ?? [];
+    const offer = typeof options.extensions === "string" ? options.extensions : extensionOffer(this.#factories);
+    const { bytes, key } = buildRequest({ ...options, extensions: offer });
     this.#key = key;
     this.#protocols = options.protocols ?? [];
-    const offers: ExtensionOffer[] | null = options.extensions ? parseExtensions(options.extensions) : [];
+    const offers: ExtensionOffer[] | null = offer ? parseExtensions(offer) : [];
     if (offers === null) throw new TypeError("malformed Sec-WebSocket-Extensions offer");
     this.#extensionNames = offers.map((offer) => offer.name);
     this.#parser = new ResponseHeadParser(options.headLimits);
@@ -76,6 +89,17 @@ export class ClientConnection extends Connection {
     if (handshake instanceof HandshakeError) return this.#fail(handshake);
     this.handshake = handshake;
     this.readyState = ReadyState.OPEN;
+    try {
+      // A raw string offer is checked by name only (checkResponse) and installs nothing.
+      if (this.#factories.length > 0) this.setExtensions(negotiateAsClient(handshake.extensions, this.#factories));
+    } catch (error) {
+      if (!(error instanceof ExtensionNegotiationError)) throw error;
+      // RFC 7692 5: the client fails the connection; the 101 made it open, so it can say why with 1010.
+      this.fail(1010, error.message.slice(0, 120));
+      this.queueEof();
+      this.readyState = ReadyState.CLOSED;
+      return [{ type: "handshake-error", error }];
+    }
     const events: WsEvent[] = [{ type: "response", response: result.head, protocol: handshake.protocol }];
     if (result.rest.length > 0) events.push(...super.receiveData(result.rest));
     return events;

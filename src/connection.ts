@@ -23,6 +23,8 @@ import {
 import type { WsEvent } from "./events.ts";
 import { encodeFrame, encodeTextFrame, MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
 import { readFrameHeader, type ReadHeader, type Side } from "./frame_reader.ts";
+import type { Extension, ExtensionFrame } from "./extensions/extension.ts";
+import { ExtensionPipeline, isPromise } from "./extensions/pipeline.ts";
 import { applyMask, randomMaskKey } from "./mask.ts";
 import { Utf8Validator } from "./utf8.ts";
 
@@ -58,6 +60,30 @@ export interface ConnectionOptions {
    * chunk holding an invalid byte.
    */
   isUtf8?: (bytes: Uint8Array) => boolean;
+  /**
+   * Negotiated extensions, in negotiated order. Server and client
+   * connections set them from the handshake; give them here only to build
+   * an already-open connection.
+   */
+  extensions?: readonly Extension[];
+  /**
+   * Report data frames as `"chunk"` events as their bytes arrive, instead
+   * of buffering whole `"text"`/`"binary"` messages. Default false.
+   */
+  streamMessages?: boolean;
+  /**
+   * Client only. `false` sends frames unmasked, which RFC 6455 forbids:
+   * only for testing how a server reacts (libwebsockets'
+   * `DEFEAT_CLIENT_MASK`). Default true.
+   */
+  maskFrames?: boolean;
+}
+
+/** A frame being encoded by an asynchronous extension; the frames queued after it wait for it. */
+interface PendingFrame {
+  chunks: Uint8Array[] | undefined;
+  error: unknown;
+  size: number;
 }
 
 /** The close frame one side sent or received. */
@@ -99,8 +125,11 @@ export class Connection {
   readonly #maxFrameSize: number;
   readonly #fragmentOverhead: number;
   readonly #autoPong: boolean;
+  #streaming: boolean;
+  readonly #masked: boolean;
   // RSV bits owned by negotiated extensions; with none, any RSV bit fails the connection.
-  readonly #allowedRsv = 0;
+  #allowedRsv = 0;
+  #pipeline: ExtensionPipeline | undefined;
 
   readonly #input = new ByteQueue();
   #discarding = false;
@@ -119,6 +148,20 @@ export class Connection {
   // The data message being sent in fragments.
   #sendingFragmented = false;
 
+  // With extensions: the received frame's payload, the decoded size of the message so far,
+  // and a decode still running.
+  #framePieces: Uint8Array[] = [];
+  #decodedSize = 0;
+  #decoding: { frame: ExtensionFrame | undefined; error: unknown } | undefined;
+  // Output queued behind a frame an extension is still encoding, in order.
+  #held: (OutgoingData | PendingFrame)[] | undefined;
+  #heldBytes = 0;
+  // Asynchronous transforms in flight, and events they produced after receiveData() returned.
+  #inFlight = 0;
+  #progress: Promise<void> | undefined;
+  #signalProgress: (() => void) | undefined;
+  #lateEvents: WsEvent[] = [];
+
   #out: OutgoingData[] = [];
   #outBytes = 0;
   #eofQueued = false;
@@ -132,6 +175,73 @@ export class Connection {
     this.#autoPong = options.autoPong ?? true;
     this.#isUtf8 = options.isUtf8;
     this.#utf8 = new Utf8Validator(options.isUtf8);
+    this.#streaming = options.streamMessages ?? false;
+    this.#masked = side === "client" && options.maskFrames !== false;
+    if (options.extensions !== undefined && options.extensions.length > 0) this.setExtensions(options.extensions);
+  }
+
+  // --- extensions ---
+
+  /**
+   * Installs the negotiated extensions; the handshake phase calls it once,
+   * before any frame.
+   *
+   * @param extensions In negotiated order.
+   */
+  protected setExtensions(extensions: readonly Extension[]): void {
+    if (extensions.length === 0) return;
+    this.#pipeline = new ExtensionPipeline(extensions);
+    this.#allowedRsv = this.#pipeline.rsvBits;
+  }
+
+  /** Switches to `"chunk"` events (see {@link ConnectionOptions.streamMessages}); the handshake phase calls it. */
+  protected setStreaming(on: boolean): void {
+    this.#streaming = on;
+  }
+
+  /** The negotiated extensions, in order. */
+  get extensions(): readonly Extension[] {
+    return this.#pipeline?.extensions ?? [];
+  }
+
+  /**
+   * Settles when an asynchronous extension transform in flight finishes;
+   * undefined when none is. The I/O layer then calls `receiveData()` with
+   * an empty chunk (to collect the events that were waiting) and drains
+   * `dataToSend()` again.
+   */
+  get pendingWork(): Promise<void> | undefined {
+    if (this.#inFlight === 0) return undefined;
+    this.#progress ??= new Promise((resolve) => (this.#signalProgress = resolve));
+    return this.#progress;
+  }
+
+  /** Whether received data waits for an asynchronous decode (the I/O layer may stop reading meanwhile). */
+  get receiveBlocked(): boolean {
+    return this.#decoding !== undefined;
+  }
+
+  /** Tells the extensions the connection is idle, so they can release memory they can rebuild. */
+  idle(): void {
+    this.#pipeline?.idle();
+  }
+
+  /** Releases the extensions' resources; call once the transport is closed. Idempotent. */
+  dispose(): void {
+    const pipeline = this.#pipeline;
+    this.#pipeline = undefined;
+    pipeline?.close();
+  }
+
+  #track(work: Promise<void>): void {
+    this.#inFlight++;
+    work.then(() => {
+      this.#inFlight--;
+      const signal = this.#signalProgress;
+      this.#progress = undefined;
+      this.#signalProgress = undefined;
+      signal?.();
+    });
   }
 
   // --- receiving ---
@@ -145,9 +255,13 @@ export class Connection {
    * @returns The events these bytes completed, in order.
    */
   receiveData(chunk: Uint8Array): WsEvent[] {
-    const events: WsEvent[] = [];
+    let events: WsEvent[] = [];
+    if (this.#lateEvents.length > 0) {
+      events = this.#lateEvents;
+      this.#lateEvents = [];
+    }
     if (this.#discarding || this.readyState === ReadyState.CLOSED) return events;
-    this.#input.push(chunk);
+    if (chunk.length > 0) this.#input.push(chunk);
     try {
       this.#parse(events);
     } catch (cause) {
@@ -176,12 +290,14 @@ export class Connection {
     this.#input.clear();
     this.readyState = ReadyState.CLOSED;
     this.#queueEof();
+    this.dispose();
     return events;
   }
 
   #parse(events: WsEvent[]): void {
     const header = this.#header;
     const input = this.#input;
+    if (this.#decoding !== undefined && !this.#resumeDecoded(events)) return;
     while (!this.#discarding) {
       if (!this.#inPayload) {
         const got = readFrameHeader(input, this.side, this.#allowedRsv, this.#maxFrameSize, header);
@@ -199,6 +315,14 @@ export class Connection {
         const data = this.#unmasked(input.take(header.length), header, 0);
         this.#inPayload = false;
         this.#control(header.opcode, data, events);
+        continue;
+      }
+      if (this.#pipeline !== undefined) {
+        if (!this.#readExtensionFrame(header, events)) return;
+        continue;
+      }
+      if (this.#streaming) {
+        if (!this.#streamFrame(header, events)) return;
         continue;
       }
       // Data frames stream in as they arrive, so bad UTF-8 fails at the first bad byte.
@@ -265,7 +389,10 @@ export class Connection {
   /** Checks a data or control header against the message in progress. */
   #startFrame(header: ReadHeader): ProtocolError | undefined {
     const opcode = header.opcode;
-    if (opcode >= Opcode.Close) return undefined;
+    if (opcode >= Opcode.Close) {
+      // Extensions never transform control frames, so no RSV bit can mean anything there (RFC 7692 6.1).
+      return header.rsv === 0 ? undefined : new InvalidFrameError("RSV bit set on a control frame", "WS_ERR_UNEXPECTED_RSV");
+    }
     if (opcode === Opcode.Continuation) {
       if (this.#messageOpcode === 0) {
         return new InvalidFrameError("continuation frame without a message in progress", "WS_ERR_UNEXPECTED_CONTINUATION");
@@ -277,6 +404,7 @@ export class Connection {
       }
       this.#messageOpcode = opcode;
       this.#messageCost = 0;
+      this.#decodedSize = 0;
       this.#utf8.reset();
     }
     const cost = this.#messageCost + header.length;
@@ -293,6 +421,108 @@ export class Connection {
     return copy;
   }
 
+  /**
+   * Streaming mode: reports each piece of a data frame as it arrives.
+   *
+   * @returns False when more input is needed or the connection failed.
+   */
+  #streamFrame(header: ReadHeader, events: WsEvent[]): boolean {
+    const input = this.#input;
+    const text = this.#messageOpcode === Opcode.Text;
+    do {
+      const view = input.takeUpTo(header.length - this.#payloadRead);
+      if (view.length === 0 && header.length > 0) return false;
+      const part = this.#unmasked(view, header, this.#payloadRead);
+      this.#payloadRead += part.length;
+      if (!this.#emitChunk(part, header.length - this.#payloadRead, header.fin, text, events)) return false;
+    } while (this.#payloadRead < header.length);
+    this.#inPayload = false;
+    return true;
+  }
+
+  /** Checks and reports one chunk of a streamed message; ends the message on its last chunk. */
+  #emitChunk(data: Uint8Array, frameRemaining: number, fin: boolean, text: boolean, events: WsEvent[]): boolean {
+    const last = fin && frameRemaining === 0;
+    if (text && (!this.#utf8.push(data) || (last && !this.#utf8.end()))) {
+      this.#failWith(new InvalidUtf8Error(), events);
+      return false;
+    }
+    if (data.length > 0 || last) events.push({ type: "chunk", messageType: text ? "text" : "binary", data, frameRemaining, last });
+    if (last) {
+      this.#messageOpcode = 0;
+      this.#messageCost = 0;
+      this.#decodedSize = 0;
+    }
+    return true;
+  }
+
+  /**
+   * With extensions: collects a whole data frame, then decodes it.
+   *
+   * @returns False when more input is needed, a decode is running, or the connection failed.
+   */
+  #readExtensionFrame(header: ReadHeader, events: WsEvent[]): boolean {
+    const input = this.#input;
+    while (this.#payloadRead < header.length) {
+      const view = input.takeUpTo(header.length - this.#payloadRead);
+      if (view.length === 0) return false;
+      this.#framePieces.push(this.#unmasked(view, header, this.#payloadRead));
+      this.#payloadRead += view.length;
+    }
+    this.#inPayload = false;
+    const pieces = this.#framePieces;
+    this.#framePieces = [];
+    const data = pieces.length === 1 ? pieces[0]! : pieces.length === 0 ? EMPTY : concat(pieces);
+    const frame: ExtensionFrame = { opcode: header.opcode, fin: header.fin, rsv: header.rsv, data };
+    let result;
+    try {
+      result = this.#pipeline!.decode(frame, this.#maxMessageSize - this.#decodedSize);
+    } catch (error) {
+      this.#failWith(asProtocolError(error), events);
+      return false;
+    }
+    if (!isPromise(result)) return this.#acceptDecoded(result, events);
+    const decoding: { frame: ExtensionFrame | undefined; error: unknown } = { frame: undefined, error: undefined };
+    this.#decoding = decoding;
+    this.#track(result.then((decoded) => void (decoding.frame = decoded), (error) => void (decoding.error = error ?? new Error("decode failed"))));
+    return false;
+  }
+
+  /** Picks up a finished asynchronous decode; false while it is still running or when it failed. */
+  #resumeDecoded(events: WsEvent[]): boolean {
+    const decoding = this.#decoding!;
+    if (decoding.frame === undefined && decoding.error === undefined) return false;
+    this.#decoding = undefined;
+    if (decoding.error !== undefined) {
+      this.#failWith(asProtocolError(decoding.error), events);
+      return false;
+    }
+    return this.#acceptDecoded(decoding.frame!, events);
+  }
+
+  /** A decoded data frame joins the message in progress. */
+  #acceptDecoded(frame: ExtensionFrame, events: WsEvent[]): boolean {
+    if (frame.rsv !== 0) {
+      this.#failWith(new InvalidFrameError("RSV bit set that no extension consumed", "WS_ERR_UNEXPECTED_RSV"), events);
+      return false;
+    }
+    const data = frame.data;
+    this.#decodedSize += data.length;
+    if (this.#decodedSize > this.#maxMessageSize) {
+      this.#failWith(new MessageTooBigError(this.#decodedSize, this.#maxMessageSize), events);
+      return false;
+    }
+    const text = this.#messageOpcode === Opcode.Text;
+    if (this.#streaming) return this.#emitChunk(data, 0, frame.fin, text, events);
+    if (text && !this.#utf8.push(data)) {
+      this.#failWith(new InvalidUtf8Error(), events);
+      return false;
+    }
+    if (data.length > 0) this.#messageParts.push(data);
+    if (frame.fin) this.#finishMessage(events);
+    return true;
+  }
+
   #finishMessage(events: WsEvent[]): void {
     const parts = this.#messageParts;
     const data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : concat(parts);
@@ -300,6 +530,7 @@ export class Connection {
     this.#messageParts = [];
     this.#messageOpcode = 0;
     this.#messageCost = 0;
+    this.#decodedSize = 0;
     if (opcode === Opcode.Text) {
       if (!this.#utf8.end()) return this.#failWith(new InvalidUtf8Error(), events);
       events.push({ type: "text", data: decoder.decode(data) });
@@ -354,6 +585,8 @@ export class Connection {
     this.#discarding = true;
     this.#input.clear();
     this.#messageParts = [];
+    this.#framePieces = [];
+    this.#decoding = undefined;
     let closeFrame = EMPTY;
     if (this.closeSent === undefined && this.readyState !== ReadyState.CLOSED) {
       closeFrame = this.#queueClose(error.closeCode, truncateReason(error.message));
@@ -391,7 +624,8 @@ export class Connection {
    */
   sendText(text: string): void {
     this.#checkCanSendMessage();
-    const chunks = encodeTextFrame(text, Opcode.Text, { mask: this.side === "client" ? randomMaskKey() : undefined });
+    if (this.#pipeline !== undefined) return this.#sendData(Opcode.Text, encoder.encode(text), true);
+    const chunks = encodeTextFrame(text, Opcode.Text, { mask: this.#maskKey() });
     for (const chunk of chunks) this.#push(chunk);
   }
 
@@ -403,7 +637,7 @@ export class Connection {
    */
   sendBinary(data: Uint8Array): void {
     this.#checkCanSendMessage();
-    this.#queueFrame(Opcode.Binary, data, true);
+    this.#sendData(Opcode.Binary, data, true);
   }
 
   /**
@@ -419,7 +653,7 @@ export class Connection {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     const opcode = this.#sendingFragmented ? Opcode.Continuation : typeof data === "string" ? Opcode.Text : Opcode.Binary;
     this.#sendingFragmented = !fin;
-    this.#queueFrame(opcode, bytes, fin);
+    this.#sendData(opcode, bytes, fin);
   }
 
   /**
@@ -486,9 +720,9 @@ export class Connection {
     return out;
   }
 
-  /** Bytes queued and not yet taken by {@link dataToSend}. */
+  /** Bytes queued and not yet taken by {@link dataToSend} (frames still being encoded count at their input size). */
   get bufferedAmount(): number {
-    return this.#outBytes;
+    return this.#outBytes + this.#heldBytes;
   }
 
   /**
@@ -523,18 +757,86 @@ export class Connection {
       payload.set(reasonBytes, 2);
     }
     this.closeSent = { code: code ?? 1005, reason };
-    const chunks = encodeFrame(Opcode.Close, payload, { mask: this.side === "client" ? randomMaskKey() : undefined });
+    const chunks = encodeFrame(Opcode.Close, payload, { mask: this.#maskKey() });
     const frame = chunks.length === 1 ? chunks[0]! : concat(chunks);
     this.#push(frame);
     return frame;
   }
 
-  #queueFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
-    const chunks = encodeFrame(opcode, payload, { fin, mask: this.side === "client" ? randomMaskKey() : undefined });
+  #maskKey(): Uint8Array | undefined {
+    return this.#masked ? randomMaskKey() : undefined;
+  }
+
+  #queueFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv = 0): void {
+    const chunks = encodeFrame(opcode, payload, { fin, rsv, mask: this.#maskKey() });
     for (const chunk of chunks) this.#push(chunk);
   }
 
+  /** A data frame: through the extensions when there are any. */
+  #sendData(opcode: number, data: Uint8Array, fin: boolean): void {
+    const pipeline = this.#pipeline;
+    if (pipeline === undefined) return this.#queueFrame(opcode, data, fin);
+    const result = pipeline.encode({ opcode, fin, rsv: 0, data });
+    if (!isPromise(result)) return this.#queueFrame(result.opcode, result.data, result.fin, result.rsv);
+    // Everything sent from now on waits behind this frame, control frames included, so order is kept.
+    const pending: PendingFrame = { chunks: undefined, error: undefined, size: data.length };
+    (this.#held ??= []).push(pending);
+    this.#heldBytes += pending.size;
+    this.#track(result.then(
+      (frame) => {
+        pending.chunks = encodeFrame(frame.opcode, frame.data, { fin: frame.fin, rsv: frame.rsv, mask: this.#maskKey() });
+        this.#releaseHeld();
+      },
+      (error) => {
+        pending.error = error ?? new Error("encode failed");
+        this.#releaseHeld();
+      },
+    ));
+  }
+
+  /** Moves the output whose turn has come from the held queue to the output. */
+  #releaseHeld(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    while (held.length > 0) {
+      const item = held[0]!;
+      if (typeof item === "object" && "size" in item) {
+        if (item.chunks === undefined && item.error === undefined) break;
+        held.shift();
+        this.#heldBytes -= item.size;
+        if (item.error !== undefined) {
+          // Our own encoder failed: the message cannot be sent, and a gap would corrupt the stream.
+          const error = new ProtocolError(1011, "WS_ERR_EXTENSION_FAILED", "an extension failed to encode a message");
+          (error as { cause?: unknown }).cause = item.error;
+          this.#held = undefined;
+          this.#failWith(error, this.#lateEvents);
+          return;
+        }
+        for (const chunk of item.chunks!) this.#pushOut(chunk);
+      } else {
+        held.shift();
+        if (item !== SEND_EOF) this.#heldBytes -= item.length;
+        this.#pushOut(item);
+      }
+    }
+    if (held.length === 0) this.#held = undefined;
+  }
+
   #push(chunk: Uint8Array): void {
+    const held = this.#held;
+    if (held !== undefined) {
+      held.push(chunk);
+      this.#heldBytes += chunk.length;
+      return;
+    }
+    this.#pushOut(chunk);
+  }
+
+  #pushOut(chunk: OutgoingData): void {
+    if (chunk === SEND_EOF) {
+      this.#out.push(SEND_EOF);
+      return;
+    }
     // Frames allocated one after another from the frame pool are adjacent: join them without copying.
     const out = this.#out;
     const last = out[out.length - 1];
@@ -560,8 +862,17 @@ export class Connection {
   #queueEof(): void {
     if (this.#eofQueued) return;
     this.#eofQueued = true;
-    this.#out.push(SEND_EOF);
+    if (this.#held !== undefined) this.#held.push(SEND_EOF);
+    else this.#out.push(SEND_EOF);
   }
+}
+
+/** Extension failures that are not protocol errors are bugs or codec failures: 1011. */
+function asProtocolError(error: unknown): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  const wrapped = new ProtocolError(1011, "WS_ERR_EXTENSION_FAILED", "an extension failed to decode a frame");
+  (wrapped as { cause?: unknown }).cause = error;
+  return wrapped;
 }
 
 function controlPayload(data: string | Uint8Array): Uint8Array {

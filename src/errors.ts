@@ -111,6 +111,20 @@ export class HandshakeError extends WebSocketError {
   }
 }
 
+/**
+ * The server's extension response is not acceptable (an extension that was
+ * not offered, a duplicate, or parameters outside the offer). RFC 7692
+ * section 5: the client fails the connection; it sends close code 1010.
+ */
+export class ExtensionNegotiationError extends HandshakeError {
+  /** The close code sent: 1010. */
+  readonly closeCode = 1010;
+
+  constructor(message: string) {
+    super(101, "WS_ERR_EXTENSION_NEGOTIATION", message);
+  }
+}
+
 /** The caller used the API in a state that does not allow it. Never sent on the wire. */
 export class InvalidStateError extends WebSocketError {
   constructor(message: string) {

@@ -20,6 +20,23 @@ export interface BinaryEvent {
   data: Uint8Array;
 }
 
+/**
+ * Part of a message, with the `streamMessages` option: data frames are
+ * reported as they arrive instead of being buffered into a whole message.
+ * Text arrives as UTF-8 bytes, already checked (a chunk may end inside a
+ * character; the whole message is valid UTF-8).
+ */
+export interface ChunkEvent {
+  type: "chunk";
+  /** The type of the message this chunk belongs to. */
+  messageType: "text" | "binary";
+  data: Uint8Array;
+  /** Payload bytes of the current frame still to come (libwebsockets' `remaining_packet_payload`). */
+  frameRemaining: number;
+  /** True on the message's last chunk. */
+  last: boolean;
+}
+
 /** A ping; unless `autoPong` is off, the pong is already queued. */
 export interface PingEvent {
   type: "ping";
@@ -92,6 +109,7 @@ export interface HandshakeFailedEvent {
 export type WsEvent =
   | TextEvent
   | BinaryEvent
+  | ChunkEvent
   | PingEvent
   | PongEvent
   | CloseEvent

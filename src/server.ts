@@ -14,7 +14,7 @@ import type { HandshakeRequest } from "./handshake.ts";
 import type { HeadLimits, RequestHead } from "./http_head.ts";
 import { ReadyState } from "./connection.ts";
 import { ServerConnection } from "./server_connection.ts";
-import type { Listener, Network, ServerTlsOptions, Transport, TransportEvents } from "./transport.ts";
+import type { Listener, Network, PeerCertificate, ServerTlsOptions, Transport, TransportEvents } from "./transport.ts";
 import { writeOutgoing } from "./transport.ts";
 import {
   type ConnectionPolicy,
@@ -23,11 +23,17 @@ import {
   kData,
   kDrain,
   kEnd,
+  kSendShared,
   type Message,
   resolvePolicy,
   WebSocketConnection,
 } from "./websocket_connection.ts";
 import type { WsEvent } from "./events.ts";
+import type { ServerExtensionFactory } from "./extensions/extension.ts";
+import { setDefaultDeflateCodec } from "./extensions/default_codec.ts";
+import { type BroadcastChannelLike, BroadcastRelay, encodeSharedFrame, type RelayedKind, type SharedFrame } from "./broadcast.ts";
+import { TopicRegistry } from "./topics.ts";
+import { WebSocketError } from "./errors.ts";
 
 /** Who is connecting. */
 export interface PeerInfo {
@@ -35,6 +41,11 @@ export interface PeerInfo {
   remotePort: number;
   /** The runtime's socket object. */
   raw: unknown;
+  /**
+   * The certificate the client presented over TLS (servers with
+   * `tls.requestCert`), or undefined; also on `ws.transport.peerCertificate`.
+   */
+  peerCertificate?: PeerCertificate | undefined;
 }
 
 /**
@@ -76,6 +87,16 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
   handshakeTimeout?: number;
   /** Largest message accepted, bytes. Default 16 MiB. */
   maxMessageSize?: number;
+  /**
+   * Extensions the server can negotiate, e.g. `[perMessageDeflate()]`.
+   * Each takes the first of the client's offers it accepts. Default none.
+   */
+  extensions?: readonly ServerExtensionFactory[];
+  /**
+   * Decides per connection whether an extension may be negotiated
+   * (libwebsockets' `CONFIRM_EXTENSION_OKAY`): return false to leave it out.
+   */
+  confirmExtension?(name: string, request: HandshakeRequest, protocol: string, peer: PeerInfo): boolean;
   /** Largest frame accepted, bytes. Default: `maxMessageSize`. */
   maxFrameSize?: number;
   /** Limits on the request head. Default 8 KiB, 64 headers. */
@@ -84,6 +105,42 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
   maxHttpBodySize?: number;
   /** Where to listen: the runtime's network by default; a `MemoryNetwork` in tests. */
   network?: Network;
+  /**
+   * Several servers, one port (Linux `SO_REUSEPORT`): every worker listens on
+   * the same port and the kernel spreads connections between them. Supported
+   * by `Bun.listen`, `Deno.listen` (with `--unstable-net`) and `node:net` from
+   * Node 22.12 / 23.1 (and the `node:net` of Deno and Bun); elsewhere `serve`
+   * rejects with a `WebSocketError` coded `"WS_ERR_REUSE_PORT_UNSUPPORTED"`.
+   */
+  reusePort?: boolean;
+  /**
+   * Links this server to the servers of other workers (libwebsockets'
+   * `fork_service_loop`): `broadcast` and `publish` also reach their
+   * connections, and theirs reach this server's. A name opens a
+   * `BroadcastChannel` (which reaches the workers of one process: threads,
+   * not processes); an object is used as the channel, e.g. `wsport/node`'s
+   * `clusterChannel` across `node:cluster` processes. Each message is
+   * delivered once per server, never back to the sender.
+   */
+  broadcastChannel?: string | BroadcastChannelLike;
+  /**
+   * Once listening, switch the process to this user (libwebsockets'
+   * `uid`): supplementary groups cleared, then setgid, then setuid. A name
+   * or a numeric id. Main thread only. Refused before listening where the
+   * runtime cannot do it (a `WebSocketError` coded
+   * `"WS_ERR_PRIVILEGES_UNSUPPORTED"` says why: e.g. Deno, which has no
+   * setgroups, while the process has supplementary groups). If the switch
+   * itself fails, the listener is closed and `serve` rejects.
+   */
+  uid?: number | string;
+  /** Once listening, switch the process to this group; see {@link ServeOptions.uid}. */
+  gid?: number | string;
+}
+
+/** Options of {@link Server.publish}. */
+export interface PublishOptions {
+  /** A connection that must not receive it (typically the one publishing). */
+  except?: WebSocketConnection<any>;
 }
 
 /** Options of {@link Server.close}. */
@@ -150,6 +207,9 @@ export class Server {
   #listener: Listener | undefined;
   #isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
   #closing = false;
+  readonly #topics = new TopicRegistry<WebSocketConnection<any>>();
+  readonly #relay: BroadcastRelay | undefined;
+  #network: Network | undefined;
 
   /** @internal Use {@link serve}. */
   constructor(options: ServeOptions) {
@@ -162,6 +222,10 @@ export class Server {
     }
     this.#defaultProtocol = options.protocols?.[0];
     this.#isUtf8 = options.network?.isUtf8;
+    this.#network = options.network;
+    if (options.broadcastChannel !== undefined) {
+      this.#relay = new BroadcastRelay(options.broadcastChannel, (kind, target, message) => this.#deliverRelayed(kind, target, message));
+    }
   }
 
   /**
@@ -172,10 +236,38 @@ export class Server {
   async listen(network: Network): Promise<void> {
     if (this.#listener) throw new InvalidStateError("the server is already listening");
     this.#isUtf8 ??= network.isUtf8;
+    if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
+    this.#network = network;
+    // Checked before binding: a server that cannot drop its privileges must not start with them.
+    const dropPrivileges = this.#privilegeDrop(network);
     this.#listener = await network.listen(
-      { hostname: this.#options.hostname ?? "0.0.0.0", port: this.#options.port ?? 0, tls: this.#options.tls },
+      {
+        hostname: this.#options.hostname ?? "0.0.0.0",
+        port: this.#options.port ?? 0,
+        tls: this.#options.tls,
+        ...(this.#options.reusePort ? { reusePort: true } : {}),
+      },
       (transport) => this.#accept(transport),
     );
+    if (dropPrivileges === undefined) return;
+    try {
+      dropPrivileges();
+    } catch (error) {
+      const listener = this.#listener;
+      this.#listener = undefined;
+      await listener.close();
+      throw error;
+    }
+  }
+
+  /** What `uid`/`gid` ask for: the network's prepared switch, or an error now if it cannot make it. */
+  #privilegeDrop(network: Network): (() => void) | undefined {
+    const { uid, gid } = this.#options;
+    if (uid === undefined && gid === undefined) return undefined;
+    if (network.prepareDropPrivileges === undefined) {
+      throw new WebSocketError("WS_ERR_PRIVILEGES_UNSUPPORTED", `the ${network.name} network cannot switch the process's user and group (uid/gid)`);
+    }
+    return network.prepareDropPrivileges({ uid, gid });
   }
 
   /**
@@ -219,16 +311,116 @@ export class Server {
   }
 
   /**
-   * Sends a message to every open connection of a protocol.
+   * Sends a message to every open connection of a protocol
+   * (libwebsockets' broadcast): the frame is serialised once and the same
+   * bytes are queued on every connection, each under its own limits (one
+   * over `maxBufferedAmount` is closed with 1008, as `send` would do; the
+   * others are not affected). With `broadcastChannel`, the other workers'
+   * servers send it to their connections of that protocol too.
    *
    * @param protocol A protocol name.
-   * @param message The message.
-   * @returns How many connections it was queued on.
+   * @param message Text or bytes (not copied: do not modify them until sent).
+   * @returns How many of this server's connections it was queued on.
    */
   broadcast(protocol: string, message: Message): number {
+    this.#relay?.post("broadcast", protocol, message);
+    return this.#sendToAll(this.connectionsOf(protocol), message, undefined);
+  }
+
+  /**
+   * Sends a message to every connection subscribed to a topic (see
+   * `ws.subscribe`), serialised once, and, with `broadcastChannel`, to the
+   * subscribers on the other workers' servers.
+   *
+   * @param topic The topic.
+   * @param message Text or bytes (not copied: do not modify them until sent).
+   * @param options A connection to leave out.
+   * @returns How many of this server's connections it was queued on.
+   */
+  publish(topic: string, message: Message, options: PublishOptions = {}): number {
+    this.#relay?.post("publish", topic, message);
+    return this.#sendToAll(this.#topics.subscribersOf(topic), message, options.except);
+  }
+
+  /**
+   * The number of this server's connections subscribed to a topic.
+   *
+   * @param topic The topic.
+   * @returns Its local subscribers.
+   */
+  subscriberCount(topic: string): number {
+    return this.#topics.subscribersOf(topic).size;
+  }
+
+  /**
+   * Asks for the writable callback (`drain`) on every connection of a
+   * protocol (libwebsockets' `callback_on_writable_all_protocol`): each
+   * gets it as soon as it can take more, at once when nothing is buffered.
+   *
+   * @param protocol A protocol name.
+   * @returns How many connections were asked.
+   */
+  requestWritable(protocol: string): number {
+    const connections = this.connectionsOf(protocol);
+    for (const ws of connections) ws.requestWritable();
+    return connections.size;
+  }
+
+  /**
+   * Looks up the host names of a peer's address (reverse DNS, as
+   * libwebsockets' `lws_get_peer_addresses`). Nothing is looked up unless
+   * asked: it costs a DNS query.
+   *
+   * @param peer A connection, or the `PeerInfo` the hooks receive.
+   * @returns The names (possibly several), without a trailing dot.
+   * @throws WebSocketError `"WS_ERR_LOOKUP_FAILED"` when the address has no name or the lookup failed;
+   *   `"WS_ERR_LOOKUP_UNSUPPORTED"` on a network that cannot look names up.
+   */
+  async lookupPeer(peer: { readonly remoteAddress: string }): Promise<string[]> {
+    const network = this.#network;
+    if (network?.reverseLookup === undefined) {
+      throw new WebSocketError("WS_ERR_LOOKUP_UNSUPPORTED", `the ${network?.name ?? "unknown"} network cannot look up host names`);
+    }
+    try {
+      return await network.reverseLookup(peer.remoteAddress);
+    } catch (cause) {
+      const why = cause instanceof Error ? cause.message : String(cause);
+      throw new WebSocketError("WS_ERR_LOOKUP_FAILED", `reverse lookup of ${peer.remoteAddress} failed: ${why}`, { cause });
+    }
+  }
+
+  /**
+   * This host's name, as the operating system reports it (libwebsockets'
+   * `lws_canonical_hostname`).
+   *
+   * @returns The host name.
+   * @throws WebSocketError `"WS_ERR_HOSTNAME_UNSUPPORTED"` on a network without one (e.g. the memory network),
+   *   or before the server has a network.
+   */
+  canonicalHostname(): string {
+    const network = this.#network;
+    if (network?.hostname === undefined) {
+      throw new WebSocketError("WS_ERR_HOSTNAME_UNSUPPORTED", `the ${network?.name ?? "unknown"} network cannot tell the host name`);
+    }
+    return network.hostname();
+  }
+
+  /** Queues one serialisation of `message` on every open connection of `receivers` but `except`. */
+  #sendToAll(receivers: ReadonlySet<WebSocketConnection<any>>, message: Message, except: WebSocketConnection<any> | undefined): number {
+    let frame: SharedFrame | undefined;
     let count = 0;
-    for (const ws of this.connectionsOf(protocol)) if (ws.send(message) !== "dropped") count++;
+    for (const ws of receivers) {
+      if (ws === except || ws.readyState !== ReadyState.OPEN) continue;
+      frame ??= encodeSharedFrame(message); // only if someone receives it
+      if (ws[kSendShared](frame) !== "dropped") count++;
+    }
     return count;
+  }
+
+  /** A broadcast or publication from another worker's server: for this server's connections only. */
+  #deliverRelayed(kind: RelayedKind, target: string, message: Message): void {
+    if (this.#closing) return;
+    this.#sendToAll(kind === "broadcast" ? this.connectionsOf(target) : this.#topics.subscribersOf(target), message, undefined);
   }
 
   /**
@@ -242,6 +434,7 @@ export class Server {
   async close(options: ShutdownOptions = {}): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#relay?.close();
     const listenerClosed = this.#listener?.close() ?? Promise.resolve();
     for (const transport of this.#handshaking) transport.destroy();
     const open = [...this.#connections];
@@ -261,7 +454,13 @@ export class Server {
   // --- handshake phase ---
 
   #accept(transport: Transport): void {
-    const peer: PeerInfo = { remoteAddress: transport.remoteAddress, remotePort: transport.remotePort, raw: transport.raw };
+    const peer: PeerInfo = { remoteAddress: transport.remoteAddress, remotePort: transport.remotePort, raw: transport.raw, peerCertificate: transport.peerCertificate };
+    // TLS client-certificate check: the transport arrives with its TLS handshake done.
+    const verifyClient = this.#options.tls?.verifyClient;
+    if (verifyClient && !this.#safely(() => verifyClient(peer.peerCertificate, peer) === true, false)) {
+      transport.destroy();
+      return;
+    }
     if (this.#closing || (this.#options.filterConnection && !this.#safely(() => this.#options.filterConnection!(peer), false))) {
       transport.destroy();
       return;
@@ -289,6 +488,16 @@ export class Server {
     upgraded: (transport) => void this.#handshaking.delete(transport),
     closed: (transport) => void this.#handshaking.delete(transport),
   };
+
+  /** The extensions this connection may negotiate: the server's, minus those `confirmExtension` refuses. */
+  #extensionsFor(request: HandshakeRequest, protocol: string, peer: PeerInfo): ServerExtensionFactory[] {
+    const all = this.#options.extensions ?? [];
+    const confirm = this.#options.confirmExtension;
+    if (confirm === undefined || all.length === 0) return [...all];
+    // Asked only about what this client offered.
+    const offered = new Set(request.extensions.map((offer) => offer.name));
+    return all.filter((factory) => offered.has(factory.name)).filter((factory) => this.#safely(() => confirm(factory.name, request, protocol, peer) === true, false));
+  }
 
   /** Routes an upgrade request to a protocol, runs the handshake filter, and accepts or refuses. */
   async #decide(
@@ -327,7 +536,9 @@ export class Server {
       core.reject(500, "could not create the connection's data");
       return undefined;
     }
-    const early = core.accept({ protocol: chosen });
+    const early = core.accept({ protocol: chosen, extensions: this.#extensionsFor(request, chosen ?? "", peer),
+      streamMessages: protocol.chunk !== undefined,
+    });
     const ws = new WebSocketConnection<any>({
       core,
       transport,
@@ -335,9 +546,10 @@ export class Server {
       handlers: protocol,
       data,
       protocol: chosen ?? "",
-      extensions: "",
+      extensions: core.extensionsHeader,
       path: request.path,
       onClosed: this.#forget,
+      topics: this.#topics,
     });
     this.#connections.add(ws);
     this.#byProtocol.get(protocol.name)!.add(ws);

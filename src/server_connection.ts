@@ -10,6 +10,8 @@ import { concat } from "./bytes.ts";
 import { Connection, type ConnectionOptions, ReadyState } from "./connection.ts";
 import { HandshakeError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
+import type { ServerExtensionFactory } from "./extensions/extension.ts";
+import { negotiateAsServer } from "./extensions/negotiate.ts";
 import {
   type AcceptOptions,
   acceptResponse,
@@ -22,7 +24,7 @@ import {
 import { type HeadLimits, type RequestHead, RequestHeadParser, writeResponseHead } from "./http_head.ts";
 
 /** Options of a {@link ServerConnection}. */
-export interface ServerConnectionOptions extends ConnectionOptions {
+export interface ServerConnectionOptions extends Omit<ConnectionOptions, "extensions"> {
   /** Limits on the request head: size (default 8 KiB) and header count. */
   headLimits?: Partial<HeadLimits>;
   /**
@@ -48,6 +50,18 @@ export interface HttpResponseInit {
 /** Default of {@link ServerConnectionOptions.maxHttpBodySize}. */
 export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
 
+/** What {@link ServerConnection.accept} answers with. */
+export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
+  /**
+   * The extensions the server is willing to use for this connection; each
+   * negotiates against the client's offers, in the client's order. Leave
+   * out an extension here to refuse it for this connection.
+   */
+  extensions?: readonly ServerExtensionFactory[];
+  /** Report messages as `"chunk"` events as they arrive instead of whole (see `ConnectionOptions.streamMessages`). */
+  streamMessages?: boolean;
+}
+
 /**
  * Sans-IO server connection. Feed it bytes; when it reports a `"request"`
  * event, call {@link accept} (or {@link reject}); a bad request yields a
@@ -62,6 +76,8 @@ export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
  * ```
  */
 export class ServerConnection extends Connection {
+  /** The `Sec-WebSocket-Extensions` value of the 101 response ("" for none), once accepted. */
+  extensionsHeader = "";
   /** The checked request, from its arrival until `accept()` (which lets it go, to save memory). */
   request: HandshakeRequest | undefined;
   #parser: RequestHeadParser | undefined;
@@ -116,9 +132,13 @@ export class ServerConnection extends Connection {
    * @param options The chosen subprotocol (one the client offered), extension response, extra headers.
    * @returns Events from bytes received before the call.
    */
-  accept(options: AcceptOptions = {}): WsEvent[] {
+  accept(options: ServerAcceptOptions = {}): WsEvent[] {
     const request = this.#awaitingDecision();
-    this.queueBytes(acceptResponse(request, options));
+    const negotiated = negotiateAsServer(request.extensions, options.extensions ?? []);
+    this.queueBytes(acceptResponse(request, { ...options, extensions: negotiated.header }));
+    this.extensionsHeader = negotiated.header;
+    if (options.streamMessages) this.setStreaming(true);
+    this.setExtensions(negotiated.extensions);
     // The head (every header string) is not kept for the connection's lifetime; copy what you need.
     this.request = undefined;
     this.readyState = ReadyState.OPEN;

@@ -9,9 +9,12 @@
  */
 
 import { type Clock, systemClock, type Timer } from "./clock.ts";
-import { type Connection, ReadyState } from "./connection.ts";
-import type { ProtocolError } from "./errors.ts";
+import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "./close_code.ts";
+import { type Connection, type OutgoingData, ReadyState, SEND_EOF } from "./connection.ts";
+import { InvalidStateError, type ProtocolError, WebSocketError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
+import type { SharedFrame } from "./broadcast.ts";
+import type { TopicRegistry } from "./topics.ts";
 import { type Transport, writeOutgoing } from "./transport.ts";
 
 /** A message: text as a string, binary as bytes. */
@@ -25,12 +28,28 @@ export type Message = string | Uint8Array;
  */
 export type SendResult = "ok" | "backpressure" | "dropped";
 
+/** What a streamed piece of a message is: see {@link Handlers.chunk}. */
+export interface ChunkInfo {
+  messageType: "text" | "binary";
+  /** Payload bytes of the current frame still to come. */
+  frameRemaining: number;
+  /** True on the message's last piece. */
+  last: boolean;
+}
+
 /** Event handlers of a connection; all optional. `this` is not used. */
 export interface Handlers<Data = unknown> {
   /** The connection is open. */
   open?(ws: WebSocketConnection<Data>): void;
   /** A complete message: a string for text, bytes for binary. */
   message?(ws: WebSocketConnection<Data>, message: Message): void;
+  /**
+   * Streaming receive (libwebsockets' `remaining_packet_payload`): with
+   * this handler, messages are not buffered; each piece is handed over as
+   * it arrives, with the bytes left in its frame and whether it ends the
+   * message. `message` is then not called.
+   */
+  chunk?(ws: WebSocketConnection<Data>, data: Uint8Array, info: ChunkInfo): void;
   /** A ping arrived (the pong is already sent). */
   ping?(ws: WebSocketConnection<Data>, data: Uint8Array): void;
   /** A pong arrived. */
@@ -110,6 +129,11 @@ export const kData: unique symbol = Symbol("wsport.data");
 export const kDrain: unique symbol = Symbol("wsport.drain");
 export const kEnd: unique symbol = Symbol("wsport.end");
 export const kClose: unique symbol = Symbol("wsport.close");
+/** Internal: queues a {@link SharedFrame} (a broadcast or publication) on a connection. */
+export const kSendShared: unique symbol = Symbol("wsport.sendShared");
+
+/** Default close code of {@link WebSocketConnection.startTimeout}: 1008, policy violation. */
+export const DEFAULT_TIMEOUT_CLOSE_CODE = 1008;
 
 /**
  * One WebSocket connection. Get it from a server's handlers or from
@@ -135,6 +159,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   #backpressured = false;
   #writableRequested = false;
   #paused = false;
+  #awaitingExtensions = false;
   #error: ProtocolError | undefined;
   #closeInfo: CloseInfo | undefined;
   // Made on first use of `closed`: most connections never ask, and a promise per idle connection adds up.
@@ -148,6 +173,19 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   #idleTimer: Timer | undefined;
   #lastReceived = 0;
   #awaitingPong = false;
+  // The application's own timeout (startTimeout), and the reason of the one that expired.
+  #appTimer: Timer | undefined;
+  #timeoutReason: string | undefined;
+
+  // Output taken from the core to keep its order ahead of shared frames queued after it; made on first broadcast.
+  #pending: OutgoingData[] | undefined;
+  #pendingBytes = 0;
+  // A fragmented message is being sent (sendFragment): shared frames wait in #deferred until its last fragment.
+  #fragmenting = false;
+  #deferred: SharedFrame[] | undefined;
+  #deferredBytes = 0;
+  // The server's topic subscriptions (undefined on client connections, which cannot subscribe).
+  readonly #topics: TopicRegistry<WebSocketConnection<any>> | undefined;
 
   // Messages kept for the async iterator when there is no message handler.
   #inbox: Message[] = [];
@@ -165,6 +203,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     path: string;
     /** Called once when the connection is closed (the server's bookkeeping). */
     onClosed?: (ws: WebSocketConnection<any>) => void;
+    /** The server's topic subscriptions, for {@link WebSocketConnection.subscribe}. */
+    topics?: TopicRegistry<WebSocketConnection<any>>;
   }) {
     this.#core = init.core;
     this.#transport = init.transport;
@@ -175,6 +215,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.extensions = init.extensions;
     this.path = init.path;
     this.#onClosed = init.onClosed;
+    this.#topics = init.topics;
     this.#lastReceived = init.policy.clock.now();
   }
 
@@ -196,7 +237,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   /** Bytes queued for sending and not yet handed to the OS. */
   get bufferedAmount(): number {
-    return this.#core.bufferedAmount + this.#transport.bufferedAmount;
+    return this.#core.bufferedAmount + this.#pendingBytes + this.#deferredBytes + this.#transport.bufferedAmount;
   }
 
   get remoteAddress(): string {
@@ -233,6 +274,34 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       return "dropped";
     }
     this.#core.send(message);
+    this.#scheduleFlush();
+    if (this.bufferedAmount >= this.#policy.highWaterMark) {
+      this.#backpressured = true;
+      return "backpressure";
+    }
+    return "ok";
+  }
+
+  /**
+   * Sends one fragment of a message streamed in parts (libwebsockets'
+   * `LWS_WRITE_NO_FIN` / `LWS_WRITE_CONTINUATION`): the first fragment's
+   * type (string: text, bytes: binary) sets the message type and the one
+   * with `fin` ends it. Pings may go out between fragments; `send()` throws
+   * until the message is finished.
+   *
+   * @param data The fragment. Bytes are not copied: do not modify them until sent.
+   * @param fin Whether this fragment ends the message.
+   * @returns As {@link send}.
+   */
+  sendFragment(data: Message, fin: boolean): SendResult {
+    if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return "dropped";
+    if (this.bufferedAmount + data.length > this.#policy.maxBufferedAmount) {
+      this.close(1008, "send buffer limit exceeded");
+      return "dropped";
+    }
+    this.#core.sendFragment(data, fin);
+    this.#fragmenting = !fin;
+    if (fin) this.#releaseDeferredShared();
     this.#scheduleFlush();
     if (this.bufferedAmount >= this.#policy.highWaterMark) {
       this.#backpressured = true;
@@ -305,6 +374,100 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     if (this.bufferedAmount < this.#policy.highWaterMark) queueMicrotask(() => this.#maybeDrain());
   }
 
+  // --- topics (server connections) ---
+
+  /**
+   * Subscribes this connection to a topic: `server.publish(topic, ...)`
+   * then reaches it, until {@link unsubscribe} or the connection closes.
+   * Does nothing once the connection is closed.
+   *
+   * @param topic Any string.
+   * @throws InvalidStateError on a client connection (topics belong to a server).
+   */
+  subscribe(topic: string): void {
+    const topics = this.#serverTopics();
+    if (this.#closeInfo === undefined) topics.subscribe(this, topic);
+  }
+
+  /**
+   * Unsubscribes this connection from a topic.
+   *
+   * @param topic A topic it may have subscribed to.
+   */
+  unsubscribe(topic: string): void {
+    this.#topics?.unsubscribe(this, topic);
+  }
+
+  /**
+   * Whether this connection is subscribed to a topic.
+   *
+   * @param topic The topic.
+   * @returns True when subscribed.
+   */
+  isSubscribed(topic: string): boolean {
+    return this.#topics?.isSubscribed(this, topic) ?? false;
+  }
+
+  /** The topics this connection is subscribed to (empty once it is closed). */
+  get subscriptions(): string[] {
+    return this.#topics?.topicsOf(this) ?? [];
+  }
+
+  #serverTopics(): TopicRegistry<WebSocketConnection<any>> {
+    if (this.#topics === undefined) throw new InvalidStateError("topics are a server feature: a client connection cannot subscribe");
+    return this.#topics;
+  }
+
+  // --- the application's timeout ---
+
+  /**
+   * Closes the connection if it is still open after `ms` (libwebsockets'
+   * `lws_set_timeout`): the `error` handler first receives a
+   * `WebSocketError` with code `"WS_ERR_TIMEOUT"` and `reason` as its
+   * message, then the connection is closed with `code` and `reason` (and
+   * destroyed after `closeTimeout` if the peer does not answer), and
+   * {@link timeoutReason} tells the `close` handler why. One timeout per
+   * connection: starting another replaces it.
+   *
+   * The default code is 1008 (policy violation): the peer did not do in
+   * time what this application requires, which is not the server "going
+   * away" (1001, kept for the idle timeout and shutdown).
+   *
+   * @param ms Milliseconds from now (on the server's clock).
+   * @param reason Why, as sent in the close frame: at most 123 bytes of UTF-8.
+   * @param code The close code to send. Default 1008.
+   * @throws RangeError for a negative or non-finite `ms`, a code that cannot be sent, or a reason too long.
+   */
+  startTimeout(ms: number, reason: string, code: number = DEFAULT_TIMEOUT_CLOSE_CODE): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`invalid timeout ${ms}`);
+    // Checked now: a bad code or reason must fail the caller, not the timer callback later.
+    if (!isValidWireCloseCode(code)) throw new RangeError(`close code ${code} cannot be sent`);
+    if (encoder.encode(reason).length > MAX_CLOSE_REASON_BYTES) throw new RangeError("timeout reason is longer than 123 bytes");
+    this.cancelTimeout();
+    if (this.#closeInfo) return;
+    this.#appTimer = this.#policy.clock.setTimer(ms, () => this.#onAppTimeout(reason, code));
+  }
+
+  /** Cancels the timeout started by {@link startTimeout}, if any. */
+  cancelTimeout(): void {
+    this.#appTimer?.cancel();
+    this.#appTimer = undefined;
+  }
+
+  /** The reason of the {@link startTimeout} that expired and closed this connection, if one did. */
+  get timeoutReason(): string | undefined {
+    return this.#timeoutReason;
+  }
+
+  #onAppTimeout(reason: string, code: number): void {
+    this.#appTimer = undefined;
+    // A connection already closing is finished by its close timer.
+    if (this.#closeInfo || this.#core.readyState !== ReadyState.OPEN) return;
+    this.#timeoutReason = reason;
+    this.#call("error", () => this.#handlers.error?.(this, new WebSocketError("WS_ERR_TIMEOUT", reason)));
+    this.close(code, reason);
+  }
+
   // --- async iteration ---
 
   /**
@@ -358,6 +521,75 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.#onClose();
   }
 
+  /**
+   * @internal Queues a frame encoded once for many connections, in order
+   * with this connection's other output, with the limits {@link send}
+   * applies (so a receiver over `maxBufferedAmount` is closed with 1008
+   * and the others are not affected).
+   */
+  [kSendShared](frame: SharedFrame): SendResult {
+    if (this.#fragmenting) {
+      // No other data frame may come between the fragments of a message (RFC 6455 5.4): it waits for the last one.
+      if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return "dropped";
+      if (this.bufferedAmount + frame.size > this.#policy.maxBufferedAmount) {
+        this.close(1008, "send buffer limit exceeded");
+        return "dropped";
+      }
+      (this.#deferred ??= []).push(frame);
+      this.#deferredBytes += frame.size;
+    } else {
+      if (this.#encodesItself()) return this.send(frame.message);
+      if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return "dropped";
+      if (this.bufferedAmount + frame.size > this.#policy.maxBufferedAmount) {
+        this.close(1008, "send buffer limit exceeded");
+        return "dropped";
+      }
+      this.#queueShared(frame.chunks);
+      this.#scheduleFlush();
+    }
+    if (this.bufferedAmount >= this.#policy.highWaterMark) {
+      this.#backpressured = true;
+      return "backpressure";
+    }
+    return "ok";
+  }
+
+  /** Queues shared chunks behind what the core already queued (taken out of the core to keep that order). */
+  #queueShared(chunks: readonly Uint8Array[]): void {
+    const pending = (this.#pending ??= []);
+    if (this.#core.bufferedAmount > 0) {
+      for (const item of this.#core.dataToSend()) {
+        pending.push(item);
+        if (item !== SEND_EOF) this.#pendingBytes += item.length;
+      }
+    }
+    for (const chunk of chunks) {
+      pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+    }
+  }
+
+  /**
+   * Whether this connection must encode shared messages itself: negotiated
+   * extensions transform each message per connection, and client frames
+   * are masked per frame.
+   */
+  #encodesItself(): boolean {
+    return this.extensions !== "" || this.#core.side !== "server" || this.#core.extensions.length > 0;
+  }
+
+  /** The fragmented message is finished: the shared frames that waited for it follow it. */
+  #releaseDeferredShared(): void {
+    const deferred = this.#deferred;
+    if (deferred === undefined) return;
+    this.#deferred = undefined;
+    this.#deferredBytes = 0;
+    for (const frame of deferred) {
+      if (this.#encodesItself()) this.send(frame.message);
+      else this.#queueShared(frame.chunks);
+    }
+  }
+
   /** @internal Called by the service once the handshake is done, with events that came with it. */
   open(events: WsEvent[] = []): void {
     this.#opened = true;
@@ -387,12 +619,18 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   #onClose(): void {
     if (this.#closeInfo) return;
     this.#clearTimers();
+    this.#core.dispose();
     if (this.#core.readyState !== ReadyState.CLOSED) this.#dispatch(this.#core.receiveEof());
     const received = this.#core.closeReceived;
     const info: CloseInfo = received
       ? { code: received.code, reason: received.reason, wasClean: this.#core.closeSent !== undefined }
       : { code: 1006, reason: "", wasClean: false };
     this.#closeInfo = info;
+    this.#pending = undefined;
+    this.#deferred = undefined;
+    this.#pendingBytes = 0;
+    this.#deferredBytes = 0;
+    this.#topics?.removeSubscriber(this);
     if (this.#opened) this.#call("close", () => this.#handlers.close?.(this, info.code, info.reason));
     this.#waiting?.({ value: undefined, done: true });
     this.#waiting = undefined;
@@ -406,6 +644,9 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
         case "text":
         case "binary":
           this.#deliver(event.data);
+          break;
+        case "chunk":
+          this.#call("chunk", () => this.#handlers.chunk?.(this, event.data, event));
           break;
         case "ping":
           this.#call("ping", () => this.#handlers.ping?.(this, event.data));
@@ -470,10 +711,44 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     });
   }
 
-  /** Writes everything the core queued in one batch. */
+  /** Writes everything the core queued (after the shared frames and what preceded them) in one batch. */
   #flush(): void {
-    const eof = writeOutgoing(this.#core.dataToSend(), this.#transport);
+    let items = this.#core.dataToSend();
+    const pending = this.#pending;
+    if (pending !== undefined && pending.length > 0) {
+      for (const item of items) pending.push(item);
+      items = pending;
+      this.#pending = undefined;
+      this.#pendingBytes = 0;
+    }
+    const eof = writeOutgoing(items, this.#transport);
     if (eof || this.#core.closeExpected()) this.#armCloseTimer();
+    if (this.#core.pendingWork !== undefined) this.#awaitExtensions();
+    // The transport may have taken everything at once and will then never report a drain:
+    // the backpressure that was our own queue is gone now.
+    if (this.#backpressured && !this.#inRead) this.#maybeDrain();
+  }
+
+  /**
+   * An asynchronous extension (a native codec) is working: reading stops
+   * while a received frame decodes, and what it produced is picked up when
+   * it finishes.
+   */
+  #awaitExtensions(): void {
+    const work = this.#core.pendingWork;
+    if (work === undefined || this.#awaitingExtensions) return;
+    this.#awaitingExtensions = true;
+    if (this.#core.receiveBlocked) this.#transport.pause();
+    work.then(() => {
+      this.#awaitingExtensions = false;
+      if (this.#closeInfo) return;
+      this.#inRead = true;
+      this.#dispatch(this.#core.receiveData(EMPTY));
+      this.#inRead = false;
+      if (!this.#core.receiveBlocked && !this.#paused && this.#inbox.length < INBOX_PAUSE_AT) this.#transport.resume();
+      this.#flush();
+      this.#maybeDrain();
+    });
   }
 
   #maybeDrain(): void {
@@ -499,6 +774,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   #sendKeepalivePing(): void {
     if (this.#core.readyState !== ReadyState.OPEN) return;
+    // Quiet for a whole interval: let extensions free what they can rebuild (a compressor).
+    if (this.#policy.clock.now() - this.#lastReceived >= this.#policy.pingInterval) this.#core.idle();
     this.#awaitingPong = true;
     this.ping();
     this.#keepaliveTimer = this.#policy.clock.setTimer(this.#policy.pongTimeout, () => {
@@ -525,6 +802,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   }
 
   #clearTimers(): void {
+    this.#appTimer?.cancel();
     this.#closeTimer?.cancel();
     this.#keepaliveTimer?.cancel();
     this.#idleTimer?.cancel();
@@ -533,3 +811,6 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
 /** Waiting messages (for the async iterator) at which reading pauses. */
 const INBOX_PAUSE_AT = 64;
+
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);

@@ -20,10 +20,10 @@ function lines(child: ChildProcess): AsyncIterableIterator<string> {
   return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 }
 
-async function startEcho(): Promise<{ port: number; child: ChildProcess }> {
-  const child = run("examples/echo.ts", ["--port", "0", "--host", "127.0.0.1"]);
+async function startEcho(extra: string[] = []): Promise<{ port: number; child: ChildProcess }> {
+  const child = run("examples/echo.ts", ["--port", "0", "--host", "127.0.0.1", ...extra]);
   const first = await within(lines(child).next(), 20_000, "the echo server to start");
-  const port = Number(/:(\d+)\/$/.exec(String(first.value))?.[1]);
+  const port = Number(/:(\d+)\//.exec(String(first.value))?.[1]);
   assert.ok(port > 0, `unexpected output ${first.value}`);
   return { port, child };
 }
@@ -56,6 +56,29 @@ test("examples/echo.ts echoes text as text and binary as binary", async () => {
   }
 });
 
+test("examples/echo.ts --deflate negotiates permessage-deflate with ws and echoes compressed messages", async () => {
+  const { port, child } = await startEcho(["--deflate"]);
+  try {
+    const socket = new WsWebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: { threshold: 0 } });
+    await within(new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject)));
+    assert.match(socket.extensions, /^permessage-deflate/);
+    const big = "compress me ".repeat(10_000);
+    const got: string[] = [];
+    const done = new Promise<void>((resolve) => socket.on("message", (data, isBinary) => {
+      got.push(isBinary ? `binary:${(data as Uint8Array).length}` : String(data));
+      if (got.length === 3) resolve();
+    }));
+    socket.send("hello");
+    socket.send(big);
+    socket.send(new Uint8Array(100_000));
+    await within(done);
+    assert.deepEqual(got, ["hello", big, "binary:100000"]);
+    socket.close(1000);
+  } finally {
+    await stop(child);
+  }
+});
+
 test("examples/echo.ts fails a fragmented text message at its first invalid UTF-8 byte (1007)", async () => {
   const { port, child } = await startEcho();
   try {
@@ -78,10 +101,11 @@ test("examples/echo.ts fails a fragmented text message at its first invalid UTF-
   }
 });
 
-test("examples/client-driver.ts runs every case of a conformance server and updates the reports", async () => {
+for (const deflate of [false, true]) {
+test(`examples/client-driver.ts${deflate ? " --deflate" : ""} runs every case of a conformance server and updates the reports`, async () => {
   // A miniature fuzzing server: 3 cases, each sends a text and a binary message and checks the echoes.
   const log: string[] = [];
-  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: deflate ? { threshold: 0 } : false });
   wss.on("connection", (ws, request) => {
     const url = new URL(request.url!, "http://x");
     if (url.pathname === "/getCaseCount") {
@@ -90,6 +114,7 @@ test("examples/client-driver.ts runs every case of a conformance server and upda
     } else if (url.pathname === "/runCase") {
       const n = url.searchParams.get("case");
       const echoes: string[] = [];
+      if (deflate) assert.match(ws.extensions, /^permessage-deflate/);
       ws.on("message", (data, isBinary) => {
         echoes.push(`${isBinary ? "binary" : "text"}:${isBinary ? (data as Buffer).length : String(data)}`);
         if (echoes.length === 2) {
@@ -106,7 +131,7 @@ test("examples/client-driver.ts runs every case of a conformance server and upda
   });
   await new Promise((resolve) => wss.once("listening", resolve));
   const port = (wss.address() as net.AddressInfo).port;
-  const child = run("examples/client-driver.ts", ["--url", `ws://127.0.0.1:${port}`, "--agent", "wsport"]);
+  const child = run("examples/client-driver.ts", ["--url", `ws://127.0.0.1:${port}`, "--agent", "wsport", ...(deflate ? ["--deflate"] : [])]);
   try {
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     assert.equal(await within(exited, 30_000, "the driver to finish"), 0);
@@ -121,3 +146,4 @@ test("examples/client-driver.ts runs every case of a conformance server and upda
     await new Promise((resolve) => wss.close(resolve));
   }
 });
+}

@@ -1,0 +1,145 @@
+/**
+ * The default {@link DeflateCodec}: pako, a pure-JS port of zlib, used
+ * through its low-level stream API so one output buffer size, the inflate
+ * size cap and resets are under our control. It is synchronous, so it
+ * works in the sans-IO core on every runtime; see bench/codec.md for the
+ * measurements behind the choice.
+ *
+ * @module
+ */
+
+import {
+  Z_BUF_ERROR,
+  Z_DEFAULT_STRATEGY,
+  Z_OK,
+  Z_STREAM_END,
+  Z_SYNC_FLUSH,
+  zlibDeflate,
+  zlibDeflateEnd,
+  zlibDeflateInit2,
+  zlibDeflateReset,
+  zlibInflate,
+  zlibInflateEnd,
+  zlibInflateInit2,
+  zlibInflateReset,
+  ZStream,
+} from "pako";
+import { concat } from "../bytes.ts";
+import { MessageTooBigError, ProtocolError } from "../errors.ts";
+import { type Compressor, type CompressorSettings, compressionWindow, type DeflateCodec, type Decompressor } from "./deflate_codec.ts";
+
+const Z_DEFLATED = 8;
+const MIN_CHUNK = 1024;
+const MAX_CHUNK = 64 * 1024;
+
+class PakoCompressor implements Compressor {
+  readonly #stream = new ZStream();
+
+  constructor(settings: CompressorSettings) {
+    const windowBits = compressionWindow(settings.windowBits);
+    // A negative window selects raw deflate (no zlib header), as RFC 7692 requires.
+    const status = zlibDeflateInit2(this.#stream, settings.level, Z_DEFLATED, -windowBits, settings.memLevel, Z_DEFAULT_STRATEGY);
+    if (status !== Z_OK) throw new RangeError(`invalid deflate settings ${JSON.stringify(settings)}`);
+  }
+
+  compress(data: Uint8Array): Uint8Array {
+    const stream = this.#stream;
+    stream.input = data;
+    stream.next_in = 0;
+    stream.avail_in = data.length;
+    const chunks: Uint8Array[] = [];
+    // Stored blocks cost 5 bytes per 16 KiB at worst, plus the flush marker: one buffer is almost always enough.
+    let size = data.length + (data.length >>> 10) + 64;
+    do {
+      const output = new Uint8Array(size);
+      stream.output = output;
+      stream.next_out = 0;
+      stream.avail_out = size;
+      const status = zlibDeflate(stream, Z_SYNC_FLUSH);
+      if (status !== Z_OK && status !== Z_BUF_ERROR) throw new Error(`deflate failed (${status})`);
+      chunks.push(output.subarray(0, stream.next_out));
+      size = MAX_CHUNK;
+    } while (stream.avail_out === 0);
+    stream.input = EMPTY_INPUT;
+    return chunks.length === 1 ? chunks[0]! : concat(chunks);
+  }
+
+  reset(): void {
+    zlibDeflateReset(this.#stream);
+  }
+
+  close(): void {
+    zlibDeflateEnd(this.#stream);
+  }
+}
+
+class PakoDecompressor implements Decompressor {
+  readonly #stream = new ZStream();
+  readonly #windowBits: number;
+
+  constructor(windowBits: number) {
+    // An inflater with a 9-bit window reads any stream made with a window of 8.
+    this.#windowBits = Math.max(windowBits, 9);
+    if (zlibInflateInit2(this.#stream, -this.#windowBits) !== Z_OK) throw new RangeError(`invalid window ${windowBits}`);
+  }
+
+  decompress(data: Uint8Array, maxOutput: number): Uint8Array {
+    const stream = this.#stream;
+    stream.input = data;
+    stream.next_in = 0;
+    stream.avail_in = data.length;
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const size = Math.min(Math.max(data.length * 4, MIN_CHUNK), MAX_CHUNK);
+    for (;;) {
+      const output = new Uint8Array(size);
+      stream.output = output;
+      stream.next_out = 0;
+      stream.avail_out = size;
+      const status = zlibInflate(stream, Z_SYNC_FLUSH);
+      if (status !== Z_OK && status !== Z_BUF_ERROR && status !== Z_STREAM_END) {
+        throw new ProtocolError(1007, "WS_ERR_INVALID_COMPRESSED_DATA", `invalid compressed data: ${stream.msg || status}`);
+      }
+      total += stream.next_out;
+      // Checked per output chunk: a bomb costs at most one chunk past the limit.
+      if (total > maxOutput) throw new MessageTooBigError(total, maxOutput, `message inflates past the limit of ${maxOutput} bytes`);
+      if (stream.next_out > 0) chunks.push(output.subarray(0, stream.next_out));
+      if (status === Z_STREAM_END) {
+        // A final block (BFINAL) ends the DEFLATE stream; the next message starts a new one.
+        zlibInflateReset(stream);
+        break;
+      }
+      if (stream.avail_out !== 0) break; // all input consumed and flushed
+    }
+    stream.input = EMPTY_INPUT;
+    if (chunks.length === 0) return EMPTY_INPUT;
+    const out = chunks.length === 1 ? chunks[0]! : concat(chunks);
+    // Do not let a small message pin a large output buffer.
+    return out.length * 4 < out.buffer.byteLength ? out.slice() : out;
+  }
+
+  reset(): void {
+    zlibInflateReset(this.#stream);
+  }
+
+  close(): void {
+    zlibInflateEnd(this.#stream);
+  }
+}
+
+const EMPTY_INPUT = new Uint8Array(0);
+
+/**
+ * pako as a {@link DeflateCodec}: synchronous, portable, window bits 8–15
+ * (8 as described in {@link compressionWindow}).
+ *
+ * @example
+ * ```ts
+ * const extension = perMessageDeflate({ codec: pakoCodec });
+ * ```
+ */
+export const pakoCodec: DeflateCodec = {
+  name: "pako",
+  compressor: (settings) => new PakoCompressor(settings),
+  decompressor: (windowBits) => new PakoDecompressor(windowBits),
+};
