@@ -29,7 +29,9 @@ const runtimes = {
   },
   bun: {
     cmd: bin("bun"),
-    args: ["test", ...files.map((f) => "./" + f)],
+    // bun test's default is 5 s per test; node:test and deno test have none. Peers (browsers,
+    // interpreters, child runtimes) can take longer on a loaded 2-core machine.
+    args: ["test", "--timeout", "120000", ...files.map((f) => "./" + f)],
     parse: (out) => ({
       passed: num(out, /^\s*(\d+) pass$/m),
       failed: num(out, /^\s*(\d+) fail$/m),

@@ -24,6 +24,9 @@ import {
 } from "./peers/peers.ts";
 import { deferred, within } from "./helpers.ts";
 
+// Browsers and interpreters start slowly on a loaded 2-core machine; bun test defaults to 5 s.
+const PEER_TIMEOUT = 60_000;
+
 const g = globalThis as { Deno?: DenoLike; Bun?: BunLike; WebSocket?: typeof WebSocket };
 const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
 const PROTOCOLS = ["wsport-test", "other-proto"];
@@ -172,7 +175,7 @@ test(`interop (${runtime}): the runtime's built-in WebSocket client → wsport s
   }
 });
 
-test(`interop (${runtime}): python websockets client → wsport server`, { skip: pythonWebsocketsMissing() ?? false }, async () => {
+test(`interop (${runtime}): python websockets client → wsport server`, { skip: pythonWebsocketsMissing() ?? false, timeout: PEER_TIMEOUT }, async () => {
   const { server, url } = await wsportServer();
   try {
     assertExchange(await runPythonClient(url));
@@ -181,7 +184,7 @@ test(`interop (${runtime}): python websockets client → wsport server`, { skip:
   }
 });
 
-test(`interop (${runtime}): headless Chromium → wsport server (page served by wsport's HTTP handler)`, { skip: chromiumMissing() ?? false }, async () => {
+test(`interop (${runtime}): headless Chromium → wsport server (page served by wsport's HTTP handler)`, { skip: chromiumMissing() ?? false, timeout: PEER_TIMEOUT }, async () => {
   const { server, page } = await wsportServer();
   try {
     assertExchange(await runBrowserExchange(page));
@@ -245,7 +248,7 @@ test(`interop (${runtime}): wsport client → Bun.serve websocket server`, { ski
   }
 });
 
-test(`interop (${runtime}): wsport client → python websockets server`, { skip: pythonWebsocketsMissing() ?? false }, async () => {
+test(`interop (${runtime}): wsport client → python websockets server`, { skip: pythonWebsocketsMissing() ?? false, timeout: PEER_TIMEOUT }, async () => {
   const python = await startPythonServer();
   try {
     assertExchange(await wsportClientExchange(`ws://127.0.0.1:${python.port}/ws`));

@@ -22,16 +22,19 @@ function output(conn: Connection): Uint8Array {
   return concat(conn.dataToSend().filter((x): x is Uint8Array => x !== SEND_EOF));
 }
 
+// The core's synchronous path: pako, whatever default another test's server installed for this runtime.
+const sync = (options: PerMessageDeflateOptions): PerMessageDeflateOptions => ({ codec: pakoCodec, ...options });
+
 /** A client and a server that negotiated permessage-deflate with these options. */
 function pair(
   serverOptions: PerMessageDeflateOptions = {},
   clientOptions: PerMessageDeflateOptions = {},
   limits: { maxMessageSize?: number } = {},
 ): { client: ClientConnection; server: ServerConnection; header: string } {
-  const client = new ClientConnection({ host: "h", path: "/", extensions: [perMessageDeflate(clientOptions)], ...limits });
+  const client = new ClientConnection({ host: "h", path: "/", extensions: [perMessageDeflate(sync(clientOptions))], ...limits });
   const server = new ServerConnection(limits);
   server.receiveData(output(client));
-  server.accept({ extensions: [perMessageDeflate(serverOptions)] });
+  server.accept({ extensions: [perMessageDeflate(sync(serverOptions))] });
   const events = client.receiveData(output(server));
   assert.equal(events[0]?.type, "response", JSON.stringify(events[0]));
   return { client, server, header: server.extensionsHeader };
@@ -39,7 +42,7 @@ function pair(
 
 /** A connection on the client side that negotiated permessage-deflate with the server's answer `response`. */
 function clientWith(response: string, options: PerMessageDeflateOptions = {}): Connection {
-  const factory = perMessageDeflate(options);
+  const factory = perMessageDeflate(sync(options));
   const extension = factory.accept(parseExtensions(`permessage-deflate${response ? "; " + response : ""}`)![0]!.params);
   return new Connection("client", { extensions: [extension] });
 }
@@ -156,7 +159,7 @@ test("permessage-deflate: a deflate bomb (64 MiB of zeros in ~64 KiB) stops at t
   const payload = new Uint8Array(bomb.buffer, bomb.byteOffset, bomb.length - 4); // the sync-flush tail is not there with FINISH; cut anyway
   const conn = new Connection("client", {
     maxMessageSize: 1024 * 1024,
-    extensions: [perMessageDeflate().accept([])],
+    extensions: [perMessageDeflate(sync({})).accept([])],
   });
   const events = conn.receiveData(concat(encodeFrame(Opcode.Binary, payload, { rsv: RSV1 })));
   assert.equal(events[0]?.type, "error");
