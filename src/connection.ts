@@ -26,15 +26,12 @@ import { readFrameHeader, type ReadHeader, type Side } from "./frame_reader.ts";
 import type { Extension, ExtensionFrame } from "./extensions/extension.ts";
 import { ExtensionPipeline, isPromise } from "./extensions/pipeline.ts";
 import { applyMask, randomMaskKey } from "./mask.ts";
+import { type OutgoingData, OutputQueue } from "./output_queue.ts";
 import { Utf8Validator } from "./utf8.ts";
 
 export type { Side } from "./frame_reader.ts";
 
-/** Put in the outgoing data to say: half-close the transport now (after writing what precedes it). */
-export const SEND_EOF: unique symbol = Symbol("SEND_EOF");
-
-/** One item of outgoing data: bytes to write, or {@link SEND_EOF}. */
-export type OutgoingData = Uint8Array | typeof SEND_EOF;
+export { type OutgoingData, SEND_EOF } from "./output_queue.ts";
 
 /** Connection states, numbered as the WHATWG `WebSocket.readyState`. */
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -77,13 +74,6 @@ export interface ConnectionOptions {
    * `DEFEAT_CLIENT_MASK`). Default true.
    */
   maskFrames?: boolean;
-}
-
-/** A frame being encoded by an asynchronous extension; the frames queued after it wait for it. */
-interface PendingFrame {
-  chunks: Uint8Array[] | undefined;
-  error: unknown;
-  size: number;
 }
 
 /** The close frame one side sent or received. */
@@ -153,18 +143,13 @@ export class Connection {
   #framePieces: Uint8Array[] = [];
   #decodedSize = 0;
   #decoding: { frame: ExtensionFrame | undefined; error: unknown } | undefined;
-  // Output queued behind a frame an extension is still encoding, in order.
-  #held: (OutgoingData | PendingFrame)[] | undefined;
-  #heldBytes = 0;
   // Asynchronous transforms in flight, and events they produced after receiveData() returned.
   #inFlight = 0;
   #progress: Promise<void> | undefined;
   #signalProgress: (() => void) | undefined;
   #lateEvents: WsEvent[] = [];
 
-  #out: OutgoingData[] = [];
-  #outBytes = 0;
-  #eofQueued = false;
+  readonly #output = new OutputQueue();
   #closeExpected = false;
 
   constructor(side: Side, options: ConnectionOptions = {}) {
@@ -714,15 +699,12 @@ export class Connection {
    * @returns The chunks to write; {@link SEND_EOF} means half-close after them.
    */
   dataToSend(): OutgoingData[] {
-    const out = this.#out;
-    this.#out = [];
-    this.#outBytes = 0;
-    return out;
+    return this.#output.take();
   }
 
   /** Bytes queued and not yet taken by {@link dataToSend} (frames still being encoded count at their input size). */
   get bufferedAmount(): number {
-    return this.#outBytes + this.#heldBytes;
+    return this.#output.bufferedAmount;
   }
 
   /**
@@ -779,74 +761,30 @@ export class Connection {
     const result = pipeline.encode({ opcode, fin, rsv: 0, data });
     if (!isPromise(result)) return this.#queueFrame(result.opcode, result.data, result.fin, result.rsv);
     // Everything sent from now on waits behind this frame, control frames included, so order is kept.
-    const pending: PendingFrame = { chunks: undefined, error: undefined, size: data.length };
-    (this.#held ??= []).push(pending);
-    this.#heldBytes += pending.size;
+    const pending = this.#output.hold(data.length);
     this.#track(result.then(
       (frame) => {
         pending.chunks = encodeFrame(frame.opcode, frame.data, { fin: frame.fin, rsv: frame.rsv, mask: this.#maskKey() });
-        this.#releaseHeld();
+        this.#settleOutput();
       },
       (error) => {
         pending.error = error ?? new Error("encode failed");
-        this.#releaseHeld();
+        this.#settleOutput();
       },
     ));
   }
 
-  /** Moves the output whose turn has come from the held queue to the output. */
-  #releaseHeld(): void {
-    const held = this.#held;
-    if (held === undefined) return;
-    while (held.length > 0) {
-      const item = held[0]!;
-      if (typeof item === "object" && "size" in item) {
-        if (item.chunks === undefined && item.error === undefined) break;
-        held.shift();
-        this.#heldBytes -= item.size;
-        if (item.error !== undefined) {
-          // Our own encoder failed: the message cannot be sent, and a gap would corrupt the stream.
-          const error = new ProtocolError(1011, "WS_ERR_EXTENSION_FAILED", "an extension failed to encode a message");
-          (error as { cause?: unknown }).cause = item.error;
-          this.#held = undefined;
-          this.#failWith(error, this.#lateEvents);
-          return;
-        }
-        for (const chunk of item.chunks!) this.#pushOut(chunk);
-      } else {
-        held.shift();
-        if (item !== SEND_EOF) this.#heldBytes -= item.length;
-        this.#pushOut(item);
-      }
-    }
-    if (held.length === 0) this.#held = undefined;
+  #settleOutput(): void {
+    const failure = this.#output.settle();
+    if (failure === undefined) return;
+    // Our own encoder failed: the message cannot be sent.
+    const error = new ProtocolError(1011, "WS_ERR_EXTENSION_FAILED", "an extension failed to encode a message");
+    (error as { cause?: unknown }).cause = failure;
+    this.#failWith(error, this.#lateEvents);
   }
 
   #push(chunk: Uint8Array): void {
-    const held = this.#held;
-    if (held !== undefined) {
-      held.push(chunk);
-      this.#heldBytes += chunk.length;
-      return;
-    }
-    this.#pushOut(chunk);
-  }
-
-  #pushOut(chunk: OutgoingData): void {
-    if (chunk === SEND_EOF) {
-      this.#out.push(SEND_EOF);
-      return;
-    }
-    // Frames allocated one after another from the frame pool are adjacent: join them without copying.
-    const out = this.#out;
-    const last = out[out.length - 1];
-    if (last !== undefined && last !== SEND_EOF && last.buffer === chunk.buffer &&
-      last.byteOffset + last.length === chunk.byteOffset) {
-      out[out.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + chunk.length);
-    } else {
-      out.push(chunk);
-    }
-    this.#outBytes += chunk.length;
+    this.#output.push(chunk);
   }
 
   /** For the handshake phase of subclasses: queues raw bytes (an HTTP head). */
@@ -860,10 +798,7 @@ export class Connection {
   }
 
   #queueEof(): void {
-    if (this.#eofQueued) return;
-    this.#eofQueued = true;
-    if (this.#held !== undefined) this.#held.push(SEND_EOF);
-    else this.#out.push(SEND_EOF);
+    this.#output.pushEof();
   }
 }
 
