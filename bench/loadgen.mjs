@@ -4,7 +4,7 @@
 //
 //   node bench/loadgen.mjs echo      --port P [--conns 64 --depth 32 --size 32 --binary 0 --deflate 0]
 //   node bench/loadgen.mjs handshake --port P [--conns 32]
-//   node bench/loadgen.mjs idle      --port P [--conns 10000]
+//   node bench/loadgen.mjs idle      --port P [--conns 10000] [--deflate 1 --size 4096 --offer cnct|browser]
 //   node bench/loadgen.mjs broadcast --port P [--conns 5000 --size 100 --window 16 --fanouts 7]
 // Timed modes take --warmup S --seconds S --rounds N: one warm-up period (not
 // counted), then N rounds of S seconds each.
@@ -13,7 +13,21 @@
 //   {"event":"measure-start"} when the timed part begins (the caller samples the server's CPU),
 //   then the result: {"mode", "rounds": [rate per round...], "cpu": share of one core, ...}.
 // "idle" prints {"event":"ready", "open": n, ...} and holds the connections
-// until stdin says "close" (or ends).
+// until stdin says "close" (or ends); the stdin line "stats" prints
+// {"event":"stats", "pings": n, "pingedConns": n} (pings answered so far). Idle
+// connections answer every ping with a pong. With --deflate 1 each connection
+// first sends one compressed --size text message and waits for its echo, so the
+// server has used both its compressor and its decompressor before the hold.
+//
+// --deflate 1 offers permessage-deflate, by default with client_no_context_takeover
+// (--offer cnct); --offer browser sends what browsers and the ws client send
+// ("permessage-deflate; client_max_window_bits"). Either way the client's messages
+// are one precomputed frame compressed from a fresh state: valid with or without
+// context takeover, since it refers back only into itself. It is compressed with
+// a 15-bit window for cnct (the offer leaves the client's window unconstrained) and
+// a 12-bit one for browser; a server that answers client_max_window_bits below that
+// is refused. The server's replies are not inflated, only counted (and whether
+// they had RSV1 set). Results and "ready" carry the server's Sec-WebSocket-Extensions.
 import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { deflateRawSync, constants as zlib } from "node:zlib";
@@ -30,6 +44,7 @@ const seconds = Number(opt.seconds ?? 2);
 const rounds = Number(opt.rounds ?? 3);
 const binary = opt.binary === "1";
 const deflate = opt.deflate === "1";
+const offer = opt.offer ?? "cnct";
 
 const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
 const emit = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
@@ -65,7 +80,9 @@ function messageFrame(n) {
   if (!deflate) return maskedFrame(payload, 1);
   // permessage-deflate with client_no_context_takeover: every message is compressed alone,
   // so one precomputed frame is valid on every connection, any number of times.
-  const z = deflateRawSync(payload, { flush: zlib.Z_SYNC_FLUSH });
+  // finishFlush: end on a sync flush (00 00 ff ff, cut below as RFC 7692 7.2.1 says), not on a final block.
+  const z = deflateRawSync(payload, { finishFlush: zlib.Z_SYNC_FLUSH, windowBits: CLIENT_WINDOW_BITS });
+  if (z.readUInt32BE(z.length - 4) !== 0x0000ffff) throw new Error("deflate output does not end with a sync flush");
   return maskedFrame(z.subarray(0, z.length - 4), 1, true);
 }
 
@@ -77,6 +94,7 @@ class FrameCounter {
   skip = 0; // payload bytes of the current frame still to come
   countCurrent = false; // whether the frame being skipped ends a data message
   head = null; // a header split across chunks
+  compressed = 0; // data messages whose first frame had RSV1 set (permessage-deflate)
 
   /** @returns how many data messages ended in this chunk */
   feed(chunk) {
@@ -105,6 +123,7 @@ class FrameCounter {
       at += headLength;
       // A data message ends with a FIN frame whose opcode is not a control opcode.
       const counts = (b0 & 0x80) !== 0 && (b0 & 0x08) === 0;
+      if ((b0 & 0x40) !== 0 && (b0 & 0x0f) !== 0 && (b0 & 0x08) === 0) this.compressed++;
       if (length === 0) { if (counts) n++; }
       else { this.skip = length; this.countCurrent = counts; }
     }
@@ -114,7 +133,10 @@ class FrameCounter {
 
 // --- connections ------------------------------------------------------------
 
-const extensionHeader = deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n" : "";
+const OFFERS = { cnct: "permessage-deflate; client_no_context_takeover", browser: "permessage-deflate; client_max_window_bits" };
+if (deflate && !OFFERS[offer]) throw new Error(`--offer must be one of ${Object.keys(OFFERS).join(", ")}`);
+const extensionHeader = deflate ? `Sec-WebSocket-Extensions: ${OFFERS[offer]}\r\n` : "";
+const CLIENT_WINDOW_BITS = offer === "browser" ? 12 : 15;
 
 /** Opens a TCP connection and does the opening handshake. Resolves to the socket and any bytes after the 101 head. */
 function openWebSocket() {
@@ -127,11 +149,21 @@ function openWebSocket() {
       const end = head.indexOf("\r\n\r\n");
       if (end < 0) return;
       socket.off("data", onData);
+      // Paused until the mode attaches its reader: a stream left flowing without a
+      // "data" listener drops what arrives meanwhile (e.g. a keepalive ping while
+      // the other connections are still being opened).
+      socket.pause();
       socket.off("error", reject);
+      socket.on("error", () => {}); // a reset before the mode takes over must not end the process
       const text = head.subarray(0, end).toString("latin1");
       if (!/^HTTP\/1\.1 101/.test(text)) return socket.destroy(), reject(new Error(`handshake refused: ${text.split("\r\n")[0]}`));
-      if (deflate && !/permessage-deflate/i.test(text)) return socket.destroy(), reject(new Error("server did not accept permessage-deflate"));
-      resolve({ socket, rest: head.subarray(end + 4) });
+      const extensions = /^sec-websocket-extensions:[ \t]*(.*)$/im.exec(text)?.[1]?.trim() ?? "";
+      if (deflate && !/permessage-deflate/i.test(extensions)) return socket.destroy(), reject(new Error("server did not accept permessage-deflate"));
+      const window = /client_max_window_bits=(\d+)/i.exec(extensions);
+      if (deflate && window && Number(window[1]) < CLIENT_WINDOW_BITS) {
+        return socket.destroy(), reject(new Error(`server asked for client_max_window_bits=${window[1]}; the precomputed frame uses ${CLIENT_WINDOW_BITS}`));
+      }
+      resolve({ socket, rest: head.subarray(end + 4), extensions });
     };
     socket.on("data", onData);
     socket.on("error", reject);
@@ -183,8 +215,10 @@ async function echo() {
   const burst = Buffer.concat(Array.from({ length: depth }, () => frame));
   let total = 0;
   const opened = await openMany(conns);
+  const counters = [];
   for (const { socket, rest } of opened) {
     const counter = new FrameCounter();
+    counters.push(counter);
     let inFlight = depth;
     const onData = (chunk) => {
       const n = counter.feed(chunk);
@@ -198,10 +232,12 @@ async function echo() {
     socket.on("data", onData);
     socket.on("error", () => {});
     if (rest.length) onData(rest);
+    socket.resume();
     socket.write(burst);
   }
   const result = await timedRounds(() => total);
-  emit({ mode: "echo", size, frameBytes: frame.length, ...result });
+  const compressed = counters.reduce((sum, c) => sum + c.compressed, 0);
+  emit({ mode: "echo", size, frameBytes: frame.length, negotiated: opened[0]?.extensions, replies: total, compressedReplies: compressed, ...result });
 }
 
 /** `conns` loops of connect, handshake, reset (RST: no TIME_WAIT piles up on the client ports). */
@@ -228,25 +264,82 @@ async function handshake() {
   emit({ mode: "handshake", failed, ...result });
 }
 
-/** Opens `conns` connections and holds them, silent, until told to close. */
+/**
+ * Reads one connection's server frames whole (idle traffic is tiny): answers
+ * pings with pongs and calls `onMessage(compressed)` at the end of each data message.
+ */
+function idleReader(socket, onMessage, stats) {
+  let buffered = Buffer.alloc(0);
+  let firstRsv1 = false;
+  let pinged = false;
+  return (chunk) => {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    for (;;) {
+      if (buffered.length < 2) return;
+      const b0 = buffered[0];
+      const len7 = buffered[1] & 0x7f;
+      const headLength = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+      if (buffered.length < headLength) return;
+      const length = len7 < 126 ? len7 : len7 === 126 ? buffered.readUInt16BE(2) : Number(buffered.readBigUInt64BE(2));
+      if (buffered.length < headLength + length) return;
+      const payload = buffered.subarray(headLength, headLength + length);
+      buffered = buffered.subarray(headLength + length);
+      const opcode = b0 & 0x0f;
+      if (opcode === 0x9) {
+        socket.write(maskedFrame(payload, 0xa));
+        stats.pings++;
+        if (!pinged) { pinged = true; stats.pingedConns++; }
+      } else if ((b0 & 0x08) === 0) {
+        if (opcode !== 0) firstRsv1 = (b0 & 0x40) !== 0;
+        if (b0 & 0x80) onMessage(firstRsv1);
+      }
+    }
+  };
+}
+
+/**
+ * Opens `conns` connections and holds them until told to close. With
+ * --deflate 1, each first sends one compressed message and waits for the echo.
+ */
 async function idle() {
   const start = performance.now();
+  const stats = { pings: 0, pingedConns: 0 };
   let opened;
+  let echoed = 0;
+  let compressedEchoes = 0;
   try {
     opened = await openMany(conns);
+    const frame = deflate ? messageFrame(size) : null;
+    await Promise.all(opened.map(({ socket, rest }) => new Promise((resolve, reject) => {
+      socket.on("error", () => {});
+      socket.once("close", () => reject(new Error("server closed an idle connection")));
+      const read = idleReader(socket, (compressed) => {
+        echoed++;
+        if (compressed) compressedEchoes++;
+        resolve();
+      }, stats);
+      socket.on("data", read);
+      if (rest.length) read(rest);
+      socket.resume();
+      if (frame) socket.write(frame);
+      else resolve();
+    })));
   } catch (error) {
     emit({ event: "error", message: String(error?.message ?? error) });
     process.exit(1);
   }
-  for (const { socket } of opened) socket.on("error", () => {});
-  emit({ event: "ready", open: opened.length, seconds: +((performance.now() - start) / 1000).toFixed(2) });
+  for (const { socket } of opened) socket.removeAllListeners("close");
+  emit({ event: "ready", open: opened.length, negotiated: opened[0]?.extensions, frameBytes: deflate ? messageFrame(size).length : undefined, echoed, compressedEchoes, seconds: +((performance.now() - start) / 1000).toFixed(2) });
   process.stdin.setEncoding("utf8");
   const close = () => {
     for (const { socket } of opened) socket.destroy();
     emit({ mode: "idle", open: opened.length });
     process.exit(0);
   };
-  process.stdin.on("data", (line) => { if (line.includes("close")) close(); });
+  process.stdin.on("data", (text) => {
+    if (text.includes("stats")) emit({ event: "stats", ...stats });
+    if (text.includes("close")) close();
+  });
   process.stdin.on("end", close);
 }
 
@@ -297,6 +390,7 @@ async function broadcast() {
     socket.on("data", onData);
     socket.on("error", () => {});
     if (rest.length) onData(rest);
+    socket.resume();
   });
   // Full fan-out time: one message at a time (first one is warm-up).
   const fanoutMs = [];

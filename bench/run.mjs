@@ -6,6 +6,9 @@
 //                                 a dated copy and bench/results/README.md
 //   npm run bench -- --quick      about 3 min; writes bench/results/latest.json
 //   options: --no-save (print only)  --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate
+//   A run of only some scenarios leaves latest.json, the dated copy and results/README.md alone;
+//   a full (not --quick) run that includes deflate writes its rows to bench/results/deflate-DATE.json.
+//   npm run bench -- --scenarios deflate      permessage-deflate only (about 3 min per runtime)
 //
 // Every server runs pinned to CPU 0 and every load generator to CPU 1
 // (taskset), each in its own process group, killed when measured and on exit.
@@ -26,7 +29,9 @@ const listOption = (name, all) => {
   return i >= 0 ? argv[i + 1].split(",") : all;
 };
 const RUNTIMES = listOption("runtimes", ["node", "deno", "bun"]);
-const SCENARIOS = new Set(listOption("scenarios", ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate"]));
+const ALL_SCENARIOS = ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate"];
+const SCENARIOS = new Set(listOption("scenarios", ALL_SCENARIOS));
+const PARTIAL = ALL_SCENARIOS.some((s) => !SCENARIOS.has(s));
 
 const CFG = QUICK
   ? { warmup: 0.3, seconds: 0.5, rounds: 3, idle: 5000, receivers: 5000, fanouts: 3, coreTime: 60 }
@@ -37,6 +42,12 @@ const ECHO_LARGE = [
   { label: "1 MiB", size: 1024 * 1024, conns: 4, depth: 2 },
 ];
 const DEFLATE = { conns: 64, depth: 8, size: 4096 };
+const DEFLATE_LARGE = { conns: 8, depth: 4, size: 64 * 1024 };
+// Idle connections with permessage-deflate: each echoes one 4 KiB compressible message first.
+// A wsport server started with --ping-interval PING frees its compressor once a connection has
+// been quiet a whole interval (at most about two intervals after its last message), so the
+// second measurement, QUIET seconds after the echoes, is after that release.
+const DEFLATE_IDLE = { conns: QUICK ? 1000 : 2000, size: 4096, settle: 0.5, quiet: 5, ping: 2000 };
 
 const HAS_TASKSET = (() => {
   try {
@@ -150,10 +161,15 @@ const ANCHOR = { node: "ws", deno: "Deno.serve", bun: "Bun.serve" };
 
 async function startServer(cmd) {
   const child = spawnPinned(SERVER_CPU, [...cmd, "--port", "0", "--host", "127.0.0.1"]);
+  let info; // a server may describe itself on an "info {json}" line before "listening"
+  const onInfo = (l) => { if (l.startsWith("info ")) info = JSON.parse(l.slice(5)); };
+  child.lines.on("line", onInfo);
   try {
     const port = await waitLine(child, (l) => (l.startsWith("listening ") ? Number(l.slice(10)) : undefined), 30000, "listening");
+    child.lines.off("line", onInfo);
     return {
       port,
+      info,
       cpu: () => groupCpuSeconds(child.pid),
       async mem() {
         const reply = waitLine(child, (l) => (l.startsWith("MEM ") ? JSON.parse(l.slice(4)) : undefined), 30000, "MEM");
@@ -304,21 +320,164 @@ function plannedRows(spec) {
   return out;
 }
 
-async function measureDeflate(runtime) {
-  const scenario = "echo 4 KiB text, permessage-deflate";
-  record({ runtime, impl: "wsport", scenario, value: null, unit: "msg/s", detail: "n/a (not implemented)" });
-  const cmd = { node: node("bench/servers/ws_server.mjs"), bun: bun("bench/servers/bun_native.ts"), deno: deno("bench/servers/deno_native.ts") }[runtime];
+// --- permessage-deflate -------------------------------------------------------------
+
+const S_DEFLATE_MEM = "idle memory RSS, permessage-deflate";
+const S_DEFLATE_MEM_QUIET = `idle memory RSS, permessage-deflate, after ${DEFLATE_IDLE.quiet} s quiet`;
+const S_DEFLATE_MEM_BROWSER = `idle memory RSS, permessage-deflate (browser offer), after ${DEFLATE_IDLE.quiet} s quiet`;
+const S_DEFLATE_ECHO = "echo 4 KiB text, permessage-deflate";
+const S_DEFLATE_LARGE = "echo 64 KiB text, permessage-deflate";
+
+/**
+ * The servers of the deflate scenarios on one runtime: wsport with each codec (explicitly,
+ * whatever the runtime's default), then the anchor. Deno.serve is tried too and gives
+ * "n/a" rows: Deno.upgradeWebSocket does not negotiate permessage-deflate.
+ */
+function deflateServers(runtime) {
+  const run = { node, deno, bun }[runtime];
+  const wsport = (codec, ...extra) => [...run("bench/servers/wsport.ts"), "--deflate", "1", "--codec", codec, ...extra];
+  const ping = ["--ping-interval", String(DEFLATE_IDLE.ping)];
+  return [
+    { impl: "wsport (pako)", cmd: wsport("pako"), pingCmd: wsport("pako", ...ping), browser: true },
+    { impl: "wsport (node:zlib)", cmd: wsport("zlib"), pingCmd: wsport("zlib", ...ping), browser: true },
+    {
+      impl: ANCHOR[runtime],
+      anchor: true,
+      browser: true,
+      cmd: { node: [...node("bench/servers/ws_server.mjs"), "--deflate", "1"], bun: [...bun("bench/servers/bun_native.ts"), "--deflate", "1"], deno: deno("bench/servers/deno_native.ts") }[runtime],
+    },
+  ];
+}
+
+const sleepS = (s) => new Promise((r) => setTimeout(r, s * 1000));
+
+/**
+ * On a fresh server: opens DEFLATE_IDLE.conns connections that each echo one
+ * compressed message, measures the server settle s later and again quiet s
+ * after the echoes. Returns both, per connection, with the loadgen's ping counts.
+ */
+async function idleDeflate(server, offer) {
+  const empty = await server.mem();
+  const holder = spawnPinned(LOADGEN_CPU, [process.execPath, "bench/loadgen.mjs", "idle", "--port", String(server.port), "--conns", String(DEFLATE_IDLE.conns), "--deflate", "1", "--size", String(DEFLATE_IDLE.size), "--offer", offer]);
+  const ask = (what) => {
+    const reply = waitLine(holder, (l) => {
+      const m = JSON.parse(l);
+      return m.event === what ? m : undefined;
+    }, 10000, what);
+    holder.stdin.write(`${what}\n`);
+    return reply;
+  };
+  try {
+    const ready = await waitLine(holder, (l) => {
+      const m = JSON.parse(l);
+      return m.event === "ready" || m.event === "error" ? m : undefined;
+    }, 120000, "idle connections");
+    if (ready.event === "error") throw new Error(ready.message);
+    const readyAt = performance.now();
+    await sleepS(DEFLATE_IDLE.settle);
+    const first = await server.mem();
+    const pingsFirst = await ask("stats");
+    await sleepS(Math.max(0, DEFLATE_IDLE.quiet - (performance.now() - readyAt) / 1000));
+    const second = await server.mem();
+    const pingsSecond = await ask("stats");
+    const n = first.conns || ready.open;
+    const per = (m, key) => (m[key] - empty[key]) / n / 1024;
+    const at = (m) => ({ rss: per(m, "rss"), heap: per(m, "heap"), external: per(m, "external"), conns: m.conns });
+    return { n, ready, empty, first: at(first), second: at(second), pingsFirst, pingsSecond, info: server.info };
+  } finally {
+    holder.stdin.write("close\n");
+    const timer = setTimeout(() => killGroup(holder.pid), 5000);
+    await holder.exited;
+    clearTimeout(timer);
+  }
+}
+
+const memNote = (m) => `JS heap ${fmt(m.heap)}, external ${fmt(m.external)} KiB/conn`;
+const idleNote = (r) => `${r.n} conns (server counts ${r.first.conns}), each echoed one ${DEFLATE_IDLE.size / 1024} KiB message (${r.ready.frameBytes} B on the wire; ${r.ready.compressedEchoes} echoes compressed); answer "${r.ready.negotiated}"${codecNote(r.info)}; empty server ${fmt(r.empty.rss / 2 ** 20)} MiB RSS`;
+const codecNote = (info) => (info ? `; codec ${info.codec} (runtime default ${info.defaultCodec}), level ${info.level}, memLevel ${info.memLevel}, server window ${info.serverWindowBits}` : "");
+/** Structured figures for results/deflate-DATE.json. */
+const idleExtra = (r) => ({ conns: r.n, first: r.first, second: r.second, pings: [r.pingsFirst.pings, r.pingsSecond.pings], pingedConns: r.pingsSecond.pingedConns, negotiated: r.ready.negotiated, server: r.info });
+const pingNote = (r) => `pings seen: ${r.pingsFirst.pings} at the first measurement, ${r.pingsSecond.pings} (${r.pingsSecond.pingedConns} conns) at the second`;
+
+/** One idle-memory run on a fresh server; `fn(result)` records rows. */
+async function deflateMemoryRun(runtime, spec, cmd, offer, scenarios, fn) {
   let server;
   try {
-    server = await startServer([...cmd, "--deflate", "1"]);
-    const r = await load(server, "echo", { ...DEFLATE, deflate: 1 });
-    record({ runtime, impl: ANCHOR[runtime], scenario, value: median(r.rounds), unit: "msg/s", detail: `${spread(r.rounds)}, ${cpuNote(r)}` });
+    server = await startServer(cmd);
+    fn(await idleDeflate(server, offer));
+    if (!server.alive()) throw new Error("server died during the run");
   } catch (error) {
-    record({ runtime, impl: ANCHOR[runtime], scenario, value: null, unit: "msg/s", detail: `error: ${error.message}` });
+    for (const scenario of scenarios) record({ runtime, impl: spec.impl, scenario, value: null, unit: "KiB/conn", detail: `error: ${error.message}`, lowerIsBetter: true });
   } finally {
     await server?.stop();
   }
 }
+
+async function measureDeflate(runtime) {
+  const memRow = (base, scenario, m, detail, r) => record({ ...base, scenario, value: m.rss, unit: "KiB/conn", detail: `${memNote(m)}; ${detail}`, lowerIsBetter: true, extra: idleExtra(r) });
+  for (const spec of deflateServers(runtime)) {
+    const base = { runtime, impl: spec.impl };
+    // 1. Idle memory, client_no_context_takeover, no keepalive: with contexts, and 5 s later.
+    //    The same server then does the echo rows (memory is measured first, on the fresh server).
+    let server;
+    const echoScenarios = [[S_DEFLATE_ECHO, "msg/s"], [S_DEFLATE_LARGE, "MB/s"]];
+    try {
+      server = await startServer(spec.cmd);
+    } catch (error) {
+      for (const [scenario, unit] of [[S_DEFLATE_MEM, "KiB/conn"], [S_DEFLATE_MEM_QUIET, "KiB/conn"], ...echoScenarios]) record({ ...base, scenario, value: null, unit, detail: `error: ${error.message}` });
+      continue;
+    }
+    try {
+      try {
+        const r = await idleDeflate(server, "cnct");
+        memRow(base, S_DEFLATE_MEM, r.first, `${idleNote(r)}; ${fmt(r.second.rss)} KiB/conn ${DEFLATE_IDLE.quiet} s after the echoes`, r);
+        // For wsport the "after quiet" row comes from a server with keepalive pings (below).
+        if (spec.anchor) memRow(base, S_DEFLATE_MEM_QUIET, r.second, `no keepalive; ${idleNote(r)}`, r);
+      } catch (error) {
+        const failed = spec.anchor ? [S_DEFLATE_MEM, S_DEFLATE_MEM_QUIET] : [S_DEFLATE_MEM];
+        const detail = /did not accept/.test(error.message) ? `n/a: ${error.message}` : `error: ${error.message}`;
+        for (const scenario of failed) record({ ...base, scenario, value: null, unit: "KiB/conn", detail, lowerIsBetter: true });
+      }
+      await sleepS(0.5);
+      for (const [scenario, unit] of echoScenarios) {
+        try {
+          if (scenario === S_DEFLATE_ECHO) {
+            const r = await load(server, "echo", { ...DEFLATE, deflate: 1 });
+            record({ ...base, scenario, value: median(r.rounds), unit, detail: `${spread(r.rounds)}, ${cpuNote(r)}, ${perCpu(median(r.rounds), r, "msg")}, ${share(r)} of replies compressed`, extra: echoExtra(r, server) });
+          } else {
+            const r = await load(server, "echo", { ...DEFLATE_LARGE, deflate: 1 });
+            const mbps = r.rounds.map((x) => (x * DEFLATE_LARGE.size) / 1e6);
+            record({ ...base, scenario, value: median(mbps), unit, detail: `${fmt(median(r.rounds))} msg/s, ${spread(mbps)}, ${cpuNote(r)}, ${perCpu(median(r.rounds), r, "msg")}, ${share(r)} of replies compressed`, extra: echoExtra(r, server) });
+          }
+        } catch (error) {
+          const detail = /did not accept/.test(error.message) ? `n/a: ${error.message}` : `error: ${error.message}`;
+          record({ ...base, scenario, value: null, unit, detail });
+        }
+      }
+      if (!server.alive()) throw new Error("server died during the run");
+    } finally {
+      await server.stop();
+    }
+    // 2. wsport with keepalive pings: the idle release, client_no_context_takeover.
+    if (spec.pingCmd) {
+      await deflateMemoryRun(runtime, spec, spec.pingCmd, "cnct", [S_DEFLATE_MEM_QUIET], (r) => {
+        memRow(base, S_DEFLATE_MEM_QUIET, r.second, `--ping-interval ${DEFLATE_IDLE.ping}; ${fmt(r.first.rss)} KiB/conn at the first measurement; ${pingNote(r)}; ${idleNote(r)}`, r);
+      });
+    }
+    // 3. The offer browsers and the ws client send (no client_no_context_takeover): the server's inflate window must persist.
+    if (spec.browser && spec.impl !== "Deno.serve") {
+      await deflateMemoryRun(runtime, spec, spec.pingCmd ?? spec.cmd, "browser", [S_DEFLATE_MEM_BROWSER], (r) => {
+        const how = spec.pingCmd ? `--ping-interval ${DEFLATE_IDLE.ping}; ${pingNote(r)}` : "no keepalive";
+        memRow(base, S_DEFLATE_MEM_BROWSER, r.second, `${how}; ${fmt(r.first.rss)} KiB/conn at the first measurement; ${idleNote(r)}`, r);
+      });
+    }
+  }
+}
+
+// On a shared machine the server may not get a whole core: work per CPU-second of the server is steadier than per second.
+const perCpu = (rate, r, what) => (r.serverCpu ? `${fmt(rate / r.serverCpu)} ${what} per server CPU-s` : "");
+const echoExtra = (r, server) => ({ msgPerSecond: r.rounds, loadgenCpu: r.cpu, serverCpu: r.serverCpu, frameBytes: r.frameBytes, negotiated: r.negotiated, replies: r.replies, compressedReplies: r.compressedReplies, server: server.info });
+const share = (r) => (r.replies ? `${Math.round((r.compressedReplies / r.replies) * 100)}%` : "?");
 
 async function measureCore(runtime) {
   const runs = {
@@ -418,11 +577,13 @@ console.error(`wsport bench (${QUICK ? "quick" : "full"}): runtimes ${RUNTIMES.j
 for (const runtime of RUNTIMES) {
   console.error(`\n[${runtime}]`);
   if (SCENARIOS.has("core")) await measureCore(runtime);
-  for (const spec of SERVERS[runtime]) await measureServer(runtime, spec);
+  if (["memory", "handshake", "echo", "large", "broadcast"].some((x) => SCENARIOS.has(x))) {
+    for (const spec of SERVERS[runtime]) await measureServer(runtime, spec);
+  }
   if (SCENARIOS.has("deflate")) await measureDeflate(runtime);
 }
 // wsport rows that errored (e.g. an adapter still being finished) get one more try at the end.
-const failedRuntimes = RUNTIMES.filter((rt) => rows.some((r) => r.runtime === rt && r.impl === "wsport" && r.value === null && r.detail?.startsWith("error") && !r.scenario.startsWith("core")));
+const failedRuntimes = RUNTIMES.filter((rt) => rows.some((r) => r.runtime === rt && r.impl === "wsport" && r.value === null && r.detail?.startsWith("error") && !r.scenario.startsWith("core") && !r.scenario.includes("permessage-deflate")));
 for (const runtime of failedRuntimes) {
   console.error(`\n[${runtime}] retrying wsport`);
   const before = rows.length;
@@ -444,9 +605,19 @@ const resultsDir = path.join(ROOT, "bench/results");
 if (!SAVE) process.exit(0);
 mkdirSync(resultsDir, { recursive: true });
 const json = rows.map(({ scenario, runtime, impl, value, unit, ratio, detail }) => ({ scenario, runtime, impl, value: value === null ? null : +value.toFixed(2), unit, ratio, detail }));
+const date = new Date().toISOString().slice(0, 10);
+if (SCENARIOS.has("deflate") && !QUICK) {
+  // The deflate rows on their own, with the machine and the settings they were measured with.
+  const deflateRows = rows.filter((r) => r.scenario.includes("permessage-deflate")).map(({ scenario, runtime, impl, value, unit, ratio, detail, extra }) => ({ scenario, runtime, impl, value: value === null ? null : +value.toFixed(2), unit, ratio, detail, extra }));
+  const settings = { echo4KiB: DEFLATE, echo64KiB: DEFLATE_LARGE, idle: DEFLATE_IDLE, runtimes: RUNTIMES, rounds: CFG.rounds, seconds: CFG.seconds, warmup: CFG.warmup };
+  writeFileSync(path.join(resultsDir, `deflate-${date}.json`), JSON.stringify({ date, machine: machine().split("\n"), settings, rows: deflateRows }, null, 2) + "\n");
+}
+if (PARTIAL) {
+  console.error(`Only some scenarios ran: ${SCENARIOS.has("deflate") && !QUICK ? `wrote results/deflate-${date}.json; ` : ""}latest.json, the dated copy and results/README.md left alone.`);
+  process.exit(0);
+}
 writeFileSync(path.join(resultsDir, "latest.json"), JSON.stringify(json, null, 2) + "\n");
 if (!QUICK) {
-  const date = new Date().toISOString().slice(0, 10);
   copyFileSync(path.join(resultsDir, "latest.json"), path.join(resultsDir, `${date}.json`));
   writeFileSync(path.join(resultsDir, "README.md"), `# Benchmark results\n\nFull run of \`npm run bench\` on ${date}, written by bench/run.mjs (see ../README.md for the method).\n\n## Machine\n\n${machine()}\n\n## Results\n\n${text}\n\n## Targets\n\n${targets()}\n`);
 }

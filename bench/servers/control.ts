@@ -1,7 +1,8 @@
 // Shared by every bench server, on every runtime: prints "listening PORT" once
 // bound, and answers stdin commands so the bench driver can ask the server
 // process about itself.
-//   "mem\n"  -> collects garbage, then prints: MEM {"rss":bytes,"heap":bytes,"conns":n}
+//   "mem\n"  -> collects garbage, then prints: MEM {"rss":bytes,"heap":bytes,"external":bytes,"conns":n}
+//             (external: memory outside the JS heap the runtime knows of: ArrayBuffers, node:zlib streams)
 // Node needs --expose-gc and Deno --v8-flags=--expose-gc for a full collection; Bun has Bun.gc.
 
 type Runtime = { Deno?: any; Bun?: any; gc?: () => void; process?: any };
@@ -12,9 +13,9 @@ function collect(): void {
   else g.gc?.();
 }
 
-function memory(): { rss: number; heap: number } {
+function memory(): { rss: number; heap: number; external: number } {
   const m = g.Deno ? g.Deno.memoryUsage() : g.process.memoryUsage();
-  return { rss: m.rss, heap: m.heapUsed };
+  return { rss: m.rss, heap: m.heapUsed, external: m.external ?? 0 };
 }
 
 function print(line: string): void {

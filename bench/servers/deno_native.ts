@@ -1,6 +1,9 @@
 // Anchor on Deno: Deno.serve + Deno.upgradeWebSocket. Echoes every message;
 // text starting with "#b" is sent to every open socket (a loop over a Set).
 //   deno run -A --v8-flags=--expose-gc bench/servers/deno_native.ts --port 0
+// No --deflate: Deno.upgradeWebSocket has no compression option and answers an
+// offer of permessage-deflate without Sec-WebSocket-Extensions (checked on deno 2.9.6),
+// so the deflate scenarios have no Deno anchor.
 import { args, isTrigger, ready } from "./control.ts";
 
 declare const Deno: any;

@@ -4,15 +4,38 @@
 //   node --expose-gc --import tsx bench/servers/wsport.ts --port 0
 //   deno run -A --v8-flags=--expose-gc bench/servers/wsport.ts --port 0
 //   bun bench/servers/wsport.ts --port 0
-import { serve } from "../../mod.ts";
+// Options:
+//   --deflate 1          permessage-deflate with the library's defaults (threshold 1024, as ws)
+//   --codec pako|zlib    with --deflate 1: pakoCodec, or zlibCodec() from adapters/zlib.ts;
+//                        without it the runtime's default codec
+//   --ping-interval MS   keepalive pings (default 0: none); a connection quiet for a whole
+//                        interval frees its compressor (and its inflate window under
+//                        client_no_context_takeover), so this makes the idle release observable
+// With --deflate 1 it prints, before "listening", a line
+//   info {"codec", "defaultCodec", "level", "memLevel", "serverWindowBits", "threshold"}
+// read from the library's exports (undefined where the library has no such constant).
+import * as wsport from "../../mod.ts";
+import type { DeflateCodec, ServerExtensionFactory } from "../../mod.ts";
 import { args, isTrigger, ready } from "./control.ts";
 
 const opts = args();
-const server = await serve({
+const lib = wsport as unknown as Record<string, unknown>;
+const extensions: ServerExtensionFactory[] = [];
+let codec: DeflateCodec | undefined;
+if (opts.deflate === "1") {
+  if (opts.codec === "zlib") codec = (await import("../../adapters/zlib.ts")).zlibCodec();
+  else if (opts.codec === "pako") codec = wsport.pakoCodec;
+  else if (opts.codec !== undefined) throw new Error(`--codec must be pako or zlib, not ${opts.codec}`);
+  extensions.push(wsport.perMessageDeflate(codec ? { codec } : {}));
+} else if (opts.codec) {
+  throw new Error("--codec needs --deflate 1");
+}
+const server = await wsport.serve({
   port: Number(opts.port ?? 0),
   hostname: opts.host ?? "127.0.0.1",
-  pingInterval: 0,
+  pingInterval: Number(opts["ping-interval"] ?? 0),
   maxMessageSize: 64 * 1024 * 1024,
+  ...(extensions.length ? { extensions } : {}),
   protocols: [{
     name: "bench",
     message(ws, message) {
@@ -21,4 +44,20 @@ const server = await serve({
     },
   }],
 });
+if (extensions.length) {
+  // serve() installs the runtime's default codec, so ask after it.
+  const defaultCodec = typeof lib.defaultDeflateCodec === "function" ? (lib.defaultDeflateCodec as () => DeflateCodec)() : wsport.pakoCodec;
+  const info = {
+    codec: (codec ?? defaultCodec).name,
+    defaultCodec: defaultCodec.name,
+    level: lib.DEFAULT_DEFLATE_LEVEL,
+    memLevel: lib.DEFAULT_DEFLATE_MEM_LEVEL,
+    serverWindowBits: lib.DEFAULT_SERVER_WINDOW_BITS,
+    threshold: lib.DEFAULT_DEFLATE_THRESHOLD,
+  };
+  const line = "info " + JSON.stringify(info) + "\n";
+  const g = globalThis as { Deno?: any; process?: any };
+  if (g.Deno) g.Deno.stdout.writeSync(new TextEncoder().encode(line));
+  else g.process.stdout.write(line);
+}
 ready(server.port, () => server.connections.size);

