@@ -6,66 +6,21 @@
 // process: every child is killed on exit, and the Python scripts also stop
 // when their stdin closes.
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as net from "node:net";
 import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import process from "node:process";
 import { PYTHON } from "./peers.ts";
+import { portLine, tail, terminate, track, unrefAll } from "./children.ts";
+
+export { terminate };
 
 export const LWS_TEST_SERVER = "/usr/bin/libwebsockets-test-server";
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const SERVER_SCRIPT = here("./python_deflate_server.py");
 const CLIENT_SCRIPT = here("./python_deflate_client.py");
-
-const children = new Set<ChildProcess>();
-let exitHook = false;
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  if (!exitHook) {
-    exitHook = true;
-    process.once("exit", () => {
-      for (const c of children) c.kill("SIGKILL");
-    });
-  }
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
-export async function terminate(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      resolve();
-    }, graceMs);
-  });
-  await Promise.race([exited(child), late]);
-  clearTimeout(timer);
-  await exited(child);
-}
-
-/** Keeps the last `max` characters a stream produced. */
-function tail(stream: Readable | null, max = 1 << 16): () => string {
-  let text = "";
-  stream?.setEncoding?.("utf8");
-  stream?.on("data", (chunk: string) => {
-    text = (text + chunk).slice(-max);
-  });
-  return () => text.trim();
-}
 
 // ---------------------------------------------------------------------------
 // Python websockets
@@ -91,36 +46,9 @@ function pythonArgs(options: PythonDeflateOptions): string[] {
 /** Starts python_deflate_server.py on 127.0.0.1 and a free port. */
 export async function startPythonDeflateServer(options: PythonDeflateOptions = {}): Promise<{ port: number; stop(): Promise<void>; stderr(): string }> {
   const child = track(spawn(PYTHON, ["-u", SERVER_SCRIPT, "--port", "0", ...pythonArgs(options)], { stdio: ["pipe", "pipe", "pipe"] }));
-  const stderr = tail(child.stderr);
-  const port = await new Promise<number>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    const onError = (e: Error) => fail(`could not start: ${e.message}`);
-    const onExit = (code: number | null, signal: string | null) => fail(`exited (${signal ?? code}) before listening`);
-    const timer = setTimeout(() => fail("printed no PORT line within 15 s"), 15_000);
-    const settle = () => {
-      clearTimeout(timer);
-      child.off("error", onError);
-      child.off("exit", onExit);
-    };
-    function fail(why: string) {
-      settle();
-      lines.close();
-      void terminate(child);
-      reject(new Error(`python_deflate_server.py ${why}${stderr() ? `:\n${stderr()}` : ""}`));
-    }
-    child.once("error", onError);
-    child.once("exit", onExit);
-    lines.on("line", (line) => {
-      const m = /^PORT (\d+)$/.exec(line.trim());
-      if (!m) return;
-      settle();
-      resolve(Number(m[1]));
-    });
-  });
-  // Passive from here on: let the test process exit even if stop() is forgotten.
-  for (const handle of [child, child.stdin, child.stdout, child.stderr]) {
-    (handle as unknown as { unref?: () => void } | null)?.unref?.();
-  }
+  const stderr = tail(child.stderr, 1 << 16);
+  const port = await portLine(child, "python_deflate_server.py", stderr);
+  unrefAll(child);
   let stopping: Promise<void> | undefined;
   return { port, stop: () => (stopping ??= terminate(child)), stderr };
 }
@@ -141,7 +69,7 @@ export interface PythonClientReport {
 export async function runPythonDeflateClient(url: string, options: PythonDeflateOptions = {}): Promise<PythonClientReport> {
   const child = track(spawn(PYTHON, ["-u", CLIENT_SCRIPT, url, ...pythonArgs(options)], { stdio: ["ignore", "pipe", "pipe"] }));
   const stdout = tail(child.stdout, 1 << 20);
-  const stderr = tail(child.stderr);
+  const stderr = tail(child.stderr, 1 << 16);
   const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
   const [code, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
     child.once("error", (e) => reject(new Error(`python_deflate_client.py could not start: ${e.message}`)));

@@ -8,13 +8,12 @@
 // top level; playwright-core is imported lazily by runBrowserExchange so that
 // a missing package only matters to the browser test.
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
 import process from "node:process";
+import { portLine, tail, terminate, track, unrefAll } from "./children.ts";
 
 /** Debian's interpreter: the one python3-websockets installs for. The
  * `python3` on PATH may be another one (e.g. pyenv) without the package. */
@@ -58,54 +57,6 @@ const CLIENT_SCRIPT = here("./python_client.py");
 // Child process bookkeeping: whatever a test does (throws, forgets stop(),
 // times out), no Python or browser process may outlive the test process.
 
-const children = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // "exit" handlers must be synchronous; kill() is. The Python scripts
-    // also stop when their stdin pipe closes, which covers a SIGKILLed parent.
-    process.once("exit", () => {
-      for (const c of children) c.kill("SIGKILL");
-    });
-  }
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-/** SIGTERM, then SIGKILL if it hasn't gone within `graceMs`. */
-async function terminate(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      resolve();
-    }, graceMs);
-  });
-  await Promise.race([exited(child), late]);
-  clearTimeout(timer);
-  await exited(child);
-}
-
-/** Keeps the last `max` characters of a stream, for error messages. */
-function tail(stream: Readable | null, max = 8192): () => string {
-  let text = "";
-  stream?.setEncoding?.("utf8");
-  stream?.on("data", (chunk: string) => {
-    text = (text + chunk).slice(-max);
-  });
-  return () => text.trim();
-}
-
 // ---------------------------------------------------------------------------
 // Python `websockets`
 
@@ -130,37 +81,10 @@ export async function startPythonServer(): Promise<{ port: number; stop(): Promi
   // server's side, so they are passed on as well as kept for errors.
   child.stderr?.on("data", (chunk: string) => process.stderr.write(`[python_server] ${chunk}`));
 
-  const port = await new Promise<number>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    const onError = (e: Error) => fail(`could not start: ${e.message}`);
-    const onExit = (code: number | null, signal: string | null) => fail(`exited (${signal ?? code}) before listening`);
-    const timer = setTimeout(() => fail("printed no PORT line within 15 s"), 15_000);
-    const settle = () => {
-      clearTimeout(timer);
-      child.off("error", onError);
-      child.off("exit", onExit);
-    };
-    function fail(why: string) {
-      settle();
-      lines.close();
-      void terminate(child);
-      reject(new Error(`python_server.py ${why}${stderr() ? `:\n${stderr()}` : ""}`));
-    }
-    child.once("error", onError);
-    child.once("exit", onExit);
-    lines.on("line", (line) => {
-      const m = /^PORT (\d+)$/.exec(line.trim());
-      if (!m) return;
-      settle();
-      resolve(Number(m[1]));
-    });
-  });
+  const port = await portLine(child, "python_server.py", stderr);
 
-  // From here on the server is passive: let the test process exit even if a
-  // test forgets stop() (the exit hook and the stdin pipe then end it).
-  for (const handle of [child, child.stdin, child.stdout, child.stderr]) {
-    (handle as unknown as { unref?: () => void } | null)?.unref?.();
-  }
+  // The exit hook and the stdin pipe end it if a test forgets stop().
+  unrefAll(child);
 
   let stopping: Promise<void> | undefined;
   return {
