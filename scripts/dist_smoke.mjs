@@ -33,19 +33,28 @@ exchange(await loadCjs(), `${runtime} CJS dist/mod.cjs`);
 
 // The built package on real sockets, with the network it picks for this runtime.
 const network = await esm.runtimeNetwork();
+// With permessage-deflate, so the codec dependency (pako, or node:zlib) resolves from the build.
 const server = await esm.serve({
   hostname: "127.0.0.1",
   pingInterval: 0,
+  extensions: [esm.perMessageDeflate({ threshold: 0 })],
   protocols: [{ name: "echo", message: (ws, message) => ws.send(message) }],
 });
-const client = await esm.connect(`ws://127.0.0.1:${server.port}/`, { pingInterval: 0 });
-client.send("over a socket");
+const client = await esm.connect(`ws://127.0.0.1:${server.port}/`, { pingInterval: 0, extensions: [esm.perMessageDeflate({ threshold: 0 })] });
+if (!client.extensions.startsWith("permessage-deflate")) throw new Error(`${runtime}: deflate not negotiated`);
+const text = "over a socket, compressed ".repeat(100);
+client.send(text);
 const reply = await client[Symbol.asyncIterator]().next();
-if (reply.value !== "over a socket") throw new Error(`${runtime}: socket echo failed`);
+if (reply.value !== text) throw new Error(`${runtime}: socket echo failed`);
 client.close();
 await client.closed;
 await server.close();
-console.log(`${runtime} dist serve/connect over ${network.name}: ok`);
+console.log(`${runtime} dist serve/connect with permessage-deflate (${esm.defaultDeflateCodec().name}) over ${network.name}: ok`);
 const sub = await import("../dist/node.js");
 if (typeof sub.upgradeHandler !== "function") throw new Error("wsport/node lacks upgradeHandler");
 console.log(`${runtime} dist subpath wsport/node: ok`);
+for (const [path, name] of [["../dist/static.js", "serveDir"], ["../dist/zlib.js", "zlibCodec"]]) {
+  const mod = await import(path);
+  if (typeof mod[name] !== "function") throw new Error(`${path} lacks ${name}`);
+}
+console.log(`${runtime} dist subpaths wsport/static, wsport/zlib: ok`);

@@ -134,10 +134,11 @@ export class ServerConnection extends Connection {
    */
   accept(options: ServerAcceptOptions = {}): WsEvent[] {
     const request = this.#awaitingDecision();
-    const negotiated = negotiateAsServer(request.extensions, options.extensions ?? []);
-    this.queueBytes(acceptResponse(request, { ...options, extensions: negotiated.header }));
+    const { extensions = [], streamMessages = false, ...response } = options;
+    const negotiated = negotiateAsServer(request.extensions, extensions);
+    this.queueBytes(acceptResponse(request, { ...response, extensions: negotiated.header }));
     this.extensionsHeader = negotiated.header;
-    if (options.streamMessages) this.setStreaming(true);
+    if (streamMessages) this.setStreaming(true);
     this.setExtensions(negotiated.extensions);
     // The head (every header string) is not kept for the connection's lifetime; copy what you need.
     this.request = undefined;
