@@ -20,7 +20,7 @@ import {
   STATUS_PROTOCOL,
   type StatusMessage,
 } from "../examples/test_server.ts";
-import { CHROMIUM, chromiumMissing } from "./peers/peers.ts";
+import { chromiumMissing, launchChromium } from "./peers/peers.ts";
 import { deferred, until, within } from "./helpers.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
@@ -279,15 +279,11 @@ test(`demo (${runtime}): the command line prints its URL and closes connections 
 
 // --- the page in a real browser ---
 
-// playwright-core's own --no-sandbox comes with chromiumSandbox off; these keep
-// Chromium from reaching anything but this machine.
-const CHROMIUM_FLAGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"];
 
 test(`demo (${runtime}): headless Chromium shows the counter, and a stroke drawn in one tab appears in another`, { skip: chromiumMissing() ?? false, timeout: LONG_TEST }, async () => {
   await withDemo(async (server) => {
     const pageUrl = `http://127.0.0.1:${server.port}/`;
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true, timeout: 30_000 });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext();
       const drawing = await context.newPage();

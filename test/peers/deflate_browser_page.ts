@@ -12,7 +12,7 @@
 // object. The browser negotiates permessage-deflate on its own; the page
 // only reports what `ws.extensions` says.
 
-import { CHROMIUM, chromiumMissing } from "./peers.ts";
+import { pageResult } from "./peers.ts";
 
 /** What the page reports. */
 export interface DeflateBrowserResult {
@@ -22,18 +22,6 @@ export interface DeflateBrowserResult {
   sent: number;
 }
 
-// A headless, root, loopback-only Chromium: every host name but the loopback
-// ones fails to resolve.
-const FLAGS = [
-  "--no-sandbox",
-  "--headless",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-];
-
 /**
  * Opens `pageUrl` (serving DEFLATE_BROWSER_PAGE_HTML) in headless Chromium
  * and returns the page's result.
@@ -41,33 +29,7 @@ const FLAGS = [
  * @param timeoutMs How long the page may take.
  */
 export async function runDeflateBrowserPage(pageUrl: string, timeoutMs = 90_000): Promise<DeflateBrowserResult> {
-  const missing = chromiumMissing();
-  if (missing) throw new Error(missing);
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true, timeout: 30_000 });
-  const log: string[] = [];
-  try {
-    const page = await browser.newPage();
-    page.on("console", (m) => log.push(`${m.type()}: ${m.text()}`));
-    page.on("pageerror", (e) => log.push(`pageerror: ${e.message}`));
-    await page.goto(pageUrl, { timeout: 30_000 });
-    try {
-      await page.waitForFunction(() => {
-        const w = window as unknown as { __result?: unknown; __error?: unknown };
-        return w.__result !== undefined || w.__error !== undefined;
-      }, undefined, { timeout: timeoutMs });
-    } catch (e) {
-      throw new Error(`the page set no result within ${timeoutMs} ms (${(e as Error).message.split("\n")[0]})\n${log.join("\n")}`);
-    }
-    const { result, error } = await page.evaluate(() => {
-      const w = window as unknown as { __result?: unknown; __error?: string };
-      return { result: w.__result, error: w.__error };
-    });
-    if (error !== undefined) throw new Error(`the page failed: ${error}\n${log.join("\n")}`);
-    return result as DeflateBrowserResult;
-  } finally {
-    await browser.close();
-  }
+  return await pageResult(pageUrl, timeoutMs) as DeflateBrowserResult;
 }
 
 export const DEFLATE_BROWSER_PAGE_HTML = `<!doctype html>

@@ -148,37 +148,53 @@ const CHROMIUM_ARGS = [
   "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ];
 
-/** Opens `pageUrl` (a page serving BROWSER_PAGE_HTML, with the WebSocket
- * endpoint at /ws on the same host) in headless Chromium and returns the
- * page's window.__result. */
-export async function runBrowserExchange(pageUrl: string): Promise<ExchangeResult> {
+/** Headless Chromium (through playwright-core) with the flags above; close it when done. */
+export async function launchChromium() {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+}
+
+/**
+ * Opens `pageUrl` in headless Chromium and returns what the page publishes
+ * as `window.__result` (the page sets `window.__error` instead when it
+ * cannot run). Console output goes into the error message on failure.
+ *
+ * @param timeoutMs How long the page may take to publish.
+ */
+export async function pageResult(pageUrl: string, timeoutMs: number): Promise<unknown> {
+  const browser = await launchChromium();
   const pageLog: string[] = [];
   try {
     const page = await browser.newPage();
     page.on("console", (m) => pageLog.push(`${m.type()}: ${m.text()}`));
     page.on("pageerror", (e) => pageLog.push(`pageerror: ${e.message}`));
-    await page.goto(pageUrl, { timeout: 20_000 });
+    await page.goto(pageUrl, { timeout: 30_000 });
     try {
       await page.waitForFunction(() => {
         const w = window as unknown as { __result?: unknown; __error?: unknown };
         return w.__result !== undefined || w.__error !== undefined;
-      }, undefined, { timeout: 20_000 });
+      }, undefined, { timeout: timeoutMs });
     } catch (e) {
-      throw new Error(`browser page set no window.__result within 20 s (${(e as Error).message.split("\n")[0]})\n${pageLog.join("\n")}`);
+      throw new Error(`the page set no window.__result within ${timeoutMs} ms (${(e as Error).message.split("\n")[0]})\n${pageLog.join("\n")}`);
     }
     const { result, error } = await page.evaluate(() => {
       const w = window as unknown as { __result?: unknown; __error?: string };
       return { result: w.__result, error: w.__error };
     });
-    if (error !== undefined) throw new Error(`browser could not run the exchange: ${error}\n${pageLog.join("\n")}`);
-    return result as ExchangeResult;
+    if (error !== undefined) throw new Error(`the page failed: ${error}\n${pageLog.join("\n")}`);
+    return result;
   } finally {
     await browser.close();
   }
+}
+
+/** Opens `pageUrl` (a page serving BROWSER_PAGE_HTML, with the WebSocket
+ * endpoint at /ws on the same host) in headless Chromium and returns the
+ * page's window.__result. */
+export async function runBrowserExchange(pageUrl: string): Promise<ExchangeResult> {
+  return await pageResult(pageUrl, 20_000) as ExchangeResult;
 }
 
 /** The browser side of the exchange: serve it at any path of the server under
