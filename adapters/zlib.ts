@@ -20,7 +20,6 @@ import { concat } from "../src/bytes.ts";
 import { MessageTooBigError, ProtocolError } from "../src/errors.ts";
 import {
   type Compressor,
-  type CompressorSettings,
   compressionWindow,
   type DeflateCodec,
   type Decompressor,
@@ -83,63 +82,40 @@ function flushThrough(stream: ZlibStream, data: Uint8Array, maxOutput: number): 
   });
 }
 
-/** Keeps one stream's operations in order while the limiter interleaves streams. */
-class Serial {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(job);
-    this.#tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
-class ZlibCompressor implements Compressor {
-  readonly #stream: zlib.DeflateRaw;
-  readonly #serial = new Serial();
+/**
+ * One zlib stream, either direction: its operations run one at a time, in
+ * call order (resets and closes included), each through the shared limiter.
+ */
+class ZlibContext implements Compressor, Decompressor {
+  readonly #stream: ZlibStream;
   readonly #limiter: ConcurrencyLimiter;
+  #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(settings: CompressorSettings, limiter: ConcurrencyLimiter) {
+  constructor(stream: ZlibStream, limiter: ConcurrencyLimiter) {
+    this.#stream = stream;
     this.#limiter = limiter;
-    this.#stream = zlib.createDeflateRaw({
-      level: settings.level,
-      memLevel: settings.memLevel,
-      windowBits: compressionWindow(settings.windowBits),
-    });
   }
 
   compress(data: Uint8Array): Promise<Uint8Array> {
-    return this.#serial.run(() => this.#limiter.run(() => flushThrough(this.#stream, data, Infinity)));
-  }
-
-  reset(): void {
-    this.#serial.run(async () => this.#stream.reset());
-  }
-
-  close(): void {
-    this.#serial.run(async () => this.#stream.close());
-  }
-}
-
-class ZlibDecompressor implements Decompressor {
-  readonly #stream: zlib.InflateRaw;
-  readonly #serial = new Serial();
-  readonly #limiter: ConcurrencyLimiter;
-
-  constructor(windowBits: number, limiter: ConcurrencyLimiter) {
-    this.#limiter = limiter;
-    this.#stream = zlib.createInflateRaw({ windowBits: Math.max(windowBits, 9) });
+    return this.#inOrder(() => this.#limiter.run(() => flushThrough(this.#stream, data, Infinity)));
   }
 
   decompress(data: Uint8Array, maxOutput: number): Promise<Uint8Array> {
-    return this.#serial.run(() => this.#limiter.run(() => flushThrough(this.#stream, data, maxOutput)));
+    return this.#inOrder(() => this.#limiter.run(() => flushThrough(this.#stream, data, maxOutput)));
   }
 
   reset(): void {
-    this.#serial.run(async () => this.#stream.reset());
+    this.#inOrder(async () => this.#stream.reset());
   }
 
   close(): void {
-    this.#serial.run(async () => this.#stream.close());
+    this.#inOrder(async () => this.#stream.close());
+  }
+
+  #inOrder<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.#tail.then(job);
+    this.#tail = next.catch(() => undefined);
+    return next;
   }
 }
 
@@ -153,8 +129,13 @@ export function zlibCodec(options: ZlibCodecOptions = {}): DeflateCodec {
   const limiter = new ConcurrencyLimiter(options.concurrency ?? DEFAULT_ZLIB_CONCURRENCY);
   return {
     name: "node:zlib",
-    compressor: (settings) => new ZlibCompressor(settings, limiter),
-    decompressor: (windowBits) => new ZlibDecompressor(windowBits, limiter),
+    compressor: (settings) =>
+      new ZlibContext(
+        zlib.createDeflateRaw({ level: settings.level, memLevel: settings.memLevel, windowBits: compressionWindow(settings.windowBits) }),
+        limiter,
+      ),
+    // A 9-bit inflate window reads any stream made with a window of 8.
+    decompressor: (windowBits) => new ZlibContext(zlib.createInflateRaw({ windowBits: Math.max(windowBits, 9) }), limiter),
   };
 }
 

@@ -490,10 +490,10 @@ export class Server {
   };
 
   /** The extensions this connection may negotiate: the server's, minus those `confirmExtension` refuses. */
-  #extensionsFor(request: HandshakeRequest, protocol: string, peer: PeerInfo): ServerExtensionFactory[] {
+  #extensionsFor(request: HandshakeRequest, protocol: string, peer: PeerInfo): readonly ServerExtensionFactory[] {
     const all = this.#options.extensions ?? [];
     const confirm = this.#options.confirmExtension;
-    if (confirm === undefined || all.length === 0) return [...all];
+    if (confirm === undefined || all.length === 0) return all;
     // Asked only about what this client offered.
     const offered = new Set(request.extensions.map((offer) => offer.name));
     return all.filter((factory) => offered.has(factory.name)).filter((factory) => this.#safely(() => confirm(factory.name, request, protocol, peer) === true, false));
