@@ -23,13 +23,14 @@ wait is bounded by TIMEOUT seconds.
 
 import argparse
 import asyncio
-import hashlib
 import json
 import random
 import sys
 
 import websockets
 from websockets.extensions import permessage_deflate as pmd
+
+from python_deflate_common import count_compressed_frames, digest
 
 TIMEOUT = 30.0
 SUBPROTOCOLS = ["wsport-deflate"]
@@ -39,22 +40,6 @@ def log(msg):
     print(f"python_deflate_client: {msg}", file=sys.stderr, flush=True)
 
 
-def count_compressed_frames():
-    decode, encode = pmd.PerMessageDeflate.decode, pmd.PerMessageDeflate.encode
-
-    def counting_decode(self, frame, *, max_size=None):
-        if frame.opcode in (websockets.frames.OP_TEXT, websockets.frames.OP_BINARY) and frame.rsv1:
-            self.compressed_in = getattr(self, "compressed_in", 0) + 1
-        return decode(self, frame, max_size=max_size)
-
-    def counting_encode(self, frame):
-        out = encode(self, frame)
-        if out.opcode in (websockets.frames.OP_TEXT, websockets.frames.OP_BINARY) and out.rsv1:
-            self.compressed_out = getattr(self, "compressed_out", 0) + 1
-        return out
-
-    pmd.PerMessageDeflate.decode = counting_decode
-    pmd.PerMessageDeflate.encode = counting_encode
 
 
 def compressible_text(n, tag):
@@ -116,12 +101,6 @@ def window(value):
     if value == "none":
         return None
     return int(value)
-
-
-def digest(message):
-    data = message.encode("utf-8") if isinstance(message, str) else message
-    return {"type": "text" if isinstance(message, str) else "binary", "length": len(data),
-            "sha256": hashlib.sha256(data).hexdigest()}
 
 
 async def main():

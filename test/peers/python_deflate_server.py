@@ -27,36 +27,18 @@ bookworm), whose API is the "legacy" asyncio one.
 
 import argparse
 import asyncio
-import hashlib
 import json
-import os
 import signal
-import sys
-import threading
 
 import websockets
 from websockets.extensions import permessage_deflate as pmd
 
+from python_deflate_common import count_compressed_frames, digest
+from python_server import watch_stdin
+
 SUBPROTOCOL = "wsport-deflate"
 
 
-def count_compressed_frames():
-    """Wraps websockets' PerMessageDeflate so each instance counts compressed messages."""
-    decode, encode = pmd.PerMessageDeflate.decode, pmd.PerMessageDeflate.encode
-
-    def counting_decode(self, frame, *, max_size=None):
-        if frame.opcode in (websockets.frames.OP_TEXT, websockets.frames.OP_BINARY) and frame.rsv1:
-            self.compressed_in = getattr(self, "compressed_in", 0) + 1
-        return decode(self, frame, max_size=max_size)
-
-    def counting_encode(self, frame):
-        out = encode(self, frame)
-        if out.opcode in (websockets.frames.OP_TEXT, websockets.frames.OP_BINARY) and out.rsv1:
-            self.compressed_out = getattr(self, "compressed_out", 0) + 1
-        return out
-
-    pmd.PerMessageDeflate.decode = counting_decode
-    pmd.PerMessageDeflate.encode = counting_encode
 
 
 def window(value):
@@ -83,30 +65,12 @@ async def exchange(ws):
             if message == "stats?":
                 await ws.send(json.dumps(describe(ws, received)))
                 continue
-            data = message.encode("utf-8") if isinstance(message, str) else message
-            received.append({
-                "type": "text" if isinstance(message, str) else "binary",
-                "length": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            })
+            received.append(digest(message))
             await ws.send(message)
     except websockets.ConnectionClosed:
         pass
 
 
-def watch_stdin(loop, stop):
-    # As python_server.py: a thread blocked on os.read of the raw fd.
-    fd = sys.stdin.fileno()
-
-    def run():
-        try:
-            while os.read(fd, 65536):
-                pass
-        except (OSError, ValueError):
-            pass
-        loop.call_soon_threadsafe(lambda: stop.done() or stop.set_result("stdin closed"))
-
-    threading.Thread(target=run, daemon=True).start()
 
 
 async def main():
