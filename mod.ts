@@ -1,85 +1,61 @@
 /**
- * wsport: a WebSocket library (RFC 6455) that runs unchanged on Node.js,
- * Deno and Bun, built on a sans-IO core.
+ * wsport: WebSocket (RFC 6455, RFC 7692) for Node.js, Deno and Bun, on a
+ * sans-IO core. This entry is the face for applications: the server, the
+ * client, the browser's `WebSocket`, permessage-deflate and the types they
+ * take. The protocol state machines themselves are in `wsport/core`.
  *
- * @example Drive a server connection without a socket
+ * @example An echo server and a client
  * ```ts
- * import { ServerConnection } from "wsport";
- * const server = new ServerConnection();
- * const [request] = server.receiveData(requestBytes); // { type: "request", ... }
- * server.accept();
- * const events = server.receiveData(frameBytes);     // [{ type: "text", data: "Hello" }]
- * const out = server.dataToSend();                    // the 101 response, pongs, close replies...
+ * import { connect, serve } from "wsport";
+ * const server = await serve({ port: 0, protocols: [{ name: "echo", message: (ws, m) => ws.send(m) }] });
+ * const ws = await connect(`ws://127.0.0.1:${server.port}/`);
+ * ws.send("hello");
+ * for await (const message of ws) { console.log(message); break; }
+ * await server.close();
  * ```
  *
  * @module
  */
 
-export * from "./src/errors.ts";
-export * from "./src/close_code.ts";
-export * from "./src/frame.ts";
-export { applyMask, randomMaskKey } from "./src/mask.ts";
-export { Utf8Validator, isValidUtf8 } from "./src/utf8.ts";
-export type * from "./src/events.ts";
+export * from "./src/core/errors.ts";
+export { CloseCode } from "./src/core/close_code.ts";
+export { ReadyState } from "./src/core/protocol.ts";
+export type { ClientExtensionFactory, Extension, ExtensionFrame, ServerExtensionFactory } from "./src/core/extensions/extension.ts";
+export type { DeflateCodec } from "./src/core/extensions/deflate_codec.ts";
+export { pakoCodec } from "./src/core/extensions/pako_codec.ts";
 export {
-  Connection,
-  type ConnectionOptions,
-  type CloseRecord,
-  DEFAULT_MAX_MESSAGE_SIZE,
-  type OutgoingData,
-  ReadyState,
-  SEND_EOF,
-  type Side,
-} from "./src/connection.ts";
-export { ServerConnection, type ServerConnectionOptions, type ServerAcceptOptions } from "./src/server_connection.ts";
-export * from "./src/extensions/extension.ts";
-export { ExtensionPipeline } from "./src/extensions/pipeline.ts";
-export { extensionOffer, negotiateAsClient, negotiateAsServer, type ServerNegotiation } from "./src/extensions/negotiate.ts";
-export * from "./src/extensions/deflate_codec.ts";
-export { pakoCodec } from "./src/extensions/pako_codec.ts";
-export { defaultDeflateCodec, setDefaultDeflateCodec } from "./src/extensions/default_codec.ts";
-export { ConcurrencyLimiter } from "./src/extensions/limiter.ts";
-export * from "./src/extensions/permessage_deflate.ts";
-export { ClientConnection, type ClientConnectionOptions } from "./src/client_connection.ts";
-export * from "./src/handshake.ts";
-export {
-  DEFAULT_HEAD_LIMITS,
-  HeaderMap,
-  type HeadLimits,
-  type HeadParseResult,
-  type RequestHead,
-  RequestHeadParser,
-  type ResponseHead,
-  ResponseHeadParser,
-  writeRequestHead,
-  writeResponseHead,
-} from "./src/http_head.ts";
-export {
-  type ExtensionOffer,
-  formatExtensions,
-  hasToken,
-  isToken,
-  parseExtensions,
-  parseTokenList,
-} from "./src/header_tokens.ts";
+  perMessageDeflate,
+  type PerMessageDeflateFactory,
+  type PerMessageDeflateOptions,
+} from "./src/core/extensions/permessage_deflate.ts";
+export type { HandshakeRequest } from "./src/core/handshake.ts";
 
-// --- services: server, client, transports ---
-
-export { type PublishOptions } from "./src/server.ts";
-export { DEFAULT_TIMEOUT_CLOSE_CODE } from "./src/websocket_connection.ts";
-export type { BroadcastChannelLike } from "./src/broadcast.ts";
-export { serve, Server, type ServeOptions, type Protocol, type PeerInfo, type Rejection, type ShutdownOptions, DEFAULT_HANDSHAKE_TIMEOUT } from "./src/server.ts";
-export { connect, type ConnectOptions, parseWebSocketUrl, DEFAULT_CLIENT_HANDSHAKE_TIMEOUT } from "./src/client.ts";
+export {
+  createServer,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type PublishOptions,
+  type Rejection,
+  serve,
+  type ServeOptions,
+  Server,
+  type ShutdownOptions,
+  type Subprotocol,
+} from "./src/services/server.ts";
+export { connect, type ConnectOptions, DEFAULT_CLIENT_HANDSHAKE_TIMEOUT } from "./src/services/client.ts";
 export {
   type ChunkInfo,
   type CloseInfo,
   type ConnectionPolicy,
   DEFAULT_POLICY,
+  DEFAULT_TIMEOUT_CLOSE_CODE,
   type Handlers,
   type Message,
   type SendResult,
   WebSocketConnection,
-} from "./src/websocket_connection.ts";
+} from "./src/services/connection.ts";
+export { WebSocket, type WebSocketOptions } from "./src/services/websocket.ts";
+export type { BroadcastChannelLike } from "./src/services/broadcast.ts";
+export { type Clock, ManualClock, systemClock, type Timer } from "./src/services/clock.ts";
 export type {
   ClientTlsOptions,
   ConnectOptions as TransportConnectOptions,
@@ -87,16 +63,16 @@ export type {
   ListenOptions,
   Network,
   PeerCertificate,
+  PeerInfo,
   ServerTlsOptions,
   Transport,
   TransportEvents,
   VerifyClient,
-} from "./src/transport.ts";
-export { type Clock, ManualClock, systemClock, type Timer } from "./src/clock.ts";
-export { setDefaultNetwork } from "./src/default_network.ts";
+} from "./src/transport/transport.ts";
+export { setDefaultNetwork } from "./src/transport/default_network.ts";
 
-import { setDefaultNetwork } from "./src/default_network.ts";
-import type { Network } from "./src/transport.ts";
+import { setDefaultNetwork } from "./src/transport/default_network.ts";
+import type { Network } from "./src/transport/transport.ts";
 
 /**
  * The network of the runtime this code runs on: `Deno.listen` on Deno,
@@ -113,5 +89,3 @@ export async function runtimeNetwork(): Promise<Network> {
 }
 
 setDefaultNetwork(runtimeNetwork);
-export { createServer } from "./src/server.ts";
-export { WebSocket, type WebSocketOptions } from "./src/websocket.ts";

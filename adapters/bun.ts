@@ -16,20 +16,19 @@ import * as dns from "node:dns";
 import * as os from "node:os";
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
-import { WebSocketError } from "../src/errors.ts";
-import { preparePrivilegeDrop } from "../src/privileges.ts";
-import { coalesce, WriteQueue } from "../src/write_queue.ts";
+import { WebSocketError } from "../src/core/errors.ts";
+import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
+import { coalesce, WriteQueue } from "../src/transport/write_queue.ts";
 import {
   type ConnectOptions,
   type Listener,
   type ListenOptions,
   type Network,
-  type NodeStyleCertificate,
   type PeerCertificate,
-  toPeerCertificate,
   type Transport,
   type TransportEvents,
-} from "../src/transport.ts";
+} from "../src/transport/transport.ts";
+import { type NodeStyleCertificate, toPeerCertificate } from "../src/transport/tls.ts";
 
 // --- types (the part of Bun's API used here; bun-types has the real one) ---
 

@@ -18,10 +18,10 @@ import { isUtf8 } from "node:buffer";
 import { zlibCodec } from "./zlib.ts";
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
-import { preparePrivilegeDrop } from "../src/privileges.ts";
-import { WebSocketError } from "../src/errors.ts";
-import { WriteQueue } from "../src/write_queue.ts";
-import type { ConnectOptions, Listener, ListenOptions, Network, Transport, TransportEvents } from "../src/transport.ts";
+import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
+import { WebSocketError } from "../src/core/errors.ts";
+import { WriteQueue } from "../src/transport/write_queue.ts";
+import type { ConnectOptions, Listener, ListenOptions, Network, Transport, TransportEvents } from "../src/transport/transport.ts";
 
 // --- types (the part of the Deno namespace used here; `deno check` has the real one) ---
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { concat } from "../src/bytes.ts";
+import { concat } from "../src/core/bytes.ts";
 import type {
   ConnectOptions,
   Listener,
@@ -15,7 +15,7 @@ import type {
   Network,
   Transport,
   TransportEvents,
-} from "../src/transport.ts";
+} from "../src/transport/transport.ts";
 
 // --- transport ---
 

@@ -15,20 +15,20 @@ import * as dns from "node:dns";
 import * as os from "node:os";
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
-import type { Server } from "../src/server.ts";
-import { WebSocketError } from "../src/errors.ts";
-import { preparePrivilegeDrop } from "../src/privileges.ts";
-import { coalesce } from "../src/write_queue.ts";
+import type { Server } from "../src/services/server.ts";
+import { WebSocketError } from "../src/core/errors.ts";
+import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
+import { coalesce } from "../src/transport/write_queue.ts";
 import {
   type ConnectOptions,
   type Listener,
   type ListenOptions,
   type Network,
   type PeerCertificate,
-  toPeerCertificate,
   type Transport,
   type TransportEvents,
-} from "../src/transport.ts";
+} from "../src/transport/transport.ts";
+import { toPeerCertificate } from "../src/transport/tls.ts";
 
 // --- transport ---
 

@@ -8,8 +8,8 @@
 
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import type { BroadcastChannelLike } from "../src/broadcast.ts";
-import { WebSocketError } from "../src/errors.ts";
+import type { BroadcastChannelLike } from "../src/services/broadcast.ts";
+import { WebSocketError } from "../src/core/errors.ts";
 
 /** A cluster channel's message on the IPC channel between a worker process and the primary. */
 interface ClusterEnvelope {

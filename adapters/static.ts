@@ -28,7 +28,7 @@ import {
   notFoundResponse,
   parseRequestPath,
   planFileResponse,
-} from "../src/static_files.ts";
+} from "../src/services/static_files.ts";
 
 export {
   contentTypeFor,
@@ -38,7 +38,7 @@ export {
   isNotModified,
   parseRequestPath,
   weakETag,
-} from "../src/static_files.ts";
+} from "../src/services/static_files.ts";
 
 /** Options of {@link serveFile}. */
 export type ServeFileOptions = FileResponseOptions;

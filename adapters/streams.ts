@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Transport, TransportEvents } from "../src/transport.ts";
-import { WriteQueue } from "../src/write_queue.ts";
+import type { Transport, TransportEvents } from "../src/transport/transport.ts";
+import { WriteQueue } from "../src/transport/write_queue.ts";
 
 /** Where the stream pair comes from, for `remoteAddress` and friends. */
 export interface StreamEndpoints {

@@ -16,15 +16,15 @@
  */
 
 import * as zlib from "node:zlib";
-import { concat } from "../src/bytes.ts";
-import { MessageTooBigError, ProtocolError } from "../src/errors.ts";
+import { concat } from "../src/core/bytes.ts";
+import { MessageTooBigError, ProtocolError } from "../src/core/errors.ts";
 import {
   type Compressor,
   compressionWindow,
   type DeflateCodec,
   type Decompressor,
-} from "../src/extensions/deflate_codec.ts";
-import { ConcurrencyLimiter } from "../src/extensions/limiter.ts";
+} from "../src/core/extensions/deflate_codec.ts";
+import { ConcurrencyLimiter } from "../src/services/limiter.ts";
 
 export { ConcurrencyLimiter };
 

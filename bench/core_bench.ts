@@ -16,8 +16,8 @@
 //   mask:       applyMask(data, key) vs bufferutil.unmask(data, key), in place, at an odd offset.
 import { Bench } from "tinybench";
 import { createRequire } from "node:module";
-import { Connection } from "../src/connection.ts";
-import { applyMask } from "../src/mask.ts";
+import { WebSocketProtocol } from "../src/core/protocol.ts";
+import { applyMask } from "../src/core/mask.ts";
 
 type G = { Deno?: { args: string[]; version: { deno: string }; env: { get(k: string): string | undefined } }; Bun?: { version: string }; process?: any };
 const g = globalThis as unknown as G;
@@ -113,17 +113,17 @@ for (const size of sizes) {
   const common = { bytesPerOp: size * frames, framesPerOp: frames };
 
   if (!wsOnly) {
-    const conn = new Connection("server", { maxMessageSize: 1 << 30 });
+    const conn = new WebSocketProtocol("server", { maxMessageSize: 1 << 30 });
     const check = conn.receiveData(chunk);
     if (check.length !== frames) throw new Error(`wsport parsed ${check.length} of ${frames} frames`);
     cases.push({ scenario: `parse ${label(size)}`, impl: "wsport", ...common, fn: () => void conn.receiveData(chunk) });
 
-    const server = new Connection("server");
+    const server = new WebSocketProtocol("server");
     cases.push({
       scenario: `serialise ${label(size)}`, impl: "wsport", ...common,
       fn: () => { for (let i = 0; i < frames; i++) server.sendBinary(payload); server.dataToSend(); },
     });
-    const client = new Connection("client");
+    const client = new WebSocketProtocol("client");
     cases.push({
       scenario: `serialise masked ${label(size)}`, impl: "wsport", ...common,
       fn: () => { for (let i = 0; i < frames; i++) client.sendBinary(payload); client.dataToSend(); },
@@ -166,7 +166,8 @@ const bench = new Bench({ time, warmupTime: Math.max(50, time / 5) });
 for (const c of cases) bench.add(`${c.scenario} | ${c.impl}`, c.fn);
 await bench.run();
 
-const rows = bench.tasks.map((task, i) => {
+interface Row { scenario: string; runtime: string; impl: string; value: number | null; unit: string; detail?: string; error?: string }
+const rows: Row[] = bench.tasks.map((task, i): Row => {
   const c = cases[i]!;
   const result = task.result as any;
   if (result?.state !== "completed") {

@@ -2,7 +2,7 @@
 // loop, and against bufferutil's native mask when it is installed.
 // Run: npm run bench:mask   (or: deno run -A bench/mask_bench.ts, bun bench/mask_bench.ts)
 // Reports MB/s as the median of 7 rounds, after a warm-up round.
-import { applyMask } from "../src/mask.ts";
+import { applyMask } from "../src/core/mask.ts";
 
 const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
 

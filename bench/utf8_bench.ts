@@ -11,7 +11,7 @@
  * @module
  */
 
-import { isValidUtf8, Utf8Validator } from "../src/utf8.ts";
+import { isValidUtf8, Utf8Validator } from "../src/core/utf8.ts";
 
 const WARMUP_ROUNDS = 5;
 const ROUNDS = 15;

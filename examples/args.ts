@@ -2,8 +2,8 @@
 import process from "node:process";
 
 /** Parses `--name value` and `--flag` arguments. */
-export function parseArgs(defaults: Record<string, string>): Record<string, string> {
-  const out = { ...defaults };
+export function parseArgs<const Names extends string>(defaults: Record<Names, string>): Record<Names, string> & Record<string, string> {
+  const out: Record<string, string> = { ...defaults };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -14,5 +14,5 @@ export function parseArgs(defaults: Record<string, string>): Record<string, stri
     else if (next !== undefined && !next.startsWith("--")) out[name] = argv[++i]!;
     else out[name] = "true";
   }
-  return out;
+  return out as Record<Names, string> & Record<string, string>;
 }

@@ -1,10 +1,10 @@
 // The sans-IO core, end to end, with no socket: a client and a server
 // connection hand each other bytes; every byte on the "wire" is printed.
-// Run with `npm start`.
-import { ClientConnection, type Connection, SEND_EOF, ServerConnection, type WsEvent } from "../mod.ts";
+// Run with `node --import tsx examples/core_demo.ts`.
+import { ClientProtocol, SEND_EOF, ServerProtocol, type WebSocketProtocol, type WsEvent } from "../src/core/mod.ts";
 
-const server = new ServerConnection();
-const client = new ClientConnection({ host: "localhost:8080", path: "/chat", protocols: ["chat", "superchat"] });
+const server = new ServerProtocol();
+const client = new ClientProtocol({ host: "localhost:8080", path: "/chat", protocols: ["chat", "superchat"] });
 
 function hex(bytes: Uint8Array): string {
   const shown = [...bytes.subarray(0, 24)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
@@ -12,7 +12,7 @@ function hex(bytes: Uint8Array): string {
 }
 
 /** Moves everything `from` queued to `to`, printing the bytes and the events they cause. */
-function deliver(from: Connection, to: Connection, label: string, http = false): WsEvent[] {
+function deliver(from: WebSocketProtocol, to: WebSocketProtocol, label: string, http = false): WsEvent[] {
   const events: WsEvent[] = [];
   for (const chunk of from.dataToSend()) {
     if (chunk === SEND_EOF) {
@@ -50,6 +50,8 @@ function describe(event: WsEvent): string {
       return `error ${event.error.closeCode}: ${event.error.message}`;
     case "handshake-error":
       return `handshake refused ${event.error.status}: ${event.error.message}`;
+    default:
+      return event.type;
   }
 }
 

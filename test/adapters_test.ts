@@ -9,7 +9,7 @@ import { MemoryNetwork } from "../adapters/memory.ts";
 import { nodeNetwork } from "../adapters/node.ts";
 import { denoNetwork } from "../adapters/deno.ts";
 import { bunNetwork } from "../adapters/bun.ts";
-import type { ClientTlsOptions, Network, ServerTlsOptions } from "../src/transport.ts";
+import type { ClientTlsOptions, Network, ServerTlsOptions } from "../src/transport/transport.ts";
 import * as contract from "./transport_contract.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };

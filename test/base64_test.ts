@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { decodeBase64, encodeBase64 } from "../src/base64.ts";
+import { decodeBase64, encodeBase64 } from "../src/core/base64.ts";
 
 const encoder = new TextEncoder();
 

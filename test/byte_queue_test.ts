@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ByteQueue } from "../src/byte_queue.ts";
+import { ByteQueue } from "../src/core/byte_queue.ts";
 
 test("ByteQueue.take() returns a view when the bytes lie in one chunk", () => {
   const queue = new ByteQueue();

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { concat, equals, indexOfNeedle } from "../src/bytes.ts";
+import { concat, equals, indexOfNeedle } from "../src/core/bytes.ts";
 
 const u8 = (...bytes: number[]): Uint8Array => new Uint8Array(bytes);
 

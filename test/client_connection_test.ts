@@ -2,12 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asText, drain, latin1 } from "./helpers.ts";
 import { plain, splitAt } from "./helpers.ts";
-import { concat } from "../src/bytes.ts";
+import { concat } from "../src/core/bytes.ts";
 import fc from "fast-check";
-import { ClientConnection, type ClientConnectionOptions } from "../src/client_connection.ts";
-import { type Connection, type OutgoingData, ReadyState, SEND_EOF } from "../src/connection.ts";
-import { HandshakeError, InvalidStateError } from "../src/errors.ts";
-import type { WsEvent } from "../src/events.ts";
+import { ClientProtocol, type ClientProtocolOptions } from "../src/core/client_protocol.ts";
+import { type WebSocketProtocol, type OutgoingData, ReadyState, SEND_EOF } from "../src/core/protocol.ts";
+import { HandshakeError, InvalidStateError } from "../src/core/errors.ts";
+import type { WsEvent } from "../src/core/events.ts";
 import {
   acceptKey,
   acceptResponse,
@@ -16,9 +16,9 @@ import {
   checkRequest,
   type HandshakeRequest,
   rejectResponse,
-} from "../src/handshake.ts";
-import { RequestHeadParser } from "../src/http_head.ts";
-import { ServerConnection } from "../src/server_connection.ts";
+} from "../src/core/handshake.ts";
+import { RequestHeadParser } from "../src/core/http/head.ts";
+import { ServerProtocol } from "../src/core/server_protocol.ts";
 
 // --- helpers (local to this file) ---
 
@@ -66,7 +66,7 @@ function readMaskedFrame(bytes: Uint8Array): { b0: number; key: Uint8Array; payl
 }
 
 const FIXED_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
-const OPTIONS: ClientConnectionOptions = {
+const OPTIONS: ClientProtocolOptions = {
   host: "server.example.com",
   path: "/chat",
   origin: "http://example.com",
@@ -74,8 +74,8 @@ const OPTIONS: ClientConnectionOptions = {
 };
 
 /** A client plus the HandshakeRequest a server sees from its request bytes. */
-function startClient(options: ClientConnectionOptions = OPTIONS): { client: ClientConnection; request: HandshakeRequest } {
-  const client = new ClientConnection(options);
+function startClient(options: ClientProtocolOptions = OPTIONS): { client: ClientProtocol; request: HandshakeRequest } {
+  const client = new ClientProtocol(options);
   const out = drain(client);
   assert.equal(out.eof, false);
   const parsed = new RequestHeadParser().push(out.bytes);
@@ -91,7 +91,7 @@ function response101(request: HandshakeRequest, options?: AcceptOptions): Uint8A
   return acceptResponse(request, options);
 }
 
-function assertHandshakeFailed(client: ClientConnection, events: WsEvent[], code: string, status: number): HandshakeError {
+function assertHandshakeFailed(client: ClientProtocol, events: WsEvent[], code: string, status: number): HandshakeError {
   const { error } = only(events, "handshake-error");
   assert.ok(error instanceof HandshakeError);
   assert.equal(error.code, code, error.message);
@@ -109,7 +109,7 @@ function assertHandshakeFailed(client: ClientConnection, events: WsEvent[], code
 // --- the request ---
 
 test("ClientConnection queues a valid request at construction", () => {
-  const client = new ClientConnection(OPTIONS);
+  const client = new ClientProtocol(OPTIONS);
   assert.equal(client.readyState, ReadyState.CONNECTING);
   assert.equal(client.handshake, undefined);
   const out = drain(client);
@@ -131,7 +131,7 @@ test("ClientConnection queues a valid request at construction", () => {
 
 test("ClientConnection with a fixed key queues exactly the buildRequest() bytes", () => {
   const options = { ...OPTIONS, key: FIXED_KEY, headers: [["Authorization", "Bearer t"]] as Array<[string, string]> };
-  const client = new ClientConnection(options);
+  const client = new ClientProtocol(options);
   const out = drain(client);
   assert.deepEqual(out.bytes, buildRequest({ ...options, extensions: undefined }).bytes);
   assert.equal(
@@ -154,7 +154,7 @@ test("two ClientConnections send different keys", () => {
 });
 
 test("ClientConnection throws TypeError for a malformed extensions offer", () => {
-  assert.throws(() => new ClientConnection({ host: "example.com", extensions: "permessage-deflate; =" }), TypeError);
+  assert.throws(() => new ClientProtocol({ host: "example.com", extensions: "permessage-deflate; =" }), TypeError);
 });
 
 test("sendText() before the response throws InvalidStateError", () => {
@@ -324,7 +324,7 @@ test("receiveEof() in the middle of the response head yields WS_ERR_HANDSHAKE_EO
 
 // --- frames after the handshake ---
 
-function openClient(): ClientConnection {
+function openClient(): ClientProtocol {
   const { client, request } = startClient();
   only(client.receiveData(response101(request)), "response");
   return client;
@@ -359,8 +359,8 @@ test("two client sends use different masking keys", () => {
 });
 
 test("client frames decode on a ServerConnection as what was sent", () => {
-  const client = new ClientConnection({ ...OPTIONS, key: FIXED_KEY });
-  const server = new ServerConnection();
+  const client = new ClientProtocol({ ...OPTIONS, key: FIXED_KEY });
+  const server = new ServerProtocol();
   only(server.receiveData(drain(client).bytes), "request");
   server.accept({ protocol: "chat" });
   assert.equal(only(client.receiveData(drain(server).bytes), "response").protocol, "chat");
@@ -415,7 +415,7 @@ const serverOpArb: fc.Arbitrary<ServerOp> = fc.oneof(
 
 /** The server side: feeds the client's request in chunks, accepts on the request event, then sends `ops`. */
 function runServer(chunks: readonly Uint8Array[], ops: readonly ServerOp[], closeAtEnd: boolean) {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const events: WsEvent[] = [];
   for (const chunk of chunks) {
     for (const event of server.receiveData(chunk)) {
@@ -434,7 +434,7 @@ function runServer(chunks: readonly Uint8Array[], ops: readonly ServerOp[], clos
 }
 
 function runClient(chunks: readonly Uint8Array[]): WsEvent[] {
-  const client = new ClientConnection({ ...OPTIONS, key: FIXED_KEY });
+  const client = new ClientProtocol({ ...OPTIONS, key: FIXED_KEY });
   drain(client);
   const events: WsEvent[] = [];
   for (const chunk of chunks) events.push(...client.receiveData(chunk));
@@ -442,7 +442,7 @@ function runClient(chunks: readonly Uint8Array[]): WsEvent[] {
 }
 
 test("any split of the request and of the 101 plus server frames gives the same events as whole feeding", () => {
-  const request = drain(new ClientConnection({ ...OPTIONS, key: FIXED_KEY })).bytes;
+  const request = drain(new ClientProtocol({ ...OPTIONS, key: FIXED_KEY })).bytes;
   fc.assert(
     fc.property(
       fc.array(serverOpArb, { maxLength: 6 }),

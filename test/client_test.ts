@@ -4,11 +4,11 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { WebSocketServer } from "ws";
 import { nodeNetwork, upgradeHandler } from "../adapters/node.ts";
-import { connect, parseWebSocketUrl } from "../src/client.ts";
-import { HandshakeError } from "../src/errors.ts";
-import { createServer } from "../src/server.ts";
-import { WebSocket } from "../src/websocket.ts";
-import type { Message, WebSocketConnection } from "../src/websocket_connection.ts";
+import { connect, parseWebSocketUrl } from "../src/services/client.ts";
+import { HandshakeError } from "../src/core/errors.ts";
+import { createServer } from "../src/services/server.ts";
+import { WebSocket } from "../src/services/websocket.ts";
+import type { Message, WebSocketConnection } from "../src/services/connection.ts";
 import { deferred, within } from "./helpers.ts";
 
 // The peer here is `ws` (npm), over real sockets on 127.0.0.1.

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CloseCode, isValidWireCloseCode } from "../src/close_code.ts";
+import { CloseCode, isValidWireCloseCode } from "../src/core/close_code.ts";
 
 test("isValidWireCloseCode() accepts 1000-1003, 1007-1014 and 3000-4999 only", () => {
   const valid: number[] = [];

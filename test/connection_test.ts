@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Connection, ReadyState, SEND_EOF, type ConnectionOptions } from "../src/connection.ts";
-import { encodeFrame, Opcode } from "../src/frame.ts";
-import { concat } from "../src/bytes.ts";
-import type { WsEvent } from "../src/events.ts";
-import { InvalidStateError } from "../src/errors.ts";
+import { WebSocketProtocol, ReadyState, SEND_EOF, type ProtocolOptions } from "../src/core/protocol.ts";
+import { encodeFrame, Opcode } from "../src/core/frame.ts";
+import { concat } from "../src/core/bytes.ts";
+import type { WsEvent } from "../src/core/events.ts";
+import { InvalidStateError } from "../src/core/errors.ts";
 
 // --- helpers ---
 
@@ -24,12 +24,12 @@ function serverFrame(opcode: number, payload: Uint8Array | string, options: { fi
   return concat(encodeFrame(opcode, data, options));
 }
 
-function server(options?: ConnectionOptions): Connection {
-  return new Connection("server", options);
+function server(options?: ProtocolOptions): WebSocketProtocol {
+  return new WebSocketProtocol("server", options);
 }
 
 /** The bytes queued for sending, and whether a half-close follows them. */
-function sent(conn: Connection): { bytes: Uint8Array; eof: boolean } {
+function sent(conn: WebSocketProtocol): { bytes: Uint8Array; eof: boolean } {
   const items = conn.dataToSend();
   const eof = items.includes(SEND_EOF);
   return { bytes: concat(items.filter((x): x is Uint8Array => x !== SEND_EOF)), eof };
@@ -37,7 +37,7 @@ function sent(conn: Connection): { bytes: Uint8Array; eof: boolean } {
 
 /** Parses what a server sent with a client-side connection. */
 function decodeServerOutput(bytes: Uint8Array): WsEvent[] {
-  return new Connection("client", { autoPong: false }).receiveData(bytes);
+  return new WebSocketProtocol("client", { autoPong: false }).receiveData(bytes);
 }
 
 function closeFrameBytes(code: number): number[] {
@@ -45,7 +45,7 @@ function closeFrameBytes(code: number): number[] {
 }
 
 /** Feeds `bytes` to a new server connection and asserts it fails with `code`. */
-function assertFails(bytes: Uint8Array, code: number, options?: ConnectionOptions): WsEvent[] {
+function assertFails(bytes: Uint8Array, code: number, options?: ProtocolOptions): WsEvent[] {
   const conn = server(options);
   const events = conn.receiveData(bytes);
   const last = events.at(-1);
@@ -71,14 +71,14 @@ test("Connection (server) reads the RFC 6455 5.7 masked Hello", () => {
 });
 
 test("Connection (client) reads the RFC 6455 5.7 unmasked and fragmented Hello", () => {
-  const client = new Connection("client");
+  const client = new WebSocketProtocol("client");
   assert.deepEqual(client.receiveData(new Uint8Array([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f])), [{ type: "text", data: "Hello" }]);
   assert.deepEqual(client.receiveData(new Uint8Array([0x01, 0x03, 0x48, 0x65, 0x6c])), []);
   assert.deepEqual(client.receiveData(new Uint8Array([0x80, 0x02, 0x6c, 0x6f])), [{ type: "text", data: "Hello" }]);
 });
 
 test("Connection (client) answers the RFC 6455 5.7 ping with a masked pong of the same payload", () => {
-  const client = new Connection("client");
+  const client = new WebSocketProtocol("client");
   const events = client.receiveData(new Uint8Array([0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]));
   assert.deepEqual(events, [{ type: "ping", data: enc.encode("Hello") }]);
   const pong = sent(client).bytes;
@@ -88,7 +88,7 @@ test("Connection (client) answers the RFC 6455 5.7 ping with a masked pong of th
 });
 
 test("Connection (client) reads 256-byte and 64 KiB binary messages (RFC 6455 5.7)", () => {
-  const client = new Connection("client");
+  const client = new WebSocketProtocol("client");
   const p256 = new Uint8Array(256).map((_, i) => i);
   const p64k = new Uint8Array(65536).map((_, i) => i * 7);
   const events = client.receiveData(concat([new Uint8Array([0x82, 0x7e, 0x01, 0x00]), p256, new Uint8Array([0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]), p64k]));
@@ -114,7 +114,7 @@ test("Connection round-trips every opcode and length class in both directions", 
   for (const length of lengths) {
     const payload = new Uint8Array(length).map((_, i) => (i * 31) & 0xff);
     const text = "é".repeat(Math.floor(length / 2)) + "a".repeat(length % 2);
-    for (const [from, to] of [[new Connection("client"), server()], [server(), new Connection("client")]] as const) {
+    for (const [from, to] of [[new WebSocketProtocol("client"), server()], [server(), new WebSocketProtocol("client")]] as const) {
       from.sendBinary(payload);
       from.send(text);
       if (length <= 125) {
@@ -173,7 +173,7 @@ test("Connection reports 1005 for an empty close frame and echoes an empty one",
 });
 
 test("Connection (client) that starts the close expects the server to end TCP", () => {
-  const client = new Connection("client");
+  const client = new WebSocketProtocol("client");
   client.sendClose(1001, "going");
   assert.equal(client.readyState, ReadyState.CLOSING);
   assert.equal(client.closeExpected(), false);
@@ -260,7 +260,7 @@ test("Connection fails with 1002 on fragmented or oversized control frames", () 
 
 test("Connection fails with 1002 on an unmasked client frame and on a masked server frame", () => {
   assertFails(serverFrame(Opcode.Text, "x"), 1002);
-  const client = new Connection("client");
+  const client = new WebSocketProtocol("client");
   const events = client.receiveData(clientFrame(Opcode.Text, "x"));
   assert.equal(events[0]?.type === "error" && events[0].error.closeCode, 1002);
   assert.equal(client.closeExpected(), true);
@@ -455,7 +455,7 @@ test("Connection gives the same events and output for any split of a valid strea
 test("Connection never throws on random bytes and ends in at most one close", () => {
   fc.assert(
     fc.property(fc.constantFrom("server" as const, "client" as const), fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 12 }), (side, chunks) => {
-      const conn = new Connection(side, { maxMessageSize: 4096 });
+      const conn = new WebSocketProtocol(side, { maxMessageSize: 4096 });
       const events = chunks.flatMap((chunk) => conn.receiveData(chunk)).concat(conn.receiveEof());
       const terminal = events.filter((e) => e.type === "close" || e.type === "error");
       assert.ok(terminal.length <= 1);

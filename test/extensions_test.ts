@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Connection, SEND_EOF } from "../src/connection.ts";
-import { ClientConnection } from "../src/client_connection.ts";
-import { ServerConnection } from "../src/server_connection.ts";
-import { encodeFrame, Opcode } from "../src/frame.ts";
-import { concat } from "../src/bytes.ts";
-import { ExtensionNegotiationError, ProtocolError } from "../src/errors.ts";
-import type { WsEvent } from "../src/events.ts";
+import { WebSocketProtocol, SEND_EOF } from "../src/core/protocol.ts";
+import { ClientProtocol } from "../src/core/client_protocol.ts";
+import { ServerProtocol } from "../src/core/server_protocol.ts";
+import { encodeFrame, Opcode } from "../src/core/frame.ts";
+import { concat } from "../src/core/bytes.ts";
+import { ExtensionNegotiationError, ProtocolError } from "../src/core/errors.ts";
+import type { WsEvent } from "../src/core/events.ts";
 import {
   type ClientExtensionFactory,
   type Extension,
@@ -14,9 +14,9 @@ import {
   RSV2,
   RSV3,
   type ServerExtensionFactory,
-} from "../src/extensions/extension.ts";
-import { extensionOffer, negotiateAsClient, negotiateAsServer } from "../src/extensions/negotiate.ts";
-import { parseExtensions } from "../src/header_tokens.ts";
+} from "../src/core/extensions/extension.ts";
+import { extensionOffer, negotiateAsClient, negotiateAsServer } from "../src/core/extensions/negotiate.ts";
+import { parseExtensions } from "../src/core/http/header_values.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -53,7 +53,7 @@ class XorExtension implements Extension {
   }
 }
 
-function bytesOf(conn: Connection): Uint8Array {
+function bytesOf(conn: WebSocketProtocol): Uint8Array {
   return concat(conn.dataToSend().filter((x): x is Uint8Array => x !== SEND_EOF));
 }
 
@@ -71,14 +71,14 @@ function framesOf(bytes: Uint8Array): { b0: number; payload: Uint8Array }[] {
 test("Extension: frames go through extensions in negotiated order when sent, in reverse when received", () => {
   const a = new XorExtension("a", RSV2, 0x0f);
   const b = new XorExtension("b", RSV3, 0xf0);
-  const sender = new Connection("server", { extensions: [a, b] });
+  const sender = new WebSocketProtocol("server", { extensions: [a, b] });
   sender.sendText("hi");
   const [frame] = framesOf(bytesOf(sender));
   assert.equal(frame!.b0, 0x80 | RSV2 | RSV3 | Opcode.Text);
   assert.deepEqual([...frame!.payload], [..."hi"].map((c) => c.charCodeAt(0) ^ 0xff));
   const a2 = new XorExtension("a", RSV2, 0x0f);
   const b2 = new XorExtension("b", RSV3, 0xf0);
-  const receiver = new Connection("client", { extensions: [a2, b2] });
+  const receiver = new WebSocketProtocol("client", { extensions: [a2, b2] });
   const events = receiver.receiveData(concat(encodeFrame(Opcode.Text, frame!.payload, { rsv: RSV2 | RSV3 })));
   assert.deepEqual(events, [{ type: "text", data: "hi" }]);
   assert.deepEqual(b2.log, ["decode " + String.fromCharCode(..."hi".split("").map((c) => c.charCodeAt(0) ^ 0x0f))]);
@@ -86,7 +86,7 @@ test("Extension: frames go through extensions in negotiated order when sent, in 
 });
 
 test("Extension: an RSV bit no negotiated extension owns fails the connection with 1002", () => {
-  const conn = new Connection("client", { extensions: [new XorExtension("a", RSV2, 1)] });
+  const conn = new WebSocketProtocol("client", { extensions: [new XorExtension("a", RSV2, 1)] });
   const events = conn.receiveData(concat(encodeFrame(Opcode.Text, enc.encode("x"), { rsv: RSV3 })));
   assert.equal(events[0]?.type, "error");
   assert.equal((events[0] as { error: ProtocolError }).error.closeCode, 1002);
@@ -94,7 +94,7 @@ test("Extension: an RSV bit no negotiated extension owns fails the connection wi
 
 test("Extension: a control frame with an owned RSV bit fails with 1002 (control frames are never transformed)", () => {
   const ext = new XorExtension("a", RSV2, 1);
-  const conn = new Connection("client", { extensions: [ext] });
+  const conn = new WebSocketProtocol("client", { extensions: [ext] });
   const events = conn.receiveData(concat(encodeFrame(Opcode.Ping, enc.encode("p"), { rsv: RSV2 })));
   assert.equal(events[0]?.type, "error");
   assert.equal((events[0] as { error: ProtocolError }).error.closeCode, 1002);
@@ -103,7 +103,7 @@ test("Extension: a control frame with an owned RSV bit fails with 1002 (control 
 
 test("Extension: control frames bypass extensions in both directions", () => {
   const ext = new XorExtension("a", RSV2, 1);
-  const conn = new Connection("client", { extensions: [ext] });
+  const conn = new WebSocketProtocol("client", { extensions: [ext] });
   const events = conn.receiveData(concat(encodeFrame(Opcode.Ping, enc.encode("p"))));
   assert.deepEqual(events.map((e) => e.type), ["ping"]);
   conn.sendPing("q");
@@ -119,10 +119,10 @@ test("Extension: a decode error that is a ProtocolError closes with its code; an
     },
     encode: (f) => f,
   });
-  const c1 = new Connection("client", { extensions: [failing(new ProtocolError(1007, "X", "bad"))] });
+  const c1 = new WebSocketProtocol("client", { extensions: [failing(new ProtocolError(1007, "X", "bad"))] });
   const e1 = c1.receiveData(concat(encodeFrame(Opcode.Binary, enc.encode("x"), { rsv: RSV2 })));
   assert.equal((e1[0] as { error: ProtocolError }).error.closeCode, 1007);
-  const c2 = new Connection("client", { extensions: [failing(new Error("boom"))] });
+  const c2 = new WebSocketProtocol("client", { extensions: [failing(new Error("boom"))] });
   const e2 = c2.receiveData(concat(encodeFrame(Opcode.Binary, enc.encode("x"), { rsv: RSV2 })));
   assert.equal((e2[0] as { error: ProtocolError }).error.closeCode, 1011);
 });
@@ -134,7 +134,7 @@ test("Extension: decoded size is checked against maxMessageSize (1009)", () => {
     decode: (f) => ({ ...f, rsv: 0, data: new Uint8Array(f.data.length * 100) }),
     encode: (f) => f,
   };
-  const conn = new Connection("client", { extensions: [inflating], maxMessageSize: 1000 });
+  const conn = new WebSocketProtocol("client", { extensions: [inflating], maxMessageSize: 1000 });
   const events = conn.receiveData(concat(encodeFrame(Opcode.Binary, new Uint8Array(20), { rsv: RSV2 })));
   assert.equal((events[0] as { error: ProtocolError }).error.closeCode, 1009);
 });
@@ -148,7 +148,7 @@ function gate(): { wait: () => Promise<void>; open: () => void } {
 test("Extension: asynchronous encodes keep message order, and a ping queued after a message waits for it only", async () => {
   const g = gate();
   const ext = new XorExtension("a", RSV2, 0, g.wait);
-  const conn = new Connection("server", { extensions: [ext] });
+  const conn = new WebSocketProtocol("server", { extensions: [ext] });
   conn.sendText("one");
   conn.sendPing("p");
   conn.sendText("two");
@@ -167,7 +167,7 @@ test("Extension: asynchronous encodes keep message order, and a ping queued afte
 test("Extension: an asynchronous decode holds later frames (control frames included) until it finishes, then yields them in order", async () => {
   const g = gate();
   const ext = new XorExtension("a", RSV2, 0, g.wait);
-  const conn = new Connection("client", { extensions: [ext] });
+  const conn = new WebSocketProtocol("client", { extensions: [ext] });
   const wire = concat([
     ...encodeFrame(Opcode.Text, enc.encode("one"), { rsv: RSV2 }),
     ...encodeFrame(Opcode.Ping, enc.encode("p")),
@@ -188,7 +188,7 @@ test("Extension: an asynchronous decode holds later frames (control frames inclu
 
 test("Extension: a rejected asynchronous encode fails the connection with 1011, reported on the next receiveData", async () => {
   const ext: Extension = { name: "f", rsvBits: RSV2, decode: (f) => f, encode: () => Promise.reject(new Error("codec died")) };
-  const conn = new Connection("server", { extensions: [ext] });
+  const conn = new WebSocketProtocol("server", { extensions: [ext] });
   conn.sendText("x");
   await conn.pendingWork;
   const events = conn.receiveData(new Uint8Array(0));
@@ -198,7 +198,7 @@ test("Extension: a rejected asynchronous encode fails the connection with 1011, 
 
 test("Extension: dispose() closes every extension once; idle() reaches them", () => {
   const a = new XorExtension("a", RSV2, 1);
-  const conn = new Connection("server", { extensions: [a] });
+  const conn = new WebSocketProtocol("server", { extensions: [a] });
   conn.idle();
   conn.dispose();
   conn.dispose();
@@ -254,11 +254,11 @@ test("negotiateAsClient: refuses an extension that was not offered, a duplicate,
 });
 
 test("ClientConnection: an unacceptable extension response gives a handshake-error and queues close 1010", () => {
-  const client = new ClientConnection({ host: "h", path: "/", extensions: [clientFactory("a")] });
+  const client = new ClientProtocol({ host: "h", path: "/", extensions: [clientFactory("a")] });
   const request = dec.decode(bytesOf(client));
   assert.match(request, /\r\nSec-WebSocket-Extensions: a; p=1\r\n/);
   const key = /Sec-WebSocket-Key: (\S+)/.exec(request)![1]!;
-  const server = new ServerConnection({});
+  const server = new ServerProtocol({});
   const [event] = server.receiveData(enc.encode(request));
   assert.equal(event?.type, "request");
   server.accept({ extensions: [{ name: "a", negotiate: () => [[["bad", true]], new XorExtension("a", RSV2, 1)] }] });
@@ -277,8 +277,8 @@ test("ClientConnection: an unacceptable extension response gives a handshake-err
 });
 
 test("ServerConnection: accept() with extensions answers the header and installs them", () => {
-  const client = new ClientConnection({ host: "h", path: "/", extensions: [clientFactory("a")] });
-  const server = new ServerConnection({});
+  const client = new ClientProtocol({ host: "h", path: "/", extensions: [clientFactory("a")] });
+  const server = new ServerProtocol({});
   server.receiveData(bytesOf(client));
   server.accept({ extensions: [serverFactory("a", RSV2, () => true)] });
   assert.equal(server.extensionsHeader, "a; p=1");

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { encodeFrame, encodeFrameHeader, encodeTextFrame, isControlOpcode, isKnownOpcode, Opcode } from "../src/frame.ts";
-import { concat } from "../src/bytes.ts";
+import { encodeFrame, encodeFrameHeader, encodeTextFrame, isControlOpcode, isKnownOpcode, Opcode } from "../src/core/frame.ts";
+import { concat } from "../src/core/bytes.ts";
 
 const hello = new TextEncoder().encode("Hello");
 

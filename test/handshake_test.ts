@@ -2,9 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asText, latin1 } from "./helpers.ts";
 import { RFC_KEY, RFC_REQUEST_TEXT } from "./helpers.ts";
-import { concat } from "../src/bytes.ts";
-import { decodeBase64 } from "../src/base64.ts";
-import { HandshakeError } from "../src/errors.ts";
+import { concat } from "../src/core/bytes.ts";
+import { decodeBase64 } from "../src/core/base64.ts";
+import { HandshakeError } from "../src/core/errors.ts";
 import {
   acceptKey,
   acceptResponse,
@@ -16,14 +16,14 @@ import {
   rejectResponse,
   WEBSOCKET_GUID,
   WEBSOCKET_VERSION,
-} from "../src/handshake.ts";
+} from "../src/core/handshake.ts";
 import {
   HeaderMap,
   type RequestHead,
   RequestHeadParser,
   type ResponseHead,
   ResponseHeadParser,
-} from "../src/http_head.ts";
+} from "../src/core/http/head.ts";
 
 // --- helpers (local to this file) ---
 

@@ -8,7 +8,7 @@ import {
   isToken,
   parseExtensions,
   parseTokenList,
-} from "../src/header_tokens.ts";
+} from "../src/core/http/header_values.ts";
 
 test("isToken accepts RFC 7230 tokens only", () => {
   assert.equal(isToken("permessage-deflate"), true);

@@ -1,10 +1,10 @@
 // Shared helpers for the tests (not a test file itself).
 import assert from "node:assert/strict";
 import { MemoryNetwork } from "../adapters/memory.ts";
-import { concat } from "../src/bytes.ts";
-import { type Connection, type OutgoingData, SEND_EOF } from "../src/connection.ts";
-import type { WsEvent } from "../src/events.ts";
-import type { Network, Transport, TransportEvents } from "../src/transport.ts";
+import { concat } from "../src/core/bytes.ts";
+import { type WebSocketProtocol, type OutgoingData, SEND_EOF } from "../src/core/protocol.ts";
+import type { WsEvent } from "../src/core/events.ts";
+import type { Network, Transport, TransportEvents } from "../src/transport/transport.ts";
 
 /** Resolves with `promise`, or rejects after `ms` so a broken test fails instead of hanging. */
 export function within<T>(promise: Promise<T>, ms = 5000, what = "event"): Promise<T> {
@@ -106,7 +106,7 @@ export function asText(data: Uint8Array): string {
 }
 
 /** Takes everything a sans-IO connection queued; SEND_EOF must be last and appear at most once. */
-export function drain(conn: Connection): { bytes: Uint8Array; eof: boolean } {
+export function drain(conn: WebSocketProtocol): { bytes: Uint8Array; eof: boolean } {
   const out: OutgoingData[] = conn.dataToSend();
   const parts: Uint8Array[] = [];
   let eof = false;

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { HandshakeError } from "../src/errors.ts";
+import { HandshakeError } from "../src/core/errors.ts";
 import {
   DEFAULT_HEAD_LIMITS,
   HeaderMap,
@@ -12,7 +12,7 @@ import {
   ResponseHeadParser,
   writeRequestHead,
   writeResponseHead,
-} from "../src/http_head.ts";
+} from "../src/core/http/head.ts";
 
 // Test-only Latin-1 helpers: the source of truth is the byte values themselves.
 function bytes(text: string): Uint8Array {

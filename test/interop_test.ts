@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import WsWebSocket, { WebSocketServer } from "ws";
 import { runtimeNetwork } from "../mod.ts";
-import { connect } from "../src/client.ts";
-import { type Server, serve } from "../src/server.ts";
-import type { Message, WebSocketConnection } from "../src/websocket_connection.ts";
+import { connect } from "../src/services/client.ts";
+import { type Server, serve } from "../src/services/server.ts";
+import type { Message, WebSocketConnection } from "../src/services/connection.ts";
 import {
   BROWSER_PAGE_HTML,
   chromiumMissing,

@@ -17,15 +17,16 @@ import { MemoryNetwork } from "../adapters/memory.ts";
 import { nodeNetwork } from "../adapters/node.ts";
 import { denoNetwork } from "../adapters/deno.ts";
 import { bunNetwork } from "../adapters/bun.ts";
-import type { BroadcastChannelLike } from "../src/broadcast.ts";
-import { ManualClock } from "../src/clock.ts";
-import { connect } from "../src/client.ts";
-import { HandshakeError, InvalidStateError, WebSocketError } from "../src/errors.ts";
-import type { HandshakeRequest } from "../src/handshake.ts";
-import { preparePrivilegeDrop, type ProcessCredentials } from "../src/privileges.ts";
-import { type PeerInfo, type Protocol, serve, type ServeOptions } from "../src/server.ts";
-import type { Network, Transport } from "../src/transport.ts";
-import type { Message, WebSocketConnection } from "../src/websocket_connection.ts";
+import type { BroadcastChannelLike } from "../src/services/broadcast.ts";
+import { ManualClock } from "../src/services/clock.ts";
+import { connect } from "../src/services/client.ts";
+import { HandshakeError, InvalidStateError, WebSocketError } from "../src/core/errors.ts";
+import type { HandshakeRequest } from "../src/core/handshake.ts";
+import { preparePrivilegeDrop, type ProcessCredentials } from "../src/transport/privileges.ts";
+import { type Subprotocol, serve, type ServeOptions } from "../src/services/server.ts";
+import type { PeerInfo } from "../src/transport/transport.ts";
+import type { Network, Transport } from "../src/transport/transport.ts";
+import type { Message, WebSocketConnection } from "../src/services/connection.ts";
 import { deferred, enc, rawConnect, until, within } from "./helpers.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
@@ -33,7 +34,7 @@ const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
 /** This runtime's own sockets. */
 const realNetwork: Network = g.Bun ? bunNetwork : g.Deno ? denoNetwork : nodeNetwork;
 
-const echo: Protocol = { name: "echo", message: (ws, message) => void ws.send(message) };
+const echo: Subprotocol = { name: "echo", message: (ws, message) => void ws.send(message) };
 
 async function setup(options: ServeOptions = {}) {
   const network = options.network ?? new MemoryNetwork();
@@ -252,7 +253,7 @@ test("a client connection cannot subscribe: topics belong to a server", async ()
 
 test("broadcastChannel: broadcast and publish reach another server's connections, each exactly once", async () => {
   const name = `wsport-test-${Math.random()}`;
-  const topicProtocol: Protocol = { name: "news", open: (ws) => ws.subscribe("headlines") };
+  const topicProtocol: Subprotocol = { name: "news", open: (ws) => ws.subscribe("headlines") };
   const a = await setup({ broadcastChannel: name, protocols: [topicProtocol] });
   const b = await setup({ broadcastChannel: name, protocols: [topicProtocol] });
   const atA = await collector(a.url, a.network, ["news"]);

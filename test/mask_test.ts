@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { applyMask, randomMaskKey, WORD_MASK_THRESHOLD } from "../src/mask.ts";
+import { applyMask, randomMaskKey, WORD_MASK_THRESHOLD } from "../src/core/mask.ts";
 
 function byteMask(data: Uint8Array, key: Uint8Array, offset = 0): Uint8Array {
   const out = data.slice();

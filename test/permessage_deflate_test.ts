@@ -1,24 +1,24 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { Connection, SEND_EOF } from "../src/connection.ts";
-import { ClientConnection } from "../src/client_connection.ts";
-import { ServerConnection } from "../src/server_connection.ts";
-import { encodeFrame, Opcode } from "../src/frame.ts";
-import { concat } from "../src/bytes.ts";
-import { ExtensionNegotiationError, MessageTooBigError, type ProtocolError } from "../src/errors.ts";
-import type { WsEvent } from "../src/events.ts";
-import { RSV1 } from "../src/extensions/extension.ts";
-import { compressionWindow, type DeflateCodec } from "../src/extensions/deflate_codec.ts";
-import { pakoCodec } from "../src/extensions/pako_codec.ts";
-import { perMessageDeflate, type PerMessageDeflateOptions } from "../src/extensions/permessage_deflate.ts";
-import { parseExtensions } from "../src/header_tokens.ts";
+import { WebSocketProtocol, SEND_EOF } from "../src/core/protocol.ts";
+import { ClientProtocol } from "../src/core/client_protocol.ts";
+import { ServerProtocol } from "../src/core/server_protocol.ts";
+import { encodeFrame, Opcode } from "../src/core/frame.ts";
+import { concat } from "../src/core/bytes.ts";
+import { ExtensionNegotiationError, MessageTooBigError, type ProtocolError } from "../src/core/errors.ts";
+import type { WsEvent } from "../src/core/events.ts";
+import { RSV1 } from "../src/core/extensions/extension.ts";
+import { compressionWindow, type DeflateCodec } from "../src/core/extensions/deflate_codec.ts";
+import { pakoCodec } from "../src/core/extensions/pako_codec.ts";
+import { perMessageDeflate, type PerMessageDeflateOptions } from "../src/core/extensions/permessage_deflate.ts";
+import { parseExtensions } from "../src/core/http/header_values.ts";
 
 const enc = new TextEncoder();
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(" ");
 const bytes = (text: string) => new Uint8Array(text.split(" ").map((h) => parseInt(h, 16)));
 
-function output(conn: Connection): Uint8Array {
+function output(conn: WebSocketProtocol): Uint8Array {
   return concat(conn.dataToSend().filter((x): x is Uint8Array => x !== SEND_EOF));
 }
 
@@ -30,9 +30,9 @@ function pair(
   serverOptions: PerMessageDeflateOptions = {},
   clientOptions: PerMessageDeflateOptions = {},
   limits: { maxMessageSize?: number } = {},
-): { client: ClientConnection; server: ServerConnection; header: string } {
-  const client = new ClientConnection({ host: "h", path: "/", extensions: [perMessageDeflate(sync(clientOptions))], ...limits });
-  const server = new ServerConnection(limits);
+): { client: ClientProtocol; server: ServerProtocol; header: string } {
+  const client = new ClientProtocol({ host: "h", path: "/", extensions: [perMessageDeflate(sync(clientOptions))], ...limits });
+  const server = new ServerProtocol(limits);
   server.receiveData(output(client));
   server.accept({ extensions: [perMessageDeflate(sync(serverOptions))] });
   const events = client.receiveData(output(server));
@@ -41,10 +41,10 @@ function pair(
 }
 
 /** A connection on the client side that negotiated permessage-deflate with the server's answer `response`. */
-function clientWith(response: string, options: PerMessageDeflateOptions = {}): Connection {
+function clientWith(response: string, options: PerMessageDeflateOptions = {}): WebSocketProtocol {
   const factory = perMessageDeflate(sync(options));
   const extension = factory.accept(parseExtensions(`permessage-deflate${response ? "; " + response : ""}`)![0]!.params);
-  return new Connection("client", { extensions: [extension] });
+  return new WebSocketProtocol("client", { extensions: [extension] });
 }
 
 function serverAnswer(offer: string, options: PerMessageDeflateOptions = {}): string | undefined {
@@ -157,7 +157,7 @@ test("permessage-deflate: a deflate bomb (64 MiB of zeros in ~64 KiB) stops at t
   const bomb = deflateRawSync(new Uint8Array(64 * 1024 * 1024), { level: 9 });
   assert.ok(bomb.length < 128 * 1024, `bomb is ${bomb.length} bytes`);
   const payload = new Uint8Array(bomb.buffer, bomb.byteOffset, bomb.length - 4); // the sync-flush tail is not there with FINISH; cut anyway
-  const conn = new Connection("client", {
+  const conn = new WebSocketProtocol("client", {
     maxMessageSize: 1024 * 1024,
     extensions: [perMessageDeflate(sync({})).accept([])],
   });
@@ -262,8 +262,8 @@ test("permessage-deflate server: declines invalid offers (bad values, no value, 
 });
 
 test("permessage-deflate server: an invalid first offer falls back to the next one", () => {
-  const client = new ClientConnection({ host: "h", path: "/", extensions: "permessage-deflate; server_max_window_bits=99, permessage-deflate; client_max_window_bits" });
-  const server = new ServerConnection({});
+  const client = new ClientProtocol({ host: "h", path: "/", extensions: "permessage-deflate; server_max_window_bits=99, permessage-deflate; client_max_window_bits" });
+  const server = new ServerProtocol({});
   server.receiveData(output(client));
   server.accept({ extensions: [perMessageDeflate({ clientMaxWindowBits: 11 })] });
   assert.equal(server.extensionsHeader, "permessage-deflate; server_max_window_bits=12; client_max_window_bits=11");

@@ -2,14 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { asText, drain, latin1 } from "./helpers.ts";
 import { plain, splitAt, RFC_KEY, RFC_REQUEST_TEXT as REQUEST_TEXT } from "./helpers.ts";
-import { concat } from "../src/bytes.ts";
+import { concat } from "../src/core/bytes.ts";
 import fc from "fast-check";
-import { type Connection, type OutgoingData, ReadyState, SEND_EOF } from "../src/connection.ts";
-import { HandshakeError, InvalidStateError } from "../src/errors.ts";
-import type { WsEvent } from "../src/events.ts";
-import { acceptResponse, checkRequest, type HandshakeRequest, rejectResponse } from "../src/handshake.ts";
-import { RequestHeadParser } from "../src/http_head.ts";
-import { ServerConnection } from "../src/server_connection.ts";
+import { type WebSocketProtocol, type OutgoingData, ReadyState, SEND_EOF } from "../src/core/protocol.ts";
+import { HandshakeError, InvalidStateError } from "../src/core/errors.ts";
+import type { WsEvent } from "../src/core/events.ts";
+import { acceptResponse, checkRequest, type HandshakeRequest, rejectResponse } from "../src/core/handshake.ts";
+import { RequestHeadParser } from "../src/core/http/head.ts";
+import { ServerProtocol } from "../src/core/server_protocol.ts";
 
 // --- helpers (local to this file) ---
 
@@ -88,8 +88,8 @@ function assertRfcRequest(request: HandshakeRequest, extraLines: Array<[string, 
 }
 
 /** A server that has received the RFC request and accepted it, with its output drained. */
-function openServer(): ServerConnection {
-  const server = new ServerConnection();
+function openServer(): ServerProtocol {
+  const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   assert.deepEqual(server.accept(), []);
   drain(server);
@@ -99,7 +99,7 @@ function openServer(): ServerConnection {
 // --- the opening handshake ---
 
 test("ServerConnection reports one request event for a request fed whole", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   assert.equal(server.readyState, ReadyState.CONNECTING);
   assert.equal(server.request, undefined);
   const event = only(server.receiveData(REQUEST), "request");
@@ -111,7 +111,7 @@ test("ServerConnection reports one request event for a request fed whole", () =>
 });
 
 test("ServerConnection reports one request event for a request fed one byte at a time", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const events: WsEvent[] = [];
   for (let i = 0; i < REQUEST.length; i++) {
     const got = server.receiveData(REQUEST.subarray(i, i + 1));
@@ -123,7 +123,7 @@ test("ServerConnection reports one request event for a request fed one byte at a
 });
 
 test("ServerConnection request event matches checkRequest() on the same head", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const { request } = only(server.receiveData(REQUEST), "request");
   const parsed = new RequestHeadParser().push(REQUEST);
   assert.equal(parsed.state, "done");
@@ -137,7 +137,7 @@ test("ServerConnection request event matches checkRequest() on the same head", (
 });
 
 test("accept() queues the exact 101 response and moves CONNECTING to OPEN", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const { request } = only(server.receiveData(REQUEST), "request");
   assert.equal(server.readyState, ReadyState.CONNECTING);
   assert.deepEqual(server.accept(), []);
@@ -149,7 +149,7 @@ test("accept() queues the exact 101 response and moves CONNECTING to OPEN", () =
 });
 
 test("accept({ protocol }) queues the 101 with the chosen subprotocol", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const { request } = only(server.receiveData(REQUEST), "request");
   server.accept({ protocol: "superchat", headers: [["Set-Cookie", "s=1"]] });
   const out = drain(server);
@@ -161,7 +161,7 @@ test("accept({ protocol }) queues the 101 with the chosen subprotocol", () => {
 });
 
 test("accept() with an unoffered subprotocol throws TypeError and leaves the request pending", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   assert.throws(() => server.accept({ protocol: "v2" }), TypeError);
   assert.equal(server.readyState, ReadyState.CONNECTING);
@@ -171,7 +171,7 @@ test("accept() with an unoffered subprotocol throws TypeError and leaves the req
 });
 
 test("a frame in the same chunk as the request head comes out of accept()", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const events = server.receiveData(concat([REQUEST, MASKED_HELLO]));
   only(events, "request");
   assert.deepEqual(server.accept(), [{ type: "text", data: "Hello" }]);
@@ -179,7 +179,7 @@ test("a frame in the same chunk as the request head comes out of accept()", () =
 });
 
 test("bytes received between the request event and accept() come out of accept() in order", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const first = maskedText("one");
   const second = maskedText("two", [1, 2, 3, 4]);
   // The head plus half of the first frame, then the rest of it, then the second frame.
@@ -194,7 +194,7 @@ test("bytes received between the request event and accept() come out of accept()
 });
 
 test("a ping received before accept() is answered after the 101", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   server.receiveData(maskedFrame(0x9, latin1("hi")));
   const events = server.accept();
@@ -208,7 +208,7 @@ test("a ping received before accept() is answered after the 101", () => {
 // --- bad requests ---
 
 test("a bad request yields handshake-error, its response, SEND_EOF and CLOSED", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const bad = requestWith((t) => t.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"));
   const { error } = only(server.receiveData(bad), "handshake-error");
   assert.ok(error instanceof HandshakeError);
@@ -222,7 +222,7 @@ test("a bad request yields handshake-error, its response, SEND_EOF and CLOSED", 
 });
 
 test("a POST request is answered 405 with Allow: GET", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const { error } = only(server.receiveData(requestWith((t) => t.replace("GET", "POST"))), "handshake-error");
   assert.equal(error.status, 405);
   const out = drain(server);
@@ -231,7 +231,7 @@ test("a POST request is answered 405 with Allow: GET", () => {
 });
 
 test("a request with a bare LF is answered 400", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const { error } = only(server.receiveData(latin1("GET / HTTP/1.1\nHost: a\r\n\r\n")), "handshake-error");
   assert.equal(error.status, 400);
   assert.equal(error.code, "WS_ERR_INVALID_HEAD");
@@ -242,7 +242,7 @@ test("a request with a bare LF is answered 400", () => {
 });
 
 test("after a handshake error later bytes yield no events and queue nothing", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const bad = requestWith((t) => t.replace("Host: server.example.com\r\n", ""));
   const { error } = only(server.receiveData(concat([bad, MASKED_HELLO])), "handshake-error");
   assert.equal(error.status, 400);
@@ -256,11 +256,11 @@ test("after a handshake error later bytes yield no events and queue nothing", ()
 });
 
 test("a head over 8 KiB is answered 431, and a head of exactly 8 KiB is accepted", () => {
-  const atLimit = new ServerConnection();
+  const atLimit = new ServerProtocol();
   const { request } = only(atLimit.receiveData(requestOfSize(8192)), "request");
   assertRfcRequest(request, [["X-Pad", "a".repeat(8192 - REQUEST_TEXT.length - 9)]]);
 
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const { error } = only(server.receiveData(requestOfSize(8193)), "handshake-error");
   assert.equal(error.status, 431);
   assert.equal(error.code, "WS_ERR_HEAD_TOO_LARGE");
@@ -272,7 +272,7 @@ test("a head over 8 KiB is answered 431, and a head of exactly 8 KiB is accepted
 });
 
 test("an oversized head is refused as soon as the limit is passed, before its end arrives", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const big = requestOfSize(20000);
   assert.deepEqual(server.receiveData(big.subarray(0, 8192)), []);
   const { error } = only(server.receiveData(big.subarray(8192, 8193)), "handshake-error");
@@ -280,21 +280,21 @@ test("an oversized head is refused as soon as the limit is passed, before its en
 });
 
 test("headLimits: { maxHeadSize: 1024 } applies to the request head", () => {
-  const ok = new ServerConnection({ headLimits: { maxHeadSize: 1024 } });
+  const ok = new ServerProtocol({ headLimits: { maxHeadSize: 1024 } });
   only(ok.receiveData(requestOfSize(1024)), "request");
 
-  const server = new ServerConnection({ headLimits: { maxHeadSize: 1024 } });
+  const server = new ServerProtocol({ headLimits: { maxHeadSize: 1024 } });
   const { error } = only(server.receiveData(requestOfSize(1025)), "handshake-error");
   assert.equal(error.status, 431);
   assert.equal(error.code, "WS_ERR_HEAD_TOO_LARGE");
   assert.ok(asText(drain(server).bytes).startsWith("HTTP/1.1 431 "));
 
   // The default limit accepts the same head.
-  only(new ServerConnection().receiveData(requestOfSize(1025)), "request");
+  only(new ServerProtocol().receiveData(requestOfSize(1025)), "request");
 });
 
 test("a request line alone over the head limit is answered 414", () => {
-  const server = new ServerConnection({ headLimits: { maxHeadSize: 100 } });
+  const server = new ServerProtocol({ headLimits: { maxHeadSize: 100 } });
   const { error } = only(server.receiveData(latin1(`GET /${"a".repeat(200)} HTTP/1.1\r\n`)), "handshake-error");
   assert.equal(error.status, 414);
   assert.equal(error.code, "WS_ERR_URI_TOO_LONG");
@@ -304,7 +304,7 @@ test("a request line alone over the head limit is answered 414", () => {
 // --- reject(), misuse ---
 
 test("reject(403, \"nope\") queues the exact 403 response then SEND_EOF", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   server.reject(403, "nope");
   assert.equal(server.readyState, ReadyState.CLOSED);
@@ -323,7 +323,7 @@ test("reject(403, \"nope\") queues the exact 403 response then SEND_EOF", () => 
 });
 
 test("reject() drops frames received before it", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(concat([REQUEST, MASKED_HELLO])), "request");
   server.receiveData(MASKED_HELLO);
   server.reject(403);
@@ -334,7 +334,7 @@ test("reject() drops frames received before it", () => {
 });
 
 test("accept() twice throws InvalidStateError", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   server.accept();
   drain(server);
@@ -345,7 +345,7 @@ test("accept() twice throws InvalidStateError", () => {
 });
 
 test("reject() twice, or accept() after reject(), throws InvalidStateError", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   server.reject(403);
   drain(server);
@@ -355,7 +355,7 @@ test("reject() twice, or accept() after reject(), throws InvalidStateError", () 
 });
 
 test("accept() or reject() before a request throws InvalidStateError", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   assert.throws(() => server.accept(), (e: unknown) => e instanceof InvalidStateError && e.code === "WS_ERR_INVALID_STATE");
   assert.throws(() => server.reject(400), InvalidStateError);
   // Also with a partial head received.
@@ -367,7 +367,7 @@ test("accept() or reject() before a request throws InvalidStateError", () => {
 });
 
 test("sendText() before accept() throws InvalidStateError", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   assert.throws(() => server.sendText("early"), InvalidStateError);
   only(server.receiveData(REQUEST), "request");
   assert.throws(() => server.sendText("early"), InvalidStateError);
@@ -377,7 +377,7 @@ test("sendText() before accept() throws InvalidStateError", () => {
 });
 
 test("receiveEof() during the handshake closes, queues SEND_EOF and does not throw", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   server.receiveData(REQUEST.subarray(0, 30));
   assert.deepEqual(server.receiveEof(), []);
   assert.equal(server.readyState, ReadyState.CLOSED);
@@ -387,7 +387,7 @@ test("receiveEof() during the handshake closes, queues SEND_EOF and does not thr
 });
 
 test("receiveEof() after the request event but before accept() takes effect after accept(), behind the earlier bytes", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(concat([REQUEST, MASKED_HELLO])), "request");
   assert.deepEqual(server.receiveEof(), []);
   assert.equal(server.readyState, ReadyState.CONNECTING, "the decision is still pending");
@@ -400,7 +400,7 @@ test("receiveEof() after the request event but before accept() takes effect afte
 });
 
 test("receiveEof() after the request event still lets reject() answer and close", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   assert.deepEqual(server.receiveEof(), []);
   server.reject(403, "no");
@@ -441,7 +441,7 @@ test("after accept() an unmasked client frame fails the connection with 1002", (
 });
 
 test("a close frame received before accept() is reported by accept() and echoed after the 101", () => {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   only(server.receiveData(concat([REQUEST, maskedFrame(0x8, Uint8Array.of(0x03, 0xe8))])), "request");
   assert.deepEqual(server.accept(), [{ type: "close", code: 1000, reason: "", wasClean: true }]);
   const out = drain(server);
@@ -454,7 +454,7 @@ test("a close frame received before accept() is reported by accept() and echoed 
 
 /** Feeds chunks, accepting as soon as the request event arrives; returns every event in order. */
 function runServer(chunks: readonly Uint8Array[]): { events: WsEvent[]; out: { bytes: Uint8Array; eof: boolean } } {
-  const server = new ServerConnection();
+  const server = new ServerProtocol();
   const events: WsEvent[] = [];
   for (const chunk of chunks) {
     for (const event of server.receiveData(chunk)) {
@@ -492,7 +492,7 @@ test("ServerConnection gives the same events and output for any split of request
 });
 
 test("ServerConnection reports no close event after a refused handshake ends", () => {
-  const conn = new ServerConnection();
+  const conn = new ServerProtocol();
   const events = conn.receiveData(new TextEncoder().encode("POST / HTTP/1.1\r\nHost: x\r\n\r\n"));
   assert.equal(events[0]?.type, "handshake-error");
   assert.deepEqual(conn.receiveEof(), []);
@@ -500,7 +500,7 @@ test("ServerConnection reports no close event after a refused handshake ends", (
 
 test("ServerConnection.reject() refuses statuses that cannot refuse a handshake", () => {
   for (const status of [101, 200, 299, 600]) {
-    const conn = new ServerConnection();
+    const conn = new ServerProtocol();
     conn.receiveData(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
     assert.throws(() => conn.reject(status), RangeError);
   }

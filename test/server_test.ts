@@ -1,16 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryNetwork } from "../adapters/memory.ts";
-import { ManualClock } from "../src/clock.ts";
-import { connect } from "../src/client.ts";
-import { HandshakeError } from "../src/errors.ts";
-import { type Protocol, serve, type ServeOptions } from "../src/server.ts";
-import type { Message, WebSocketConnection } from "../src/websocket_connection.ts";
-import { ClientConnection } from "../src/client_connection.ts";
-import { concat } from "../src/bytes.ts";
+import { ManualClock } from "../src/services/clock.ts";
+import { connect } from "../src/services/client.ts";
+import { HandshakeError } from "../src/core/errors.ts";
+import { type Subprotocol, serve, type ServeOptions } from "../src/services/server.ts";
+import type { Message, WebSocketConnection } from "../src/services/connection.ts";
+import { ClientProtocol } from "../src/core/client_protocol.ts";
+import { concat } from "../src/core/bytes.ts";
 import { CountingNetwork, deferred, enc, rawConnect, until, within } from "./helpers.ts";
 
-const echo: Protocol = { name: "echo", message: (ws, message) => void ws.send(message) };
+const echo: Subprotocol = { name: "echo", message: (ws, message) => void ws.send(message) };
 
 async function setup(options: ServeOptions = {}) {
   const network = options.network ?? new MemoryNetwork();
@@ -46,14 +46,14 @@ test("serve() echoes text and binary over the memory network", async () => {
 
 test("serve() routes by subprotocol to each protocol's handlers and data", async () => {
   const seen: string[] = [];
-  const counter: Protocol<{ n: number }> = {
+  const counter: Subprotocol<{ n: number }> = {
     name: "counter",
     data: () => ({ n: 0 }),
     message: (ws) => void ws.send(String(++ws.data.n)),
   };
-  const upper: Protocol = { name: "upper", message: (ws, m) => void ws.send(String(m).toUpperCase()) };
+  const upper: Subprotocol = { name: "upper", message: (ws, m) => void ws.send(String(m).toUpperCase()) };
   const { network, server, url } = await setup({
-    protocols: [upper, counter as Protocol],
+    protocols: [upper, counter as Subprotocol],
     filterHandshake: (_request, protocol) => void seen.push(protocol),
   });
   const a = await connect(url, { network, protocols: ["nope", "counter"], pingInterval: 0 });
@@ -185,7 +185,7 @@ test("the handshake timeout closes a client that sends nothing, or too slowly", 
 
 test("bytes of the first frames sent with the handshake are not lost", async () => {
   const { network, server } = await setup();
-  const client = new ClientConnection({ host: "x", path: "/" });
+  const client = new ClientProtocol({ host: "x", path: "/" });
   const request = client.dataToSend();
   const peer = await rawConnect(network, server.port);
   // Open the core by hand: it needs the server's 101 to allow sends, so frame one message ourselves.

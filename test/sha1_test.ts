@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { sha1 } from "../src/sha1.ts";
-import { encodeBase64 } from "../src/base64.ts";
+import { sha1 } from "../src/core/sha1.ts";
+import { encodeBase64 } from "../src/core/base64.ts";
 
 const encoder = new TextEncoder();
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

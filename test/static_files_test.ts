@@ -19,7 +19,7 @@ import {
   parseRequestPath,
   planFileResponse,
   weakETag,
-} from "../src/static_files.ts";
+} from "../src/services/static_files.ts";
 import { enc, rawConnect, within } from "./helpers.ts";
 
 // --- pure decisions ---
@@ -151,7 +151,7 @@ test("planFileResponse builds the 200 and 304 headers and says when to send the 
   const get = planFileResponse({ method: "GET", headers: new Headers() }, file, { cacheControl: "max-age=60" });
   assert.equal(get.status, 200);
   assert.equal(get.sendBody, true);
-  assert.deepEqual(Object.fromEntries(get.headers), {
+  assert.deepEqual(Object.fromEntries([...(get.headers as unknown as Iterable<[string, string]>)]), {
     "cache-control": "max-age=60",
     "content-length": "1234",
     "content-type": "text/javascript; charset=utf-8",

@@ -5,7 +5,7 @@
 // Over real sockets on 127.0.0.1 with the runtime's own network.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Connection, SEND_EOF } from "../src/connection.ts";
+import { WebSocketProtocol, SEND_EOF } from "../src/core/protocol.ts";
 import { type ChunkInfo, connect, type Message, perMessageDeflate, serve, type WebSocketConnection } from "../mod.ts";
 import { deferred, within } from "./helpers.ts";
 
@@ -92,7 +92,7 @@ test("streaming receive on a client, and streaming send of fragments with a ping
 });
 
 test("send: a large server payload is written as its own chunk, not copied (zero copy)", () => {
-  const conn = new Connection("server");
+  const conn = new WebSocketProtocol("server");
   const payload = new Uint8Array(256 * 1024);
   conn.sendBinary(payload);
   const out = conn.dataToSend().filter((x): x is Uint8Array => x !== SEND_EOF);

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { StreamTransport } from "../adapters/streams.ts";
-import { connect } from "../src/client.ts";
-import { createServer } from "../src/server.ts";
-import type { Network } from "../src/transport.ts";
+import { connect } from "../src/services/client.ts";
+import { createServer } from "../src/services/server.ts";
+import type { Network } from "../src/transport/transport.ts";
 import { within } from "./helpers.ts";
 
 /** Two StreamTransports joined by a pair of TransformStreams, like a socket pair. */

@@ -12,10 +12,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { nodeNetwork } from "../adapters/node.ts";
 import { runtimeNetwork } from "../mod.ts";
-import { connect } from "../src/client.ts";
-import { HandshakeError, WebSocketError } from "../src/errors.ts";
-import { type PeerInfo, type Server, serve } from "../src/server.ts";
-import type { ClientTlsOptions, Network, PeerCertificate, ServerTlsOptions } from "../src/transport.ts";
+import { connect } from "../src/services/client.ts";
+import { HandshakeError, WebSocketError } from "../src/core/errors.ts";
+import { type Server, serve } from "../src/services/server.ts";
+import type { PeerInfo } from "../src/transport/transport.ts";
+import type { ClientTlsOptions, Network, PeerCertificate, ServerTlsOptions } from "../src/transport/transport.ts";
 import { opensslMissing, testCertificate, testPki } from "./certificate.ts";
 import { until, within } from "./helpers.ts";
 

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { ClientTlsOptions, Network, ServerTlsOptions, Transport, TransportEvents } from "../src/transport.ts";
+import type { ClientTlsOptions, Network, ServerTlsOptions, Transport, TransportEvents } from "../src/transport/transport.ts";
 
 /** What to run the contract against. */
 export interface ContractTarget {

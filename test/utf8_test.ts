@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { isValidUtf8, Utf8Validator } from "../src/utf8.ts";
+import { isValidUtf8, Utf8Validator } from "../src/core/utf8.ts";
 
 const u8 = (...bytes: number[]): Uint8Array => new Uint8Array(bytes);
 

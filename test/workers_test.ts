@@ -10,9 +10,9 @@ import { createInterface } from "node:readline";
 import { nodeNetwork } from "../adapters/node.ts";
 import { denoNetwork } from "../adapters/deno.ts";
 import { bunNetwork } from "../adapters/bun.ts";
-import { connect } from "../src/client.ts";
-import type { Network } from "../src/transport.ts";
-import type { Message, WebSocketConnection } from "../src/websocket_connection.ts";
+import { connect } from "../src/services/client.ts";
+import type { Network } from "../src/transport/transport.ts";
+import type { Message, WebSocketConnection } from "../src/services/connection.ts";
 import { until, within } from "./helpers.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };

@@ -2,25 +2,25 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { deflateRawSync } from "node:zlib";
 import WsWebSocket from "ws";
-import { Connection, SEND_EOF } from "../src/connection.ts";
-import { ClientConnection } from "../src/client_connection.ts";
-import { ServerConnection } from "../src/server_connection.ts";
-import { encodeFrame, Opcode } from "../src/frame.ts";
-import { concat } from "../src/bytes.ts";
-import type { ProtocolError } from "../src/errors.ts";
-import type { WsEvent } from "../src/events.ts";
-import { RSV1 } from "../src/extensions/extension.ts";
-import { perMessageDeflate } from "../src/extensions/permessage_deflate.ts";
+import { WebSocketProtocol, SEND_EOF } from "../src/core/protocol.ts";
+import { ClientProtocol } from "../src/core/client_protocol.ts";
+import { ServerProtocol } from "../src/core/server_protocol.ts";
+import { encodeFrame, Opcode } from "../src/core/frame.ts";
+import { concat } from "../src/core/bytes.ts";
+import type { ProtocolError } from "../src/core/errors.ts";
+import type { WsEvent } from "../src/core/events.ts";
+import { RSV1 } from "../src/core/extensions/extension.ts";
+import { perMessageDeflate } from "../src/core/extensions/permessage_deflate.ts";
 import { ConcurrencyLimiter, zlibCodec } from "../adapters/zlib.ts";
 import { serve } from "../mod.ts";
 import { within } from "./helpers.ts";
 
-function output(conn: Connection): Uint8Array {
+function output(conn: WebSocketProtocol): Uint8Array {
   return concat(conn.dataToSend().filter((x): x is Uint8Array => x !== SEND_EOF));
 }
 
 /** Feeds bytes and collects events until no asynchronous work is left. */
-async function receiveAll(conn: Connection, bytes: Uint8Array): Promise<WsEvent[]> {
+async function receiveAll(conn: WebSocketProtocol, bytes: Uint8Array): Promise<WsEvent[]> {
   const events = conn.receiveData(bytes);
   while (conn.pendingWork) {
     await conn.pendingWork;
@@ -29,7 +29,7 @@ async function receiveAll(conn: Connection, bytes: Uint8Array): Promise<WsEvent[
   return events;
 }
 
-async function drained(conn: Connection): Promise<Uint8Array> {
+async function drained(conn: WebSocketProtocol): Promise<Uint8Array> {
   while (conn.pendingWork) await conn.pendingWork;
   return output(conn);
 }
@@ -53,8 +53,8 @@ test("ConcurrencyLimiter: never runs more than its limit, and runs everything in
 
 test("zlibCodec: round trips both ways with context takeover, RFC 7692 bytes for 'Hello'", async () => {
   const codec = zlibCodec();
-  const client = new ClientConnection({ host: "h", path: "/", extensions: [perMessageDeflate({ threshold: 0, codec })] });
-  const server = new ServerConnection({});
+  const client = new ClientProtocol({ host: "h", path: "/", extensions: [perMessageDeflate({ threshold: 0, codec })] });
+  const server = new ServerProtocol({});
   server.receiveData(output(client));
   server.accept({ extensions: [perMessageDeflate({ threshold: 0, codec })] });
   client.receiveData(output(server));
@@ -76,11 +76,11 @@ test("zlibCodec: round trips both ways with context takeover, RFC 7692 bytes for
 test("zlibCodec: a deflate bomb stops at the limit with 1009; invalid data gives 1007", async () => {
   const bomb = deflateRawSync(new Uint8Array(64 * 1024 * 1024), { level: 9 });
   const extension = perMessageDeflate({ codec: zlibCodec() }).accept([]);
-  const conn = new Connection("client", { maxMessageSize: 1024 * 1024, extensions: [extension] });
+  const conn = new WebSocketProtocol("client", { maxMessageSize: 1024 * 1024, extensions: [extension] });
   const events = await receiveAll(conn, concat(encodeFrame(Opcode.Binary, bomb, { rsv: RSV1 })));
   assert.equal(events[0]?.type, "error");
   assert.equal((events[0] as { error: ProtocolError }).error.closeCode, 1009);
-  const bad = new Connection("client", { extensions: [perMessageDeflate({ codec: zlibCodec() }).accept([])] });
+  const bad = new WebSocketProtocol("client", { extensions: [perMessageDeflate({ codec: zlibCodec() }).accept([])] });
   const badEvents = await receiveAll(bad, concat(encodeFrame(Opcode.Binary, new Uint8Array([0xff, 0xff, 0xff]), { rsv: RSV1 })));
   assert.equal((badEvents[0] as { error: ProtocolError }).error.closeCode, 1007);
 });

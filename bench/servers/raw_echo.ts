@@ -71,7 +71,7 @@ if (g.Bun) {
     void (async () => {
       open++;
       conn.setNoDelay(true);
-      const buffer = new Uint8Array(256 * 1024);
+      const buffer: Uint8Array = new Uint8Array(256 * 1024);
       const state = { head: "" };
       let upgraded = false;
       try {

@@ -4,7 +4,7 @@
 // callback_on_writable) and the number goes out from that callback (drain),
 // so a connection that cannot take data gets no backlog of numbers, only the
 // next one when it can.
-import type { Protocol, WebSocketConnection } from "../../mod.ts";
+import type { Subprotocol, WebSocketConnection } from "../../mod.ts";
 import { type DemoEventListener, remoteOf } from "./events.ts";
 
 export const DUMB_INCREMENT_PROTOCOL = "dumb-increment-protocol";
@@ -29,7 +29,7 @@ export interface IncrementState {
  * @param interval Time between numbers, ms.
  * @returns The protocol, to pass to `serve`.
  */
-export function dumbIncrementProtocol(onEvent: DemoEventListener, interval = INCREMENT_INTERVAL_MS): Protocol<IncrementState> {
+export function dumbIncrementProtocol(onEvent: DemoEventListener, interval = INCREMENT_INTERVAL_MS): Subprotocol<IncrementState> {
   const open = new Set<WebSocketConnection<IncrementState>>();
   let timer: ReturnType<typeof setInterval> | undefined;
 

@@ -14,7 +14,7 @@
 // now on, not history. The ring is a flow-control buffer, not a record of the
 // drawing; replaying it would give a new tab an arbitrary last-512-segments
 // cut of the picture, and would start it 512 entries behind.
-import type { Message, Protocol, WebSocketConnection } from "../../mod.ts";
+import type { Message, Subprotocol, WebSocketConnection } from "../../mod.ts";
 import { type DemoEventListener, remoteOf } from "./events.ts";
 
 export const MIRROR_PROTOCOL = "lws-mirror-protocol";
@@ -103,7 +103,7 @@ export class Mirror {
     this.#onEvent = onEvent;
   }
 
-  readonly protocol: Protocol<MirrorState> = {
+  readonly protocol: Subprotocol<MirrorState> = {
     name: MIRROR_PROTOCOL,
     data: () => ({ next: 0, backlog: [], paused: false, writeRequested: false }),
     open: (ws) => {

@@ -2,7 +2,7 @@
 // to its own connections, once when one opens and again whenever the list
 // changes. The other protocols are wrapped by `track` so that their opens
 // and closes update the list.
-import type { PeerInfo, Protocol, WebSocketConnection } from "../../mod.ts";
+import type { PeerInfo, Subprotocol, WebSocketConnection } from "../../mod.ts";
 import { type DemoEventListener, remoteOf } from "./events.ts";
 
 export const STATUS_PROTOCOL = "lws-status";
@@ -35,7 +35,7 @@ export class ConnectionList {
   }
 
   /** The lws-status protocol itself (tracked like the others). */
-  readonly protocol: Protocol<undefined> = this.track({
+  readonly protocol: Subprotocol<undefined> = this.track({
     name: STATUS_PROTOCOL,
     // The list goes out when the wrapper publishes it, this connection included.
     open: (ws) => void this.#watchers.add(ws),
@@ -48,7 +48,7 @@ export class ConnectionList {
    * @param protocol Any protocol.
    * @returns The same protocol, with `data`, `open` and `close` wrapped.
    */
-  track<Data>(protocol: Protocol<Data>): Protocol<Data> {
+  track<Data>(protocol: Subprotocol<Data>): Subprotocol<Data> {
     return {
       ...protocol,
       data: (request, peer: PeerInfo) => {

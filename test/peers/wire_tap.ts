@@ -9,7 +9,7 @@
 // Only plain (non-TLS) connections are readable this way, which is all the
 // interop tests use.
 
-import type { Network, Transport, TransportEvents } from "../../src/transport.ts";
+import type { Network, Transport, TransportEvents } from "../../src/transport/transport.ts";
 
 /** One data message as seen on the wire. */
 export interface WireMessage {

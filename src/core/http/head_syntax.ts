@@ -6,10 +6,10 @@
  * @module
  */
 
-import { HandshakeError } from "./errors.ts";
+import { HandshakeError } from "../errors.ts";
 import { HeaderMap } from "./header_map.ts";
-import type { RequestHead, ResponseHead } from "./http_head.ts";
-import { hexByte, isFieldValueChar, isOws, isTchar } from "./http_tokens.ts";
+import type { RequestHead, ResponseHead } from "./head.ts";
+import { hexByte, isFieldValueChar, isOws, isTchar } from "./tokens.ts";
 
 const CR = 0x0d;
 const SP = 0x20;

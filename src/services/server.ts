@@ -1,159 +1,44 @@
 /**
  * The server: plain HTTP and WebSocket on one port, several named
  * subprotocols each with its own handlers and per-connection data (the
- * model of libwebsockets), filter hooks, timeouts and graceful shutdown.
- * Written once over {@link Network}, for every runtime.
+ * model of libwebsockets), broadcast and topics, filter hooks, timeouts
+ * and graceful shutdown. Written once over {@link Network}, for every
+ * runtime.
  *
  * @module
  */
 
-import type { Clock, Timer } from "./clock.ts";
-import { InvalidStateError } from "./errors.ts";
-import { defaultNetwork } from "./default_network.ts";
-import type { HandshakeRequest } from "./handshake.ts";
-import type { HeadLimits, RequestHead } from "./http_head.ts";
-import { ReadyState } from "./connection.ts";
-import { ServerConnection } from "./server_connection.ts";
-import type { Listener, Network, PeerCertificate, ServerTlsOptions, Transport, TransportEvents } from "./transport.ts";
-import { writeOutgoing } from "./transport.ts";
+import { InvalidStateError, WebSocketError } from "../core/errors.ts";
+import type { HandshakeRequest } from "../core/handshake.ts";
+import { ReadyState } from "../core/protocol.ts";
+import { ServerProtocol } from "../core/server_protocol.ts";
+import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
+import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
+import { defaultNetwork } from "../transport/default_network.ts";
+import type { Listener, Network, PeerInfo, Transport } from "../transport/transport.ts";
+import type { Timer } from "./clock.ts";
+import { type ConnectionPolicy, kSendShared, type Message, resolvePolicy, WebSocketConnection } from "./connection.ts";
+import { BroadcastRelay, encodeSharedFrame, type RelayedKind, type SharedFrame } from "./broadcast.ts";
+import { serveHttp } from "./http_bridge.ts";
+import { type HandshakeHooks, ServerHandshake } from "./server_handshake.ts";
 import {
-  type ConnectionPolicy,
-  type Handlers,
-  kClose,
-  kData,
-  kDrain,
-  kEnd,
-  kSendShared,
-  type Message,
-  resolvePolicy,
-  WebSocketConnection,
-} from "./websocket_connection.ts";
-import type { WsEvent } from "./events.ts";
-import type { ServerExtensionFactory } from "./extensions/extension.ts";
-import { setDefaultDeflateCodec } from "./extensions/default_codec.ts";
-import { type BroadcastChannelLike, BroadcastRelay, encodeSharedFrame, type RelayedKind, type SharedFrame } from "./broadcast.ts";
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type PublishOptions,
+  type Rejection,
+  type ServeOptions,
+  type ShutdownOptions,
+  type Subprotocol,
+} from "./server_options.ts";
 import { TopicRegistry } from "./topics.ts";
-import { WebSocketError } from "./errors.ts";
 
-/** Who is connecting. */
-export interface PeerInfo {
-  remoteAddress: string;
-  remotePort: number;
-  /** The runtime's socket object. */
-  raw: unknown;
-  /**
-   * The certificate the client presented over TLS (servers with
-   * `tls.requestCert`), or undefined; also on `ws.transport.peerCertificate`.
-   */
-  peerCertificate?: PeerCertificate | undefined;
-}
-
-/**
- * A named subprotocol: its handlers and how to make each connection's data.
- * The client's first offered name that matches a protocol is chosen; a
- * client that offers none of them gets the first protocol, unnamed.
- */
-export interface Protocol<Data = any> extends Handlers<Data> {
-  /** The `Sec-WebSocket-Protocol` token. */
-  name: string;
-  /** Creates the per-connection data when a connection opens. */
-  data?(request: HandshakeRequest, peer: PeerInfo): Data;
-}
-
-/** A handshake refusal from {@link ServeOptions.filterHandshake}. */
-export interface Rejection {
-  status: number;
-  body?: string;
-  headers?: [string, string][];
-}
-
-/** Options of {@link serve}. Every limit and timeout has a safe default. */
-export interface ServeOptions extends Partial<ConnectionPolicy> {
-  /** Port to listen on; 0 picks a free one (read it from `server.port`). Default 0. */
-  port?: number;
-  /** Interface to bind. Default "0.0.0.0". */
-  hostname?: string;
-  /** TLS certificate and key (PEM), and optional client-certificate checks. */
-  tls?: ServerTlsOptions;
-  /** The subprotocols served; the first is the default and also serves clients that offer none. */
-  protocols?: Protocol[];
-  /** Answers plain HTTP requests on the same port (404 when it returns undefined). Without it, such requests get 426. */
-  fetch?(request: Request, peer: PeerInfo): Response | undefined | Promise<Response | undefined>;
-  /** Sees each new TCP connection before any byte is read; return false to refuse it. */
-  filterConnection?(peer: PeerInfo): boolean;
-  /** Sees each valid handshake (and the protocol chosen); return a {@link Rejection} to refuse it. */
-  filterHandshake?(request: HandshakeRequest, protocol: string, peer: PeerInfo): Rejection | undefined | Promise<Rejection | undefined>;
-  /** Time allowed for the whole opening handshake, ms. Default 5000. */
-  handshakeTimeout?: number;
-  /** Largest message accepted, bytes. Default 16 MiB. */
-  maxMessageSize?: number;
-  /**
-   * Extensions the server can negotiate, e.g. `[perMessageDeflate()]`.
-   * Each takes the first of the client's offers it accepts. Default none.
-   */
-  extensions?: readonly ServerExtensionFactory[];
-  /**
-   * Decides per connection whether an extension may be negotiated
-   * (libwebsockets' `CONFIRM_EXTENSION_OKAY`): return false to leave it out.
-   */
-  confirmExtension?(name: string, request: HandshakeRequest, protocol: string, peer: PeerInfo): boolean;
-  /** Largest frame accepted, bytes. Default: `maxMessageSize`. */
-  maxFrameSize?: number;
-  /** Limits on the request head. Default 8 KiB, 64 headers. */
-  headLimits?: Partial<HeadLimits>;
-  /** Largest plain-HTTP request body, bytes. Default 1 MiB. */
-  maxHttpBodySize?: number;
-  /** Where to listen: the runtime's network by default; a `MemoryNetwork` in tests. */
-  network?: Network;
-  /**
-   * Several servers, one port (Linux `SO_REUSEPORT`): every worker listens on
-   * the same port and the kernel spreads connections between them. Supported
-   * by `Bun.listen`, `Deno.listen` (with `--unstable-net`) and `node:net` from
-   * Node 22.12 / 23.1 (and the `node:net` of Deno and Bun); elsewhere `serve`
-   * rejects with a `WebSocketError` coded `"WS_ERR_REUSE_PORT_UNSUPPORTED"`.
-   */
-  reusePort?: boolean;
-  /**
-   * Links this server to the servers of other workers (libwebsockets'
-   * `fork_service_loop`): `broadcast` and `publish` also reach their
-   * connections, and theirs reach this server's. A name opens a
-   * `BroadcastChannel` (which reaches the workers of one process: threads,
-   * not processes); an object is used as the channel, e.g. `wsport/node`'s
-   * `clusterChannel` across `node:cluster` processes. Each message is
-   * delivered once per server, never back to the sender.
-   */
-  broadcastChannel?: string | BroadcastChannelLike;
-  /**
-   * Once listening, switch the process to this user (libwebsockets'
-   * `uid`): supplementary groups cleared, then setgid, then setuid. A name
-   * or a numeric id. Main thread only. Refused before listening where the
-   * runtime cannot do it (a `WebSocketError` coded
-   * `"WS_ERR_PRIVILEGES_UNSUPPORTED"` says why: e.g. Deno, which has no
-   * setgroups, while the process has supplementary groups). If the switch
-   * itself fails, the listener is closed and `serve` rejects.
-   */
-  uid?: number | string;
-  /** Once listening, switch the process to this group; see {@link ServeOptions.uid}. */
-  gid?: number | string;
-}
-
-/** Options of {@link Server.publish}. */
-export interface PublishOptions {
-  /** A connection that must not receive it (typically the one publishing). */
-  except?: WebSocketConnection<any>;
-}
-
-/** Options of {@link Server.close}. */
-export interface ShutdownOptions {
-  /** Close code sent to every connection. Default 1001 (going away). */
-  code?: number;
-  reason?: string;
-  /** How long to wait for closing handshakes before terminating, ms. Default: the `closeTimeout`. */
-  timeout?: number;
-}
-
-/** Default of {@link ServeOptions.handshakeTimeout}. */
-export const DEFAULT_HANDSHAKE_TIMEOUT = 5000;
+export {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type PublishOptions,
+  type Rejection,
+  type ServeOptions,
+  type ShutdownOptions,
+  type Subprotocol,
+} from "./server_options.ts";
 
 /**
  * Starts a server.
@@ -194,8 +79,8 @@ export function createServer(options: ServeOptions = {}): Server {
 export class Server {
   readonly #options: ServeOptions;
   readonly #policy: ConnectionPolicy;
-  readonly #protocols = new Map<string, Protocol>();
-  readonly #defaultProtocol: Protocol | undefined;
+  readonly #protocols = new Map<string, Subprotocol>();
+  readonly #defaultProtocol: Subprotocol | undefined;
   readonly #connections = new Set<WebSocketConnection<any>>();
   readonly #byProtocol = new Map<string, Set<WebSocketConnection<any>>>();
   readonly #handshaking = new Set<Transport>();
@@ -465,7 +350,7 @@ export class Server {
       transport.destroy();
       return;
     }
-    const core = new ServerConnection({
+    const core = new ServerProtocol({
       maxMessageSize: this.#options.maxMessageSize,
       maxFrameSize: this.#options.maxFrameSize,
       headLimits: this.#options.headLimits,
@@ -474,7 +359,7 @@ export class Server {
       isUtf8: this.#isUtf8,
     });
     this.#handshaking.add(transport);
-    const handshake = new Handshake(this.#hooks, transport, core, peer);
+    const handshake = new ServerHandshake(this.#hooks, transport, core, peer);
     handshake.arm(this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
     transport.start(handshake);
   }
@@ -484,7 +369,11 @@ export class Server {
     clock: () => this.#policy.clock,
     closeTimeout: () => this.#policy.closeTimeout,
     decide: (handshake, request) => this.#decide(handshake.core, handshake.transport, request, handshake.peer, () => handshake.closed),
-    serveHttp: (handshake, head, body) => this.#serveHttp(handshake.core, head, body, handshake.peer),
+    serveHttp: (handshake, head, body) =>
+      serveHttp(handshake.core, head, body, handshake.peer, this.#options.fetch!, {
+        secure: this.#options.tls !== undefined,
+        fallbackHost: `${this.hostname}:${this.port}`,
+      }),
     upgraded: (transport) => void this.#handshaking.delete(transport),
     closed: (transport) => void this.#handshaking.delete(transport),
   };
@@ -501,7 +390,7 @@ export class Server {
 
   /** Routes an upgrade request to a protocol, runs the handshake filter, and accepts or refuses. */
   async #decide(
-    core: ServerConnection,
+    core: ServerProtocol,
     transport: Transport,
     request: HandshakeRequest,
     peer: PeerInfo,
@@ -558,145 +447,11 @@ export class Server {
     return ws;
   }
 
-  async #serveHttp(core: ServerConnection, head: RequestHead, body: Uint8Array, peer: PeerInfo): Promise<void> {
-    const method = head.method;
-    let response: Response | undefined;
-    let request: Request | undefined;
-    try {
-      request = toRequest(head, body, this.#options.tls !== undefined, `${this.hostname}:${this.port}`);
-    } catch {
-      response = textResponse(400, "Bad Request");
-    }
-    if (request) {
-      try {
-        response = (await this.#options.fetch!(request, peer)) ?? textResponse(404, "Not Found");
-      } catch {
-        response = textResponse(500, "Internal Server Error");
-      }
-    }
-    response ??= textResponse(500, "Internal Server Error");
-    const headers: [string, string][] = [];
-    response.headers.forEach((value, name) => {
-      if (name !== "set-cookie") headers.push([name, value]);
-    });
-    for (const cookie of response.headers.getSetCookie?.() ?? []) headers.push(["set-cookie", cookie]);
-    let bytes = new Uint8Array(await response.arrayBuffer());
-    if (method === "HEAD") {
-      if (!response.headers.has("content-length")) headers.push(["content-length", String(bytes.length)]);
-      bytes = new Uint8Array(0);
-    }
-    core.respond({ status: response.status, reason: response.statusText || undefined, headers, body: bytes });
-  }
-
   #safely<T>(fn: () => T, fallback: T): T {
     try {
       return fn();
     } catch {
       return fallback;
     }
-  }
-}
-
-function textResponse(status: number, text: string): Response {
-  return new Response(text, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
-}
-
-/** Builds a WHATWG `Request` from a parsed head; throws on a target or header `Request` refuses. */
-function toRequest(head: RequestHead, body: Uint8Array, secure: boolean, fallbackHost: string): Request {
-  const target = head.target;
-  let url: URL;
-  try {
-    url = /^https?:\/\//i.test(target)
-      ? new URL(target)
-      : new URL(target, `${secure ? "https" : "http"}://${head.headers.get("host") ?? fallbackHost}`);
-  } catch {
-    throw new TypeError("invalid request target or Host");
-  }
-  const headers = new Headers();
-  for (const [name, value] of head.headers) headers.append(name, value);
-  const hasBody = head.method !== "GET" && head.method !== "HEAD";
-  return new Request(url, { method: head.method, headers, body: hasBody ? (body as Uint8Array<ArrayBuffer>) : undefined });
-}
-
-interface HandshakeHooks {
-  clock(): Clock;
-  closeTimeout(): number;
-  decide(handshake: Handshake, request: HandshakeRequest): Promise<WebSocketConnection<any> | undefined>;
-  serveHttp(handshake: Handshake, head: RequestHead, body: Uint8Array): Promise<void>;
-  upgraded(transport: Transport): void;
-  closed(transport: Transport): void;
-}
-
-/**
- * One connection's opening phase: reads the request under the handshake
- * timeout, then either answers it (refusal, plain HTTP) or hands every later
- * transport event to the {@link WebSocketConnection}. One object per
- * connection, rather than a set of closures: idle connections are many.
- */
-class Handshake implements TransportEvents {
-  ws: WebSocketConnection<any> | undefined;
-  closed = false;
-  #timer: Timer | undefined;
-
-  constructor(
-    readonly hooks: HandshakeHooks,
-    readonly transport: Transport,
-    readonly core: ServerConnection,
-    readonly peer: PeerInfo,
-  ) {}
-
-  /** (Re)starts the timer that destroys the transport when it runs out. */
-  arm(ms: number): void {
-    this.#timer?.cancel();
-    const transport = this.transport;
-    this.#timer = this.hooks.clock().setTimer(ms, () => transport.destroy());
-  }
-
-  #stopTimer(): void {
-    this.#timer?.cancel();
-    this.#timer = undefined;
-  }
-
-  data(chunk: Uint8Array): void {
-    if (this.ws) this.ws[kData](chunk);
-    else this.#onEvents(this.core.receiveData(chunk));
-  }
-
-  drain(): void {
-    this.ws?.[kDrain]();
-  }
-
-  end(): void {
-    if (this.ws) this.ws[kEnd]();
-    else this.#onEvents(this.core.receiveEof());
-  }
-
-  close(): void {
-    this.closed = true;
-    this.#stopTimer();
-    this.hooks.closed(this.transport);
-    this.ws?.[kClose]();
-  }
-
-  #onEvents(events: WsEvent[]): void {
-    for (const event of events) {
-      if (event.type === "request") {
-        this.#stopTimer();
-        void this.hooks.decide(this, event.request).then((ws) => {
-          if (ws === undefined) return this.#flush();
-          this.hooks.upgraded(this.transport);
-          this.ws = ws;
-        });
-      } else if (event.type === "http-request") {
-        this.#stopTimer();
-        void this.hooks.serveHttp(this, event.request, event.body).then(() => !this.closed && this.#flush());
-      }
-    }
-    this.#flush();
-  }
-
-  #flush(): void {
-    // Refused or answered: the client gets closeTimeout to close its end.
-    if (writeOutgoing(this.core.dataToSend(), this.transport)) this.arm(this.hooks.closeTimeout());
   }
 }

@@ -1,7 +1,7 @@
 /**
  * An open WebSocket connection over a {@link Transport}: the object your
  * handlers receive, on the server and the client alike. It drives the
- * sans-IO {@link Connection}, batches output (one write per read and per
+ * sans-IO {@link WebSocketProtocol}, batches output (one write per read and per
  * tick), accounts for backpressure and runs the close, keepalive and idle
  * timers.
  *
@@ -9,13 +9,14 @@
  */
 
 import { type Clock, systemClock, type Timer } from "./clock.ts";
-import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "./close_code.ts";
-import { type Connection, type OutgoingData, ReadyState, SEND_EOF } from "./connection.ts";
-import { InvalidStateError, type ProtocolError, WebSocketError } from "./errors.ts";
-import type { WsEvent } from "./events.ts";
+import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "../core/close_code.ts";
+import { type WebSocketProtocol, type OutgoingData, ReadyState, SEND_EOF } from "../core/protocol.ts";
+import { InvalidStateError, type ProtocolError, WebSocketError } from "../core/errors.ts";
+import type { WsEvent } from "../core/events.ts";
 import type { SharedFrame } from "./broadcast.ts";
 import type { TopicRegistry } from "./topics.ts";
-import { type Transport, writeOutgoing } from "./transport.ts";
+import type { Transport } from "../transport/transport.ts";
+import { writeOutgoing } from "./write_outgoing.ts";
 
 /** A message: text as a string, binary as bytes. */
 export type Message = string | Uint8Array;
@@ -149,7 +150,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   /** The request path (server) or URL path (client). */
   readonly path: string;
 
-  readonly #core: Connection;
+  readonly #core: WebSocketProtocol;
   readonly #transport: Transport;
   readonly #policy: ConnectionPolicy;
   #handlers: Handlers<Data>;
@@ -193,7 +194,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   /** @internal Created by the server and client services. */
   constructor(init: {
-    core: Connection;
+    core: WebSocketProtocol;
     transport: Transport;
     policy: ConnectionPolicy;
     handlers: Handlers<Data>;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { isOws, isTchar, isToken } from "./http_tokens.ts";
+import { isOws, isTchar, isToken } from "./tokens.ts";
 
 export { isToken };
 

@@ -1,23 +1,23 @@
 /**
  * The client side of a connection, from the opening handshake on. It
  * queues the request at construction, checks the 101 response, then is a
- * {@link Connection}.
+ * {@link WebSocketProtocol}.
  *
  * @module
  */
 
-import { Connection, type ConnectionOptions, ReadyState } from "./connection.ts";
+import { WebSocketProtocol, type ProtocolOptions, ReadyState } from "./protocol.ts";
 import { ExtensionNegotiationError, HandshakeError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
 import type { ClientExtensionFactory } from "./extensions/extension.ts";
 import { extensionOffer, negotiateAsClient } from "./extensions/negotiate.ts";
 import { buildRequest, checkResponse, type ClientRequestOptions, type HandshakeResponse } from "./handshake.ts";
-import { type ExtensionOffer, parseExtensions } from "./header_tokens.ts";
-import { type HeadLimits, ResponseHeadParser } from "./http_head.ts";
+import { type ExtensionOffer, parseExtensions } from "./http/header_values.ts";
+import { type HeadLimits, ResponseHeadParser } from "./http/head.ts";
 
-/** Options of a {@link ClientConnection}: the request to send and the limits. */
-export interface ClientConnectionOptions
-  extends Omit<ConnectionOptions, "extensions">, Omit<ClientRequestOptions, "extensions"> {
+/** Options of a {@link ClientProtocol}: the request to send and the limits. */
+export interface ClientProtocolOptions
+  extends Omit<ProtocolOptions, "extensions">, Omit<ClientRequestOptions, "extensions"> {
   /** Limits on the response head. */
   headLimits?: Partial<HeadLimits>;
   /**
@@ -40,7 +40,7 @@ export interface ClientConnectionOptions
  * socket.write(client.dataToSend());
  * ```
  */
-export class ClientConnection extends Connection {
+export class ClientProtocol extends WebSocketProtocol {
   /** What the handshake settled, once open. */
   handshake: HandshakeResponse | undefined;
   readonly #key: string;
@@ -49,7 +49,7 @@ export class ClientConnection extends Connection {
   readonly #factories: readonly ClientExtensionFactory[];
   #parser: ResponseHeadParser | undefined;
 
-  constructor(options: ClientConnectionOptions) {
+  constructor(options: ClientProtocolOptions) {
     super("client", { ...options, extensions: undefined });
     this.readyState = ReadyState.CONNECTING;
     this.#factories = typeof options.extensions === "string" ? [] : options.extensions ?? [];

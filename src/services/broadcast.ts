@@ -7,8 +7,8 @@
  * @module
  */
 
-import { encodeFrame, encodeTextFrame, Opcode } from "./frame.ts";
-import type { Message } from "./websocket_connection.ts";
+import { encodeFrame, encodeTextFrame, Opcode } from "../core/frame.ts";
+import type { Message } from "./connection.ts";
 
 /**
  * A message encoded once as an unmasked (server) frame. Every receiver

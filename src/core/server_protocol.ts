@@ -1,13 +1,13 @@
 /**
  * The server side of a connection, from the first byte of the opening
- * handshake on. Until {@link ServerConnection.accept} it reads the HTTP
- * request; then it is a {@link Connection}.
+ * handshake on. Until {@link ServerProtocol.accept} it reads the HTTP
+ * request; then it is a {@link WebSocketProtocol}.
  *
  * @module
  */
 
 import { concat } from "./bytes.ts";
-import { Connection, type ConnectionOptions, ReadyState } from "./connection.ts";
+import { WebSocketProtocol, type ProtocolOptions, ReadyState } from "./protocol.ts";
 import { HandshakeError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
 import type { ServerExtensionFactory } from "./extensions/extension.ts";
@@ -21,15 +21,15 @@ import {
   reasonPhrase,
   rejectResponse,
 } from "./handshake.ts";
-import { type HeadLimits, type RequestHead, RequestHeadParser, writeResponseHead } from "./http_head.ts";
+import { type HeadLimits, type RequestHead, RequestHeadParser, writeResponseHead } from "./http/head.ts";
 
-/** Options of a {@link ServerConnection}. */
-export interface ServerConnectionOptions extends Omit<ConnectionOptions, "extensions"> {
+/** Options of a {@link ServerProtocol}. */
+export interface ServerProtocolOptions extends Omit<ProtocolOptions, "extensions"> {
   /** Limits on the request head: size (default 8 KiB) and header count. */
   headLimits?: Partial<HeadLimits>;
   /**
    * Report requests that do not ask for a WebSocket upgrade as
-   * `"http-request"` events (answer them with {@link ServerConnection.respond})
+   * `"http-request"` events (answer them with {@link ServerProtocol.respond})
    * instead of refusing them with 426. Default false.
    */
   http?: boolean;
@@ -37,7 +37,7 @@ export interface ServerConnectionOptions extends Omit<ConnectionOptions, "extens
   maxHttpBodySize?: number;
 }
 
-/** A plain HTTP response for {@link ServerConnection.respond}. */
+/** A plain HTTP response for {@link ServerProtocol.respond}. */
 export interface HttpResponseInit {
   status: number;
   /** Reason phrase; default the standard one. */
@@ -47,10 +47,10 @@ export interface HttpResponseInit {
   body?: Uint8Array;
 }
 
-/** Default of {@link ServerConnectionOptions.maxHttpBodySize}. */
+/** Default of {@link ServerProtocolOptions.maxHttpBodySize}. */
 export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
 
-/** What {@link ServerConnection.accept} answers with. */
+/** What {@link ServerProtocol.accept} answers with. */
 export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
   /**
    * The extensions the server is willing to use for this connection; each
@@ -75,7 +75,7 @@ export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
  * socket.write(server.dataToSend());
  * ```
  */
-export class ServerConnection extends Connection {
+export class ServerProtocol extends WebSocketProtocol {
   /** The `Sec-WebSocket-Extensions` value of the 101 response ("" for none), once accepted. */
   extensionsHeader = "";
   /** The checked request, from its arrival until `accept()` (which lets it go, to save memory). */
@@ -90,7 +90,7 @@ export class ServerConnection extends Connection {
   #httpResponding = false;
   #eofPending = false;
 
-  constructor(options: ServerConnectionOptions = {}) {
+  constructor(options: ServerProtocolOptions = {}) {
     super("server", options);
     this.readyState = ReadyState.CONNECTING;
     this.#parser = new RequestHeadParser(options.headLimits);

@@ -6,7 +6,7 @@
  */
 
 import { ExtensionNegotiationError } from "../errors.ts";
-import { type ExtensionOffer, formatExtensions } from "../header_tokens.ts";
+import { type ExtensionOffer, formatExtensions } from "../http/header_values.ts";
 import type { ClientExtensionFactory, Extension, ServerExtensionFactory } from "./extension.ts";
 
 /** What the server settled: the response header value (empty for none) and the extensions in order. */

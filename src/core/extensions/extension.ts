@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ExtensionOffer } from "../header_tokens.ts";
+import type { ExtensionOffer } from "../http/header_values.ts";
 
 /** Parameters of one extension in `Sec-WebSocket-Extensions`; a parameter without a value is `true`. */
 export type ExtensionParams = ReadonlyArray<readonly [string, string | true]>;

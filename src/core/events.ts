@@ -6,16 +6,16 @@
 
 import type { HandshakeError, ProtocolError } from "./errors.ts";
 import type { HandshakeRequest } from "./handshake.ts";
-import type { RequestHead, ResponseHead } from "./http_head.ts";
+import type { RequestHead, ResponseHead } from "./http/head.ts";
 
 /** A complete text message, decoded. */
-export interface TextEvent {
+export interface WsTextEvent {
   type: "text";
   data: string;
 }
 
 /** A complete binary message. The bytes belong to the receiver. */
-export interface BinaryEvent {
+export interface WsBinaryEvent {
   type: "binary";
   data: Uint8Array;
 }
@@ -26,7 +26,7 @@ export interface BinaryEvent {
  * Text arrives as UTF-8 bytes, already checked (a chunk may end inside a
  * character; the whole message is valid UTF-8).
  */
-export interface ChunkEvent {
+export interface WsChunkEvent {
   type: "chunk";
   /** The type of the message this chunk belongs to. */
   messageType: "text" | "binary";
@@ -38,13 +38,13 @@ export interface ChunkEvent {
 }
 
 /** A ping; unless `autoPong` is off, the pong is already queued. */
-export interface PingEvent {
+export interface WsPingEvent {
   type: "ping";
   data: Uint8Array;
 }
 
 /** A pong (solicited or not). */
-export interface PongEvent {
+export interface WsPongEvent {
   type: "pong";
   data: Uint8Array;
 }
@@ -54,7 +54,7 @@ export interface PongEvent {
  * its close frame had none, or 1006 when the transport ended without a close
  * frame. When the peer started the close, the echo is already queued.
  */
-export interface CloseEvent {
+export interface WsCloseEvent {
   type: "close";
   code: number;
   reason: string;
@@ -67,7 +67,7 @@ export interface CloseEvent {
  * close frame carrying `error.closeCode`) is already queued for sending and
  * further input is ignored.
  */
-export interface ErrorEvent {
+export interface WsErrorEvent {
   type: "error";
   error: ProtocolError;
   /** The close frame queued in `dataToSend()`, for inspection. */
@@ -75,7 +75,7 @@ export interface ErrorEvent {
 }
 
 /** Server side: a complete opening handshake request arrived; call `accept()` or `reject()`. */
-export interface RequestEvent {
+export interface WsRequestEvent {
   type: "request";
   /** The checked request: path, host, origin, offered subprotocols and extensions, and the raw head. */
   request: HandshakeRequest;
@@ -85,14 +85,14 @@ export interface RequestEvent {
  * Server side, with the `http` option: a plain HTTP request (no WebSocket
  * upgrade) and its body; answer it with `respond()`.
  */
-export interface HttpRequestEvent {
+export interface WsHttpRequestEvent {
   type: "http-request";
   request: RequestHead;
   body: Uint8Array;
 }
 
 /** Client side: the server's 101 was valid; the connection is open. */
-export interface ResponseEvent {
+export interface WsResponseEvent {
   type: "response";
   response: ResponseHead;
   /** The subprotocol the server chose, or "" for none. */
@@ -100,21 +100,21 @@ export interface ResponseEvent {
 }
 
 /** Either side: the opening handshake failed (bad request or bad response). */
-export interface HandshakeFailedEvent {
+export interface WsHandshakeErrorEvent {
   type: "handshake-error";
   error: HandshakeError;
 }
 
 /** Every event a connection can report. */
 export type WsEvent =
-  | TextEvent
-  | BinaryEvent
-  | ChunkEvent
-  | PingEvent
-  | PongEvent
-  | CloseEvent
-  | ErrorEvent
-  | RequestEvent
-  | HttpRequestEvent
-  | ResponseEvent
-  | HandshakeFailedEvent;
+  | WsTextEvent
+  | WsBinaryEvent
+  | WsChunkEvent
+  | WsPingEvent
+  | WsPongEvent
+  | WsCloseEvent
+  | WsErrorEvent
+  | WsRequestEvent
+  | WsHttpRequestEvent
+  | WsResponseEvent
+  | WsHandshakeErrorEvent;

@@ -7,15 +7,16 @@
  */
 
 import type { Timer } from "./clock.ts";
-import { ClientConnection } from "./client_connection.ts";
-import { defaultNetwork } from "./default_network.ts";
-import { ExtensionNegotiationError, HandshakeError } from "./errors.ts";
-import type { WsEvent } from "./events.ts";
-import type { ClientExtensionFactory } from "./extensions/extension.ts";
-import { setDefaultDeflateCodec } from "./extensions/default_codec.ts";
-import { WEBSOCKET_VERSION } from "./handshake.ts";
-import type { HeadLimits } from "./http_head.ts";
-import { type ClientTlsOptions, type Network, type Transport, writeOutgoing } from "./transport.ts";
+import { ClientProtocol } from "../core/client_protocol.ts";
+import { defaultNetwork } from "../transport/default_network.ts";
+import { ExtensionNegotiationError, HandshakeError } from "../core/errors.ts";
+import type { WsEvent } from "../core/events.ts";
+import type { ClientExtensionFactory } from "../core/extensions/extension.ts";
+import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
+import { WEBSOCKET_VERSION } from "../core/handshake.ts";
+import type { HeadLimits } from "../core/http/head.ts";
+import type { ClientTlsOptions, Network, Transport } from "../transport/transport.ts";
+import { writeOutgoing } from "./write_outgoing.ts";
 import {
   type ConnectionPolicy,
   type Handlers,
@@ -25,7 +26,7 @@ import {
   kEnd,
   resolvePolicy,
   WebSocketConnection,
-} from "./websocket_connection.ts";
+} from "./connection.ts";
 
 /** Options of {@link connect}. */
 export interface ConnectOptions<Data = undefined> extends Partial<ConnectionPolicy> {
@@ -181,7 +182,7 @@ function handshake<Data>(
   policy: ConnectionPolicy,
   isUtf8: ((bytes: Uint8Array) => boolean) | undefined,
 ): { result: Promise<WebSocketConnection<Data>> } {
-  const core = new ClientConnection({
+  const core = new ClientProtocol({
     host: options.host ?? target.host,
     path: target.path,
     origin: options.origin,

@@ -9,8 +9,8 @@
 
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { HandshakeError } from "./errors.ts";
-import { type ExtensionOffer, hasToken, isToken, parseExtensions, parseTokenList } from "./header_tokens.ts";
-import { type RequestHead, type ResponseHead, writeRequestHead, writeResponseHead } from "./http_head.ts";
+import { type ExtensionOffer, hasToken, isToken, parseExtensions, parseTokenList } from "./http/header_values.ts";
+import { type RequestHead, type ResponseHead, writeRequestHead, writeResponseHead } from "./http/head.ts";
 import { sha1 } from "./sha1.ts";
 
 /** The GUID RFC 6455 section 1.3 appends to the key. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { WebSocketError } from "./errors.ts";
+import { WebSocketError } from "../core/errors.ts";
 
 /** The credential calls of `node:process` used here; absent ones mean the runtime lacks them. */
 export interface ProcessCredentials {

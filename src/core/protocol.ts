@@ -2,10 +2,10 @@
  * The WebSocket connection state machine once the opening handshake is
  * done (RFC 6455 sections 5–7), for both roles, without I/O.
  *
- * Feed received bytes to {@link Connection.receiveData}; it returns the
+ * Feed received bytes to {@link WebSocketProtocol.receiveData}; it returns the
  * events they completed and never throws. Every byte to write (your sends,
  * automatic pongs, close replies) is queued; drain it with
- * {@link Connection.dataToSend} and write it in one go.
+ * {@link WebSocketProtocol.dataToSend} and write it in one go.
  *
  * @module
  */
@@ -39,7 +39,7 @@ export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as c
 export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 
 /** Limits and behaviour of a connection. Every limit has a safe default. */
-export interface ConnectionOptions {
+export interface ProtocolOptions {
   /** Largest message accepted, in bytes, fragments' accounting included. Default 16 MiB. */
   maxMessageSize?: number;
   /** Largest single frame payload accepted. Default: `maxMessageSize`. */
@@ -82,7 +82,7 @@ export interface CloseRecord {
   reason: string;
 }
 
-/** Default of {@link ConnectionOptions.maxMessageSize}: 16 MiB, as Bun's server. */
+/** Default of {@link ProtocolOptions.maxMessageSize}: 16 MiB, as Bun's server. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
 /**
@@ -101,7 +101,7 @@ const decoder = new TextDecoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Sans-IO WebSocket connection in the OPEN phase (or later). */
-export class Connection {
+export class WebSocketProtocol {
   /** Which end this is. */
   readonly side: Side;
   /** Current state; see {@link ReadyState}. */
@@ -152,7 +152,7 @@ export class Connection {
   readonly #output = new OutputQueue();
   #closeExpected = false;
 
-  constructor(side: Side, options: ConnectionOptions = {}) {
+  constructor(side: Side, options: ProtocolOptions = {}) {
     this.side = side;
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#maxFrameSize = Math.min(options.maxFrameSize ?? this.#maxMessageSize, this.#maxMessageSize);
@@ -179,7 +179,7 @@ export class Connection {
     this.#allowedRsv = this.#pipeline.rsvBits;
   }
 
-  /** Switches to `"chunk"` events (see {@link ConnectionOptions.streamMessages}); the handshake phase calls it. */
+  /** Switches to `"chunk"` events (see {@link ProtocolOptions.streamMessages}); the handshake phase calls it. */
   protected setStreaming(on: boolean): void {
     this.#streaming = on;
   }

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { HandshakeError } from "./errors.ts";
+import { HandshakeError } from "../errors.ts";
 import { HeaderMap } from "./header_map.ts";
-import { invalid, parseRequest, parseResponse } from "./http_head_syntax.ts";
-import { decodeLatin1, encodeLatin1, hexByte, isFieldValueChar, isToken } from "./http_tokens.ts";
+import { invalid, parseRequest, parseResponse } from "./head_syntax.ts";
+import { decodeLatin1, encodeLatin1, hexByte, isFieldValueChar, isToken } from "./tokens.ts";
 
 export { HeaderMap };
 

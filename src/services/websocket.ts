@@ -8,8 +8,8 @@
  */
 
 import { connect, type ConnectOptions, parseWebSocketUrl } from "./client.ts";
-import { isToken } from "./header_tokens.ts";
-import type { WebSocketConnection } from "./websocket_connection.ts";
+import { isToken } from "../core/http/header_values.ts";
+import type { WebSocketConnection } from "./connection.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,0 +1,121 @@
+/**
+ * What a server is made of: its options (every limit and timeout with a
+ * safe default), the subprotocols it serves and the answers its hooks give.
+ *
+ * @module
+ */
+
+import type { HandshakeRequest } from "../core/handshake.ts";
+import type { HeadLimits } from "../core/http/head.ts";
+import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
+import type { Network, PeerInfo, ServerTlsOptions } from "../transport/transport.ts";
+import type { BroadcastChannelLike } from "./broadcast.ts";
+import type { ConnectionPolicy, Handlers } from "./connection.ts";
+import type { WebSocketConnection } from "./connection.ts";
+
+/**
+ * A named subprotocol: its handlers and how to make each connection's data.
+ * The client's first offered name that matches a protocol is chosen; a
+ * client that offers none of them gets the first protocol, unnamed.
+ */
+export interface Subprotocol<Data = any> extends Handlers<Data> {
+  /** The `Sec-WebSocket-Protocol` token. */
+  name: string;
+  /** Creates the per-connection data when a connection opens. */
+  data?(request: HandshakeRequest, peer: PeerInfo): Data;
+}
+
+/** A handshake refusal from {@link ServeOptions.filterHandshake}. */
+export interface Rejection {
+  status: number;
+  body?: string;
+  headers?: [string, string][];
+}
+
+/** Options of {@link serve}. Every limit and timeout has a safe default. */
+export interface ServeOptions extends Partial<ConnectionPolicy> {
+  /** Port to listen on; 0 picks a free one (read it from `server.port`). Default 0. */
+  port?: number;
+  /** Interface to bind. Default "0.0.0.0". */
+  hostname?: string;
+  /** TLS certificate and key (PEM), and optional client-certificate checks. */
+  tls?: ServerTlsOptions;
+  /** The subprotocols served; the first is the default and also serves clients that offer none. */
+  protocols?: Subprotocol[];
+  /** Answers plain HTTP requests on the same port (404 when it returns undefined). Without it, such requests get 426. */
+  fetch?(request: Request, peer: PeerInfo): Response | undefined | Promise<Response | undefined>;
+  /** Sees each new TCP connection before any byte is read; return false to refuse it. */
+  filterConnection?(peer: PeerInfo): boolean;
+  /** Sees each valid handshake (and the protocol chosen); return a {@link Rejection} to refuse it. */
+  filterHandshake?(request: HandshakeRequest, protocol: string, peer: PeerInfo): Rejection | undefined | Promise<Rejection | undefined>;
+  /** Time allowed for the whole opening handshake, ms. Default 5000. */
+  handshakeTimeout?: number;
+  /** Largest message accepted, bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  /**
+   * Extensions the server can negotiate, e.g. `[perMessageDeflate()]`.
+   * Each takes the first of the client's offers it accepts. Default none.
+   */
+  extensions?: readonly ServerExtensionFactory[];
+  /**
+   * Decides per connection whether an extension may be negotiated
+   * (libwebsockets' `CONFIRM_EXTENSION_OKAY`): return false to leave it out.
+   */
+  confirmExtension?(name: string, request: HandshakeRequest, protocol: string, peer: PeerInfo): boolean;
+  /** Largest frame accepted, bytes. Default: `maxMessageSize`. */
+  maxFrameSize?: number;
+  /** Limits on the request head. Default 8 KiB, 64 headers. */
+  headLimits?: Partial<HeadLimits>;
+  /** Largest plain-HTTP request body, bytes. Default 1 MiB. */
+  maxHttpBodySize?: number;
+  /** Where to listen: the runtime's network by default; a `MemoryNetwork` in tests. */
+  network?: Network;
+  /**
+   * Several servers, one port (Linux `SO_REUSEPORT`): every worker listens on
+   * the same port and the kernel spreads connections between them. Supported
+   * by `Bun.listen`, `Deno.listen` (with `--unstable-net`) and `node:net` from
+   * Node 22.12 / 23.1 (and the `node:net` of Deno and Bun); elsewhere `serve`
+   * rejects with a `WebSocketError` coded `"WS_ERR_REUSE_PORT_UNSUPPORTED"`.
+   */
+  reusePort?: boolean;
+  /**
+   * Links this server to the servers of other workers (libwebsockets'
+   * `fork_service_loop`): `broadcast` and `publish` also reach their
+   * connections, and theirs reach this server's. A name opens a
+   * `BroadcastChannel` (which reaches the workers of one process: threads,
+   * not processes); an object is used as the channel, e.g. `wsport/node`'s
+   * `clusterChannel` across `node:cluster` processes. Each message is
+   * delivered once per server, never back to the sender.
+   */
+  broadcastChannel?: string | BroadcastChannelLike;
+  /**
+   * Once listening, switch the process to this user (libwebsockets'
+   * `uid`): supplementary groups cleared, then setgid, then setuid. A name
+   * or a numeric id. Main thread only. Refused before listening where the
+   * runtime cannot do it (a `WebSocketError` coded
+   * `"WS_ERR_PRIVILEGES_UNSUPPORTED"` says why: e.g. Deno, which has no
+   * setgroups, while the process has supplementary groups). If the switch
+   * itself fails, the listener is closed and `serve` rejects.
+   */
+  uid?: number | string;
+  /** Once listening, switch the process to this group; see {@link ServeOptions.uid}. */
+  gid?: number | string;
+}
+
+/** Options of {@link Server.publish}. */
+export interface PublishOptions {
+  /** A connection that must not receive it (typically the one publishing). */
+  except?: WebSocketConnection<any>;
+}
+
+/** Options of {@link Server.close}. */
+export interface ShutdownOptions {
+  /** Close code sent to every connection. Default 1001 (going away). */
+  code?: number;
+  reason?: string;
+  /** How long to wait for closing handshakes before terminating, ms. Default: the `closeTimeout`. */
+  timeout?: number;
+}
+
+/** Default of {@link ServeOptions.handshakeTimeout}. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 5000;
