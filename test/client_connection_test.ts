@@ -5,7 +5,7 @@ import { plain, splitAt } from "./helpers.ts";
 import { concat } from "../src/core/bytes.ts";
 import fc from "fast-check";
 import { ClientProtocol, type ClientProtocolOptions } from "../src/core/client_protocol.ts";
-import { type WebSocketProtocol, type OutgoingData, ReadyState, SEND_EOF } from "../src/core/protocol.ts";
+import { ReadyState, SEND_EOF } from "../src/core/protocol.ts";
 import { HandshakeError, InvalidStateError } from "../src/core/errors.ts";
 import type { WsEvent } from "../src/core/events.ts";
 import {

@@ -4,7 +4,7 @@ import { asText, drain, latin1 } from "./helpers.ts";
 import { plain, splitAt, RFC_KEY, RFC_REQUEST_TEXT as REQUEST_TEXT } from "./helpers.ts";
 import { concat } from "../src/core/bytes.ts";
 import fc from "fast-check";
-import { type WebSocketProtocol, type OutgoingData, ReadyState, SEND_EOF } from "../src/core/protocol.ts";
+import { ReadyState, SEND_EOF } from "../src/core/protocol.ts";
 import { HandshakeError, InvalidStateError } from "../src/core/errors.ts";
 import type { WsEvent } from "../src/core/events.ts";
 import { acceptResponse, checkRequest, type HandshakeRequest, rejectResponse } from "../src/core/handshake.ts";

@@ -13,91 +13,26 @@
 import { ByteQueue } from "./byte_queue.ts";
 import { concat } from "./bytes.ts";
 import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "./close_code.ts";
-import {
-  InvalidFrameError,
-  InvalidStateError,
-  InvalidUtf8Error,
-  MessageTooBigError,
-  ProtocolError,
-} from "./errors.ts";
+import { InvalidStateError, ProtocolError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import { encodeFrame, encodeTextFrame, MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
+import { encodeFrame, encodeTextFrame, Opcode } from "./frame.ts";
 import { readFrameHeader, type ReadHeader, type Side } from "./frame_reader.ts";
 import type { Extension, ExtensionFrame } from "./extensions/extension.ts";
-import { ExtensionPipeline, isPromise } from "./extensions/pipeline.ts";
-import { applyMask, randomMaskKey } from "./mask.ts";
-import { type OutgoingData, OutputQueue } from "./output_queue.ts";
-import { Utf8Validator } from "./utf8.ts";
+import { ExtensionStage } from "./extensions/stage.ts";
+import { randomMaskKey } from "./mask.ts";
+import { MessageReader, unmasked } from "./message_reader.ts";
+import { type OutgoingData, OutputQueue, type PendingFrame } from "./output_queue.ts";
+import { checkControlHeader, controlPayload, encodeClosePayload, parseClosePayload, truncateReason } from "./control_frames.ts";
 
 export type { Side } from "./frame_reader.ts";
 
 export { type OutgoingData, SEND_EOF } from "./output_queue.ts";
 
-/** Connection states, numbered as the WHATWG `WebSocket.readyState`. */
-export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
-/** One of {@link ReadyState}. */
-export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+import { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, ReadyState } from "./protocol_options.ts";
 
-/** Limits and behaviour of a connection. Every limit has a safe default. */
-export interface ProtocolOptions {
-  /** Largest message accepted, in bytes, fragments' accounting included. Default 16 MiB. */
-  maxMessageSize?: number;
-  /** Largest single frame payload accepted. Default: `maxMessageSize`. */
-  maxFrameSize?: number;
-  /**
-   * Bytes charged for each fragment after the first, so a flood of tiny or
-   * empty fragments reaches the message limit. Default 64.
-   */
-  fragmentOverhead?: number;
-  /** Answer pings with pongs automatically. Default true. */
-  autoPong?: boolean;
-  /**
-   * A faster whole-buffer UTF-8 check the runtime offers (`isUtf8` of
-   * `node:buffer`); adapters provide it. Text still fails at the first
-   * chunk holding an invalid byte.
-   */
-  isUtf8?: (bytes: Uint8Array) => boolean;
-  /**
-   * Negotiated extensions, in negotiated order. Server and client
-   * connections set them from the handshake; give them here only to build
-   * an already-open connection.
-   */
-  extensions?: readonly Extension[];
-  /**
-   * Report data frames as `"chunk"` events as their bytes arrive, instead
-   * of buffering whole `"text"`/`"binary"` messages. Default false.
-   */
-  streamMessages?: boolean;
-  /**
-   * Client only. `false` sends frames unmasked, which RFC 6455 forbids:
-   * only for testing how a server reacts (libwebsockets'
-   * `DEFEAT_CLIENT_MASK`). Default true.
-   */
-  maskFrames?: boolean;
-}
-
-/** The close frame one side sent or received. */
-export interface CloseRecord {
-  code: number;
-  reason: string;
-}
-
-/** Default of {@link ProtocolOptions.maxMessageSize}: 16 MiB, as Bun's server. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
-
-/**
- * Data frames up to this size are read into one buffer allocated at their
- * header; larger ones are kept as received pieces and joined at the end.
- */
-const PREALLOCATE_LIMIT = 256 * 1024;
-
-/** Whole single-frame text messages up to this size are unmasked into {@link scratch}. */
-const SCRATCH_SIZE = 16 * 1024;
-// Shared by every connection: it is only used within one synchronous call.
-const scratch = new Uint8Array(SCRATCH_SIZE);
+export { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, ReadyState } from "./protocol_options.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Sans-IO WebSocket connection in the OPEN phase (or later). */
@@ -111,42 +46,23 @@ export class WebSocketProtocol {
   /** The close frame the peer sent, once received. */
   closeReceived: CloseRecord | undefined;
 
-  readonly #maxMessageSize: number;
   readonly #maxFrameSize: number;
-  readonly #fragmentOverhead: number;
   readonly #autoPong: boolean;
-  #streaming: boolean;
   readonly #masked: boolean;
   // RSV bits owned by negotiated extensions; with none, any RSV bit fails the connection.
   #allowedRsv = 0;
-  #pipeline: ExtensionPipeline | undefined;
+  #stage: ExtensionStage | undefined;
 
   readonly #input = new ByteQueue();
   #discarding = false;
   #terminalReported = false; // at most one close or error event
   #header: ReadHeader = { fin: false, rsv: 0, opcode: 0, mask: null, length: 0 };
   #inPayload = false;
-  #payloadRead = 0;
-  // The data message being received.
-  #messageOpcode = 0; // 0: none in progress
-  #messageParts: Uint8Array[] = [];
-  #messageCost = 0;
-  readonly #utf8: Utf8Validator;
+  readonly #reader: MessageReader;
   readonly #isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
-  // The payload of the data frame being read, when it is copied into one buffer as it arrives.
-  #frameBuffer: Uint8Array | undefined;
   // The data message being sent in fragments.
   #sendingFragmented = false;
-
-  // With extensions: the received frame's payload, the decoded size of the message so far,
-  // and a decode still running.
-  #framePieces: Uint8Array[] = [];
-  #decodedSize = 0;
-  #decoding: { frame: ExtensionFrame | undefined; error: unknown } | undefined;
-  // Asynchronous transforms in flight, and events they produced after receiveData() returned.
-  #inFlight = 0;
-  #progress: Promise<void> | undefined;
-  #signalProgress: (() => void) | undefined;
+  // Events produced after receiveData() returned (an asynchronous encode that failed).
   #lateEvents: WsEvent[] = [];
 
   readonly #output = new OutputQueue();
@@ -154,13 +70,16 @@ export class WebSocketProtocol {
 
   constructor(side: Side, options: ProtocolOptions = {}) {
     this.side = side;
-    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.#maxFrameSize = Math.min(options.maxFrameSize ?? this.#maxMessageSize, this.#maxMessageSize);
-    this.#fragmentOverhead = options.fragmentOverhead ?? 64;
+    const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#maxFrameSize = Math.min(options.maxFrameSize ?? maxMessageSize, maxMessageSize);
     this.#autoPong = options.autoPong ?? true;
     this.#isUtf8 = options.isUtf8;
-    this.#utf8 = new Utf8Validator(options.isUtf8);
-    this.#streaming = options.streamMessages ?? false;
+    this.#reader = new MessageReader({
+      maxMessageSize,
+      fragmentOverhead: options.fragmentOverhead ?? 64,
+      streaming: options.streamMessages ?? false,
+      isUtf8: options.isUtf8,
+    });
     this.#masked = side === "client" && options.maskFrames !== false;
     if (options.extensions !== undefined && options.extensions.length > 0) this.setExtensions(options.extensions);
   }
@@ -175,18 +94,18 @@ export class WebSocketProtocol {
    */
   protected setExtensions(extensions: readonly Extension[]): void {
     if (extensions.length === 0) return;
-    this.#pipeline = new ExtensionPipeline(extensions);
-    this.#allowedRsv = this.#pipeline.rsvBits;
+    this.#stage = new ExtensionStage(extensions);
+    this.#allowedRsv = this.#stage.rsvBits;
   }
 
   /** Switches to `"chunk"` events (see {@link ProtocolOptions.streamMessages}); the handshake phase calls it. */
   protected setStreaming(on: boolean): void {
-    this.#streaming = on;
+    this.#reader.streaming = on;
   }
 
   /** The negotiated extensions, in order. */
   get extensions(): readonly Extension[] {
-    return this.#pipeline?.extensions ?? [];
+    return this.#stage?.pipeline.extensions ?? [];
   }
 
   /**
@@ -196,37 +115,24 @@ export class WebSocketProtocol {
    * `dataToSend()` again.
    */
   get pendingWork(): Promise<void> | undefined {
-    if (this.#inFlight === 0) return undefined;
-    this.#progress ??= new Promise((resolve) => (this.#signalProgress = resolve));
-    return this.#progress;
+    return this.#stage?.pendingWork;
   }
 
   /** Whether received data waits for an asynchronous decode (the I/O layer may stop reading meanwhile). */
   get receiveBlocked(): boolean {
-    return this.#decoding !== undefined;
+    return this.#stage?.decoding ?? false;
   }
 
   /** Tells the extensions the connection is idle, so they can release memory they can rebuild. */
   idle(): void {
-    this.#pipeline?.idle();
+    this.#stage?.pipeline.idle();
   }
 
   /** Releases the extensions' resources; call once the transport is closed. Idempotent. */
   dispose(): void {
-    const pipeline = this.#pipeline;
-    this.#pipeline = undefined;
-    pipeline?.close();
-  }
-
-  #track(work: Promise<void>): void {
-    this.#inFlight++;
-    work.then(() => {
-      this.#inFlight--;
-      const signal = this.#signalProgress;
-      this.#progress = undefined;
-      this.#signalProgress = undefined;
-      signal?.();
-    });
+    const stage = this.#stage;
+    this.#stage = undefined;
+    stage?.pipeline.close();
   }
 
   // --- receiving ---
@@ -282,246 +188,50 @@ export class WebSocketProtocol {
   #parse(events: WsEvent[]): void {
     const header = this.#header;
     const input = this.#input;
-    if (this.#decoding !== undefined && !this.#resumeDecoded(events)) return;
+    const reader = this.#reader;
+    const stage = this.#stage;
+    if (stage?.decoding && !this.#acceptDecoded(stage.resume(), events)) return;
     while (!this.#discarding) {
       if (!this.#inPayload) {
         const got = readFrameHeader(input, this.side, this.#allowedRsv, this.#maxFrameSize, header);
         if (got === false) return;
         if (got !== true) return this.#failWith(got, events);
-        const error = this.#startFrame(header);
+        const error = header.opcode >= Opcode.Close ? checkControlHeader(header) : reader.startFrame(header);
         if (error) return this.#failWith(error, events);
         this.#inPayload = true;
-        this.#payloadRead = 0;
-        this.#frameBuffer = undefined;
       }
       if (header.opcode >= Opcode.Close) {
         // Control frames are small: wait for the whole payload.
         if (input.length < header.length) return;
-        const data = this.#unmasked(input.take(header.length), header, 0);
+        const data = unmasked(input.take(header.length), header, 0);
         this.#inPayload = false;
         this.#control(header.opcode, data, events);
         continue;
       }
-      if (this.#pipeline !== undefined) {
-        if (!this.#readExtensionFrame(header, events)) return;
+      if (stage !== undefined) {
+        if (!reader.collect(input, header, stage.pieces)) return;
+        this.#inPayload = false;
+        if (!this.#acceptDecoded(stage.decode(header, reader.decodedRoom), events)) return;
         continue;
       }
-      if (this.#streaming) {
-        if (!this.#streamFrame(header, events)) return;
-        continue;
-      }
-      // Data frames stream in as they arrive, so bad UTF-8 fails at the first bad byte.
-      while (this.#payloadRead < header.length) {
-        const view = input.takeUpTo(header.length - this.#payloadRead);
-        if (view.length === 0) return;
-        const at = this.#payloadRead;
-        let part: Uint8Array;
-        if (at === 0 && view.length === header.length) {
-          // The whole payload arrived in one piece.
-          if (header.fin && this.#messageOpcode === Opcode.Text && this.#messageParts.length === 0 && view.length <= SCRATCH_SIZE) {
-            this.#inPayload = false;
-            this.#finishSmallText(view, header, events);
-            break;
-          }
-          part = this.#unmasked(view, header, 0);
-          this.#messageParts.push(part);
-        } else {
-          // Split across reads: one buffer for the payload, each piece copied (and unmasked) into
-          // place once, no join at the end. Bounded, so a frame announced but never sent costs little.
-          if (this.#frameBuffer === undefined && header.length <= PREALLOCATE_LIMIT) {
-            this.#frameBuffer = new Uint8Array(header.length);
-            this.#messageParts.push(this.#frameBuffer);
-          }
-          const buffer = this.#frameBuffer;
-          if (buffer !== undefined) {
-            buffer.set(view, at);
-            if (header.mask !== null) applyMask(buffer, header.mask, at, at + view.length, at);
-            part = buffer.subarray(at, at + view.length);
-          } else {
-            part = this.#unmasked(view, header, at);
-            this.#messageParts.push(part);
-          }
-        }
-        this.#payloadRead += part.length;
-        if (this.#messageOpcode === Opcode.Text && !this.#utf8.push(part)) {
-          return this.#failWith(new InvalidUtf8Error(), events);
-        }
-      }
-      if (!this.#inPayload) continue; // finished by the small-text path
+      const progress = reader.read(input, header, events);
+      if (progress === false) return;
+      if (progress !== true) return this.#failWith(progress, events);
       this.#inPayload = false;
-      if (header.fin) this.#finishMessage(events);
     }
   }
 
   /**
-   * A single-frame text message that arrived whole: unmasked into a shared
-   * scratch buffer, checked and decoded at once, with no allocation but the
-   * string.
-   */
-  #finishSmallText(view: Uint8Array, header: ReadHeader, events: WsEvent[]): void {
-    let bytes = view;
-    if (header.mask !== null) {
-      scratch.set(view);
-      applyMask(scratch, header.mask, 0, view.length, 0);
-      bytes = scratch.subarray(0, view.length);
-    }
-    this.#messageOpcode = 0;
-    this.#messageCost = 0;
-    if (!this.#utf8.push(bytes) || !this.#utf8.end()) return this.#failWith(new InvalidUtf8Error(), events);
-    events.push({ type: "text", data: decoder.decode(bytes) });
-  }
-
-  /** Checks a data or control header against the message in progress. */
-  #startFrame(header: ReadHeader): ProtocolError | undefined {
-    const opcode = header.opcode;
-    if (opcode >= Opcode.Close) {
-      // Extensions never transform control frames, so no RSV bit can mean anything there (RFC 7692 6.1).
-      return header.rsv === 0 ? undefined : new InvalidFrameError("RSV bit set on a control frame", "WS_ERR_UNEXPECTED_RSV");
-    }
-    if (opcode === Opcode.Continuation) {
-      if (this.#messageOpcode === 0) {
-        return new InvalidFrameError("continuation frame without a message in progress", "WS_ERR_UNEXPECTED_CONTINUATION");
-      }
-      this.#messageCost += this.#fragmentOverhead;
-    } else {
-      if (this.#messageOpcode !== 0) {
-        return new InvalidFrameError("new message before the previous one finished", "WS_ERR_EXPECTED_CONTINUATION");
-      }
-      this.#messageOpcode = opcode;
-      this.#messageCost = 0;
-      this.#decodedSize = 0;
-      this.#utf8.reset();
-    }
-    const cost = this.#messageCost + header.length;
-    if (cost > this.#maxMessageSize) return new MessageTooBigError(cost, this.#maxMessageSize);
-    this.#messageCost = cost;
-    return undefined;
-  }
-
-  /** Unmasks into a copy (the caller's chunk is never modified); unmasked input is returned as is. */
-  #unmasked(view: Uint8Array, header: ReadHeader, keyOffset: number): Uint8Array {
-    if (header.mask === null || view.length === 0) return view;
-    const copy = view.slice();
-    applyMask(copy, header.mask, 0, copy.length, keyOffset);
-    return copy;
-  }
-
-  /**
-   * Streaming mode: reports each piece of a data frame as it arrives.
+   * A frame out of the extension stage joins the message in progress.
    *
-   * @returns False when more input is needed or the connection failed.
+   * @returns False while a decode runs or when the connection failed.
    */
-  #streamFrame(header: ReadHeader, events: WsEvent[]): boolean {
-    const input = this.#input;
-    const text = this.#messageOpcode === Opcode.Text;
-    do {
-      const view = input.takeUpTo(header.length - this.#payloadRead);
-      if (view.length === 0 && header.length > 0) return false;
-      const part = this.#unmasked(view, header, this.#payloadRead);
-      this.#payloadRead += part.length;
-      if (!this.#emitChunk(part, header.length - this.#payloadRead, header.fin, text, events)) return false;
-    } while (this.#payloadRead < header.length);
-    this.#inPayload = false;
-    return true;
-  }
-
-  /** Checks and reports one chunk of a streamed message; ends the message on its last chunk. */
-  #emitChunk(data: Uint8Array, frameRemaining: number, fin: boolean, text: boolean, events: WsEvent[]): boolean {
-    const last = fin && frameRemaining === 0;
-    if (text && (!this.#utf8.push(data) || (last && !this.#utf8.end()))) {
-      this.#failWith(new InvalidUtf8Error(), events);
-      return false;
-    }
-    if (data.length > 0 || last) events.push({ type: "chunk", messageType: text ? "text" : "binary", data, frameRemaining, last });
-    if (last) {
-      this.#messageOpcode = 0;
-      this.#messageCost = 0;
-      this.#decodedSize = 0;
-    }
-    return true;
-  }
-
-  /**
-   * With extensions: collects a whole data frame, then decodes it.
-   *
-   * @returns False when more input is needed, a decode is running, or the connection failed.
-   */
-  #readExtensionFrame(header: ReadHeader, events: WsEvent[]): boolean {
-    const input = this.#input;
-    while (this.#payloadRead < header.length) {
-      const view = input.takeUpTo(header.length - this.#payloadRead);
-      if (view.length === 0) return false;
-      this.#framePieces.push(this.#unmasked(view, header, this.#payloadRead));
-      this.#payloadRead += view.length;
-    }
-    this.#inPayload = false;
-    const pieces = this.#framePieces;
-    this.#framePieces = [];
-    const data = pieces.length === 1 ? pieces[0]! : pieces.length === 0 ? EMPTY : concat(pieces);
-    const frame: ExtensionFrame = { opcode: header.opcode, fin: header.fin, rsv: header.rsv, data };
-    let result;
-    try {
-      result = this.#pipeline!.decode(frame, this.#maxMessageSize - this.#decodedSize);
-    } catch (error) {
-      this.#failWith(asProtocolError(error), events);
-      return false;
-    }
-    if (!isPromise(result)) return this.#acceptDecoded(result, events);
-    const decoding: { frame: ExtensionFrame | undefined; error: unknown } = { frame: undefined, error: undefined };
-    this.#decoding = decoding;
-    this.#track(result.then((decoded) => void (decoding.frame = decoded), (error) => void (decoding.error = error ?? new Error("decode failed"))));
+  #acceptDecoded(result: ExtensionFrame | ProtocolError | undefined, events: WsEvent[]): boolean {
+    if (result === undefined) return false;
+    const error = result instanceof ProtocolError ? result : this.#reader.acceptDecoded(result.data, result.rsv, result.fin, events);
+    if (error === undefined) return true;
+    this.#failWith(error, events);
     return false;
-  }
-
-  /** Picks up a finished asynchronous decode; false while it is still running or when it failed. */
-  #resumeDecoded(events: WsEvent[]): boolean {
-    const decoding = this.#decoding!;
-    if (decoding.frame === undefined && decoding.error === undefined) return false;
-    this.#decoding = undefined;
-    if (decoding.error !== undefined) {
-      this.#failWith(asProtocolError(decoding.error), events);
-      return false;
-    }
-    return this.#acceptDecoded(decoding.frame!, events);
-  }
-
-  /** A decoded data frame joins the message in progress. */
-  #acceptDecoded(frame: ExtensionFrame, events: WsEvent[]): boolean {
-    if (frame.rsv !== 0) {
-      this.#failWith(new InvalidFrameError("RSV bit set that no extension consumed", "WS_ERR_UNEXPECTED_RSV"), events);
-      return false;
-    }
-    const data = frame.data;
-    this.#decodedSize += data.length;
-    if (this.#decodedSize > this.#maxMessageSize) {
-      this.#failWith(new MessageTooBigError(this.#decodedSize, this.#maxMessageSize), events);
-      return false;
-    }
-    const text = this.#messageOpcode === Opcode.Text;
-    if (this.#streaming) return this.#emitChunk(data, 0, frame.fin, text, events);
-    if (text && !this.#utf8.push(data)) {
-      this.#failWith(new InvalidUtf8Error(), events);
-      return false;
-    }
-    if (data.length > 0) this.#messageParts.push(data);
-    if (frame.fin) this.#finishMessage(events);
-    return true;
-  }
-
-  #finishMessage(events: WsEvent[]): void {
-    const parts = this.#messageParts;
-    const data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : concat(parts);
-    const opcode = this.#messageOpcode;
-    this.#messageParts = [];
-    this.#messageOpcode = 0;
-    this.#messageCost = 0;
-    this.#decodedSize = 0;
-    if (opcode === Opcode.Text) {
-      if (!this.#utf8.end()) return this.#failWith(new InvalidUtf8Error(), events);
-      events.push({ type: "text", data: decoder.decode(data) });
-    } else {
-      events.push({ type: "binary", data });
-    }
   }
 
   #control(opcode: number, data: Uint8Array, events: WsEvent[]): void {
@@ -536,23 +246,9 @@ export class WebSocketProtocol {
   }
 
   #receiveClose(data: Uint8Array, events: WsEvent[]): void {
-    let code = 1005;
-    let reason = "";
-    if (data.length === 1) {
-      return this.#failWith(new InvalidFrameError("close frame payload of 1 byte", "WS_ERR_INVALID_CLOSE"), events);
-    }
-    if (data.length >= 2) {
-      code = (data[0]! << 8) | data[1]!;
-      if (!isValidWireCloseCode(code)) {
-        return this.#failWith(new InvalidFrameError(`invalid close code ${code}`, "WS_ERR_INVALID_CLOSE_CODE"), events);
-      }
-      const reasonBytes = data.subarray(2);
-      const validator = new Utf8Validator(this.#isUtf8);
-      if (!validator.push(reasonBytes) || !validator.end()) {
-        return this.#failWith(new InvalidUtf8Error("invalid UTF-8 in close reason"), events);
-      }
-      reason = decoder.decode(reasonBytes);
-    }
+    const received = parseClosePayload(data, this.#isUtf8);
+    if (received instanceof ProtocolError) return this.#failWith(received, events);
+    const { code, reason } = received;
     this.closeReceived = { code, reason };
     this.#terminalReported = true;
     this.#discarding = true; // RFC 6455 5.5.1: no data is accepted after a close frame
@@ -569,9 +265,8 @@ export class WebSocketProtocol {
   #failWith(error: ProtocolError, events: WsEvent[]): void {
     this.#discarding = true;
     this.#input.clear();
-    this.#messageParts = [];
-    this.#framePieces = [];
-    this.#decoding = undefined;
+    this.#reader.clear();
+    this.#stage?.clear();
     let closeFrame = EMPTY;
     if (this.closeSent === undefined && this.readyState !== ReadyState.CLOSED) {
       closeFrame = this.#queueClose(error.closeCode, truncateReason(error.message));
@@ -609,7 +304,7 @@ export class WebSocketProtocol {
    */
   sendText(text: string): void {
     this.#checkCanSendMessage();
-    if (this.#pipeline !== undefined) return this.#sendData(Opcode.Text, encoder.encode(text), true);
+    if (this.#stage !== undefined) return this.#sendData(Opcode.Text, encoder.encode(text), true);
     const chunks = encodeTextFrame(text, Opcode.Text, { mask: this.#maskKey() });
     for (const chunk of chunks) this.#push(chunk);
   }
@@ -730,14 +425,7 @@ export class WebSocketProtocol {
   }
 
   #queueClose(code: number | undefined, reason: string): Uint8Array {
-    let payload = EMPTY;
-    if (code !== undefined) {
-      const reasonBytes = encoder.encode(reason);
-      payload = new Uint8Array(2 + reasonBytes.length);
-      payload[0] = code >>> 8;
-      payload[1] = code & 0xff;
-      payload.set(reasonBytes, 2);
-    }
+    const payload = encodeClosePayload(code, reason);
     this.closeSent = { code: code ?? 1005, reason };
     const chunks = encodeFrame(Opcode.Close, payload, { mask: this.#maskKey() });
     const frame = chunks.length === 1 ? chunks[0]! : concat(chunks);
@@ -756,22 +444,17 @@ export class WebSocketProtocol {
 
   /** A data frame: through the extensions when there are any. */
   #sendData(opcode: number, data: Uint8Array, fin: boolean): void {
-    const pipeline = this.#pipeline;
-    if (pipeline === undefined) return this.#queueFrame(opcode, data, fin);
-    const result = pipeline.encode({ opcode, fin, rsv: 0, data });
-    if (!isPromise(result)) return this.#queueFrame(result.opcode, result.data, result.fin, result.rsv);
+    const stage = this.#stage;
+    if (stage === undefined) return this.#queueFrame(opcode, data, fin);
+    let pending: PendingFrame | undefined;
+    const encoded = stage.encode({ opcode, fin, rsv: 0, data }, (frame, failure) => {
+      if (frame !== undefined) pending!.chunks = encodeFrame(frame.opcode, frame.data, { fin: frame.fin, rsv: frame.rsv, mask: this.#maskKey() });
+      else pending!.error = failure;
+      this.#settleOutput();
+    });
+    if (encoded !== undefined) return this.#queueFrame(encoded.opcode, encoded.data, encoded.fin, encoded.rsv);
     // Everything sent from now on waits behind this frame, control frames included, so order is kept.
-    const pending = this.#output.hold(data.length);
-    this.#track(result.then(
-      (frame) => {
-        pending.chunks = encodeFrame(frame.opcode, frame.data, { fin: frame.fin, rsv: frame.rsv, mask: this.#maskKey() });
-        this.#settleOutput();
-      },
-      (error) => {
-        pending.error = error ?? new Error("encode failed");
-        this.#settleOutput();
-      },
-    ));
+    pending = this.#output.hold(data.length);
   }
 
   #settleOutput(): void {
@@ -802,23 +485,3 @@ export class WebSocketProtocol {
   }
 }
 
-/** Extension failures that are not protocol errors are bugs or codec failures: 1011. */
-function asProtocolError(error: unknown): ProtocolError {
-  if (error instanceof ProtocolError) return error;
-  const wrapped = new ProtocolError(1011, "WS_ERR_EXTENSION_FAILED", "an extension failed to decode a frame");
-  (wrapped as { cause?: unknown }).cause = error;
-  return wrapped;
-}
-
-function controlPayload(data: string | Uint8Array): Uint8Array {
-  const bytes = typeof data === "string" ? encoder.encode(data) : data;
-  if (bytes.length > MAX_CONTROL_PAYLOAD) throw new RangeError("control frame payload is longer than 125 bytes");
-  return bytes;
-}
-
-/** Cuts an error message to fit a close reason, on a code point boundary. */
-function truncateReason(message: string): string {
-  let reason = message;
-  while (encoder.encode(reason).length > MAX_CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
-  return reason;
-}

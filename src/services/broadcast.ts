@@ -1,47 +1,12 @@
 /**
- * Broadcast plumbing: a message serialised once as a server frame and
- * written, as the same bytes, to every receiver; and a relay that carries
- * broadcasts and publications to the servers of other workers (the
- * libwebsockets `fork_service_loop` case) through a `BroadcastChannel`.
+ * The relay that carries broadcasts and publications to the servers of
+ * other workers (the libwebsockets `fork_service_loop` case) through a
+ * `BroadcastChannel`.
  *
  * @module
  */
 
-import { encodeFrame, encodeTextFrame, Opcode } from "../core/frame.ts";
-import type { Message } from "./connection.ts";
-
-/**
- * A message encoded once as an unmasked (server) frame. Every receiver
- * gets these very chunks: the header and payload are not copied per
- * connection.
- */
-export interface SharedFrame {
-  /** The frame, as chunks to write in order (header and payload separate when the payload is large). */
-  readonly chunks: readonly Uint8Array[];
-  /** Bytes on the wire. */
-  readonly size: number;
-  /** The message itself, for receivers that must encode it their own way (negotiated extensions). */
-  readonly message: Message;
-}
-
-/**
- * Encodes a message once for many receivers.
- *
- * @param message Text as a string, binary as bytes (not copied: do not modify them until written).
- * @returns The shared frame.
- * @example
- * ```ts
- * const frame = encodeSharedFrame("hello"); // frame.chunks: [Uint8Array [0x81, 0x05, ...]]
- * ```
- */
-export function encodeSharedFrame(message: Message): SharedFrame {
-  const chunks = typeof message === "string" ? encodeTextFrame(message, Opcode.Text) : encodeFrame(Opcode.Binary, message);
-  let size = 0;
-  for (const chunk of chunks) size += chunk.length;
-  return { chunks, size, message };
-}
-
-// --- between workers ---
+import type { Message } from "./handlers.ts";
 
 /**
  * The members of the WHATWG `BroadcastChannel` a server uses. Any object

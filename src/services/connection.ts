@@ -1,125 +1,27 @@
 /**
  * An open WebSocket connection over a {@link Transport}: the object your
  * handlers receive, on the server and the client alike. It drives the
- * sans-IO {@link WebSocketProtocol}, batches output (one write per read and per
- * tick), accounts for backpressure and runs the close, keepalive and idle
- * timers.
+ * sans-IO {@link WebSocketProtocol}, batches output (one write per read and
+ * per tick), accounts for backpressure and owns the connection's timers.
  *
  * @module
  */
 
-import { type Clock, systemClock, type Timer } from "./clock.ts";
 import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "../core/close_code.ts";
-import { type WebSocketProtocol, type OutgoingData, ReadyState, SEND_EOF } from "../core/protocol.ts";
 import { InvalidStateError, type ProtocolError, WebSocketError } from "../core/errors.ts";
 import type { WsEvent } from "../core/events.ts";
-import type { SharedFrame } from "./broadcast.ts";
-import type { TopicRegistry } from "./topics.ts";
+import { ReadyState, type WebSocketProtocol } from "../core/protocol.ts";
 import type { Transport } from "../transport/transport.ts";
+import { ConnectionTimers, kTimedOut } from "./connection_timers.ts";
+import type { CloseInfo, Handlers, Message, SendResult } from "./handlers.ts";
+import type { ConnectionPolicy } from "./policy.ts";
+import { type SharedFrame, SharedQueue } from "./shared_frames.ts";
+import { MessageInbox } from "./message_inbox.ts";
+import type { TopicRegistry } from "./topics.ts";
 import { writeOutgoing } from "./write_outgoing.ts";
 
-/** A message: text as a string, binary as bytes. */
-export type Message = string | Uint8Array;
-
-/**
- * What `send` did: `"ok"` queued and below the high-water mark;
- * `"backpressure"` queued, but the buffer is above the high-water mark
- * (wait for `drain`); `"dropped"` not sent (the connection is not open, or
- * the hard limit was hit and the connection is being closed with 1008).
- */
-export type SendResult = "ok" | "backpressure" | "dropped";
-
-/** What a streamed piece of a message is: see {@link Handlers.chunk}. */
-export interface ChunkInfo {
-  messageType: "text" | "binary";
-  /** Payload bytes of the current frame still to come. */
-  frameRemaining: number;
-  /** True on the message's last piece. */
-  last: boolean;
-}
-
-/** Event handlers of a connection; all optional. `this` is not used. */
-export interface Handlers<Data = unknown> {
-  /** The connection is open. */
-  open?(ws: WebSocketConnection<Data>): void;
-  /** A complete message: a string for text, bytes for binary. */
-  message?(ws: WebSocketConnection<Data>, message: Message): void;
-  /**
-   * Streaming receive (libwebsockets' `remaining_packet_payload`): with
-   * this handler, messages are not buffered; each piece is handed over as
-   * it arrives, with the bytes left in its frame and whether it ends the
-   * message. `message` is then not called.
-   */
-  chunk?(ws: WebSocketConnection<Data>, data: Uint8Array, info: ChunkInfo): void;
-  /** A ping arrived (the pong is already sent). */
-  ping?(ws: WebSocketConnection<Data>, data: Uint8Array): void;
-  /** A pong arrived. */
-  pong?(ws: WebSocketConnection<Data>, data: Uint8Array): void;
-  /** The send buffer fell back below the high-water mark, or a writable callback was requested. */
-  drain?(ws: WebSocketConnection<Data>): void;
-  /** The connection is closed: the peer's close code (1005 if none, 1006 if no close frame arrived). */
-  close?(ws: WebSocketConnection<Data>, code: number, reason: string): void;
-  /** A protocol error from the peer, or an exception thrown by a handler. */
-  error?(ws: WebSocketConnection<Data>, error: Error): void;
-}
-
-/** Timing and buffering policy of a connection. */
-export interface ConnectionPolicy {
-  /** Time source for every timer. Default: the system clock. */
-  clock: Clock;
-  /** Buffered outgoing bytes above which `send` reports `"backpressure"`. Default 1 MiB. */
-  highWaterMark: number;
-  /** Buffered outgoing bytes above which a send is dropped and the connection closed with 1008. Default 64 MiB. */
-  maxBufferedAmount: number;
-  /** How long to wait for the closing handshake and the TCP close before destroying, ms. Default 5000. */
-  closeTimeout: number;
-  /** Close (1001) after this long without receiving anything, ms; 0 disables. Default 0. */
-  idleTimeout: number;
-  /** Send a ping after this long, ms; 0 disables keepalive. Default 30000. */
-  pingInterval: number;
-  /** Close (1011) when the pong has not arrived after this long, ms. Default 30000. */
-  pongTimeout: number;
-}
-
-/** Defaults of {@link ConnectionPolicy}, except the clock. */
-export const DEFAULT_POLICY: Readonly<Omit<ConnectionPolicy, "clock">> = {
-  highWaterMark: 1024 * 1024,
-  maxBufferedAmount: 64 * 1024 * 1024,
-  closeTimeout: 5000,
-  idleTimeout: 0,
-  pingInterval: 30000,
-  pongTimeout: 30000,
-};
-
-/**
- * Fills in the defaults of a partial policy.
- *
- * @param options Any subset of the policy.
- * @returns A complete policy.
- * @example
- * ```ts
- * resolvePolicy({ pingInterval: 0 }).closeTimeout; // 5000
- * ```
- */
-export function resolvePolicy(options: Partial<ConnectionPolicy> = {}): ConnectionPolicy {
-  return {
-    clock: options.clock ?? systemClock,
-    highWaterMark: options.highWaterMark ?? DEFAULT_POLICY.highWaterMark,
-    maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_POLICY.maxBufferedAmount,
-    closeTimeout: options.closeTimeout ?? DEFAULT_POLICY.closeTimeout,
-    idleTimeout: options.idleTimeout ?? DEFAULT_POLICY.idleTimeout,
-    pingInterval: options.pingInterval ?? DEFAULT_POLICY.pingInterval,
-    pongTimeout: options.pongTimeout ?? DEFAULT_POLICY.pongTimeout,
-  };
-}
-
-/** How a connection ended. */
-export interface CloseInfo {
-  code: number;
-  reason: string;
-  /** True when the closing handshake completed. */
-  wasClean: boolean;
-}
+export type { ChunkInfo, CloseInfo, Handlers, Message, SendResult } from "./handlers.ts";
+export { type ConnectionPolicy, DEFAULT_POLICY, resolvePolicy } from "./policy.ts";
 
 /**
  * Internal: the methods through which the server and client hand transport
@@ -135,6 +37,9 @@ export const kSendShared: unique symbol = Symbol("wsport.sendShared");
 
 /** Default close code of {@link WebSocketConnection.startTimeout}: 1008, policy violation. */
 export const DEFAULT_TIMEOUT_CLOSE_CODE = 1008;
+
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * One WebSocket connection. Get it from a server's handlers or from
@@ -153,7 +58,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   readonly #core: WebSocketProtocol;
   readonly #transport: Transport;
   readonly #policy: ConnectionPolicy;
-  #handlers: Handlers<Data>;
+  readonly #handlers: Handlers<Data>;
+  readonly #timers: ConnectionTimers;
 
   #inRead = false;
   #flushScheduled = false;
@@ -161,36 +67,25 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   #writableRequested = false;
   #paused = false;
   #awaitingExtensions = false;
+  #opened = false;
   #error: ProtocolError | undefined;
   #closeInfo: CloseInfo | undefined;
   // Made on first use of `closed`: most connections never ask, and a promise per idle connection adds up.
   #closedPromise: Promise<CloseInfo> | undefined;
   #resolveClosed: ((info: CloseInfo) => void) | undefined;
-  #onClosed: ((ws: WebSocketConnection<any>) => void) | undefined;
-  #opened = false;
+  readonly #onClosed: ((ws: WebSocketConnection<any>) => void) | undefined;
 
-  #closeTimer: Timer | undefined;
-  #keepaliveTimer: Timer | undefined;
-  #idleTimer: Timer | undefined;
-  #lastReceived = 0;
-  #awaitingPong = false;
-  // The application's own timeout (startTimeout), and the reason of the one that expired.
-  #appTimer: Timer | undefined;
+  // The reason of the application's timeout (startTimeout) that expired.
   #timeoutReason: string | undefined;
 
-  // Output taken from the core to keep its order ahead of shared frames queued after it; made on first broadcast.
-  #pending: OutgoingData[] | undefined;
-  #pendingBytes = 0;
-  // A fragmented message is being sent (sendFragment): shared frames wait in #deferred until its last fragment.
+  // Broadcast frames queued here, made on the first one; and whether a fragmented message is being sent.
+  #shared: SharedQueue | undefined;
   #fragmenting = false;
-  #deferred: SharedFrame[] | undefined;
-  #deferredBytes = 0;
   // The server's topic subscriptions (undefined on client connections, which cannot subscribe).
   readonly #topics: TopicRegistry<WebSocketConnection<any>> | undefined;
 
   // Messages kept for the async iterator when there is no message handler.
-  #inbox: Message[] = [];
-  #waiting: ((result: IteratorResult<Message>) => void) | undefined;
+  readonly #inbox = new MessageInbox();
 
   /** @internal Created by the server and client services. */
   constructor(init: {
@@ -217,7 +112,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.path = init.path;
     this.#onClosed = init.onClosed;
     this.#topics = init.topics;
-    this.#lastReceived = init.policy.clock.now();
+    this.#timers = new ConnectionTimers(init.policy, this, init.core);
   }
 
   // --- state ---
@@ -238,7 +133,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   /** Bytes queued for sending and not yet handed to the OS. */
   get bufferedAmount(): number {
-    return this.#core.bufferedAmount + this.#pendingBytes + this.#deferredBytes + this.#transport.bufferedAmount;
+    return this.#core.bufferedAmount + (this.#shared?.bufferedAmount ?? 0) + this.#transport.bufferedAmount;
   }
 
   get remoteAddress(): string {
@@ -268,19 +163,10 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @returns Whether it was queued, and whether the buffer is now above the high-water mark.
    */
   send(message: Message): SendResult {
-    if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return "dropped";
-    const size = typeof message === "string" ? message.length : message.length;
-    if (this.bufferedAmount + size > this.#policy.maxBufferedAmount) {
-      this.close(1008, "send buffer limit exceeded");
-      return "dropped";
-    }
+    if (!this.#admit(message.length)) return "dropped";
     this.#core.send(message);
     this.#scheduleFlush();
-    if (this.bufferedAmount >= this.#policy.highWaterMark) {
-      this.#backpressured = true;
-      return "backpressure";
-    }
-    return "ok";
+    return this.#afterSend();
   }
 
   /**
@@ -295,20 +181,12 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @returns As {@link send}.
    */
   sendFragment(data: Message, fin: boolean): SendResult {
-    if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return "dropped";
-    if (this.bufferedAmount + data.length > this.#policy.maxBufferedAmount) {
-      this.close(1008, "send buffer limit exceeded");
-      return "dropped";
-    }
+    if (!this.#admit(data.length)) return "dropped";
     this.#core.sendFragment(data, fin);
     this.#fragmenting = !fin;
     if (fin) this.#releaseDeferredShared();
     this.#scheduleFlush();
-    if (this.bufferedAmount >= this.#policy.highWaterMark) {
-      this.#backpressured = true;
-      return "backpressure";
-    }
-    return "ok";
+    return this.#afterSend();
   }
 
   /**
@@ -316,7 +194,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    *
    * @param data Up to 125 bytes.
    */
-  ping(data: string | Uint8Array = new Uint8Array(0)): void {
+  ping(data: string | Uint8Array = EMPTY): void {
     if (this.#core.readyState !== ReadyState.OPEN) return;
     this.#core.sendPing(data);
     this.#scheduleFlush();
@@ -327,7 +205,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    *
    * @param data Up to 125 bytes.
    */
-  pong(data: string | Uint8Array = new Uint8Array(0)): void {
+  pong(data: string | Uint8Array = EMPTY): void {
     if (this.#core.readyState !== ReadyState.OPEN) return;
     this.#core.sendPong(data);
     this.#scheduleFlush();
@@ -344,7 +222,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     if (this.#closeInfo || this.#core.closeSent !== undefined) return;
     if (this.#core.readyState === ReadyState.CLOSED) return;
     this.#core.sendClose(code, reason);
-    this.#armCloseTimer();
+    this.#timers.armClose();
     this.#scheduleFlush();
   }
 
@@ -362,7 +240,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   /** Resumes reading. */
   resume(): void {
     this.#paused = false;
-    if (this.#inbox.length < INBOX_PAUSE_AT) this.#transport.resume();
+    if (!this.#inbox.full) this.#transport.resume();
   }
 
   /**
@@ -373,6 +251,26 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   requestWritable(): void {
     this.#writableRequested = true;
     if (this.bufferedAmount < this.#policy.highWaterMark) queueMicrotask(() => this.#maybeDrain());
+  }
+
+  /**
+   * Whether `size` more bytes may be queued: the connection is open and
+   * stays under `maxBufferedAmount` (else it is closed with 1008).
+   */
+  #admit(size: number): boolean {
+    if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return false;
+    if (this.bufferedAmount + size > this.#policy.maxBufferedAmount) {
+      this.close(1008, "send buffer limit exceeded");
+      return false;
+    }
+    return true;
+  }
+
+  /** What a queued send reports: backpressure above the high-water mark. */
+  #afterSend(): SendResult {
+    if (this.bufferedAmount < this.#policy.highWaterMark) return "ok";
+    this.#backpressured = true;
+    return "backpressure";
   }
 
   // --- topics (server connections) ---
@@ -386,8 +284,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @throws InvalidStateError on a client connection (topics belong to a server).
    */
   subscribe(topic: string): void {
-    const topics = this.#serverTopics();
-    if (this.#closeInfo === undefined) topics.subscribe(this, topic);
+    if (this.#topics === undefined) throw new InvalidStateError("topics are a server feature: a client connection cannot subscribe");
+    if (this.#closeInfo === undefined) this.#topics.subscribe(this, topic);
   }
 
   /**
@@ -412,11 +310,6 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   /** The topics this connection is subscribed to (empty once it is closed). */
   get subscriptions(): string[] {
     return this.#topics?.topicsOf(this) ?? [];
-  }
-
-  #serverTopics(): TopicRegistry<WebSocketConnection<any>> {
-    if (this.#topics === undefined) throw new InvalidStateError("topics are a server feature: a client connection cannot subscribe");
-    return this.#topics;
   }
 
   // --- the application's timeout ---
@@ -444,15 +337,12 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     // Checked now: a bad code or reason must fail the caller, not the timer callback later.
     if (!isValidWireCloseCode(code)) throw new RangeError(`close code ${code} cannot be sent`);
     if (encoder.encode(reason).length > MAX_CLOSE_REASON_BYTES) throw new RangeError("timeout reason is longer than 123 bytes");
-    this.cancelTimeout();
-    if (this.#closeInfo) return;
-    this.#appTimer = this.#policy.clock.setTimer(ms, () => this.#onAppTimeout(reason, code));
+    this.#timers.startApp(ms, reason, code);
   }
 
   /** Cancels the timeout started by {@link startTimeout}, if any. */
   cancelTimeout(): void {
-    this.#appTimer?.cancel();
-    this.#appTimer = undefined;
+    this.#timers.cancelApp();
   }
 
   /** The reason of the {@link startTimeout} that expired and closed this connection, if one did. */
@@ -460,8 +350,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     return this.#timeoutReason;
   }
 
-  #onAppTimeout(reason: string, code: number): void {
-    this.#appTimer = undefined;
+  /** @internal The application's timeout expired. */
+  [kTimedOut](reason: string, code: number): void {
     // A connection already closing is finished by its close timer.
     if (this.#closeInfo || this.#core.readyState !== ReadyState.OPEN) return;
     this.#timeoutReason = reason;
@@ -480,13 +370,10 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     return {
       next: () => {
-        const message = this.#inbox.shift();
-        if (message !== undefined) {
-          if (this.#inbox.length < INBOX_PAUSE_AT && !this.#paused) this.#transport.resume();
-          return Promise.resolve({ value: message, done: false });
-        }
-        if (this.#closeInfo) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => (this.#waiting = resolve));
+        const waiting = this.#inbox.size;
+        const next = this.#inbox.next(this.#closeInfo !== undefined);
+        if (this.#inbox.size < waiting && !this.#inbox.full && !this.#paused) this.#transport.resume();
+        return next;
       },
       return: () => {
         this.close();
@@ -497,14 +384,14 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   // --- driving (internal) ---
 
-  /** @internal Replaces the handlers (the client's open happens before the user attaches them). */
-  setHandlers(handlers: Handlers<Data>): void {
-    this.#handlers = handlers;
-  }
-
   /** @internal Bytes arrived. */
   [kData](chunk: Uint8Array): void {
-    this.#onData(chunk);
+    if (this.#closeInfo) return;
+    this.#timers.received();
+    this.#inRead = true;
+    this.#dispatch(this.#core.receiveData(chunk));
+    this.#inRead = false;
+    this.#flush();
   }
 
   /** @internal The transport flushed. */
@@ -514,12 +401,27 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   /** @internal The peer half-closed. */
   [kEnd](): void {
-    this.#onEnd();
+    this.#dispatch(this.#core.receiveEof());
+    this.#flush();
   }
 
   /** @internal The transport closed. */
   [kClose](): void {
-    this.#onClose();
+    if (this.#closeInfo) return;
+    this.#timers.clear();
+    this.#core.dispose();
+    if (this.#core.readyState !== ReadyState.CLOSED) this.#dispatch(this.#core.receiveEof());
+    const received = this.#core.closeReceived;
+    const info: CloseInfo = received
+      ? { code: received.code, reason: received.reason, wasClean: this.#core.closeSent !== undefined }
+      : { code: 1006, reason: "", wasClean: false };
+    this.#closeInfo = info;
+    this.#shared?.clear();
+    this.#topics?.removeSubscriber(this);
+    if (this.#opened) this.#call("close", () => this.#handlers.close?.(this, info.code, info.reason));
+    this.#inbox.end();
+    this.#resolveClosed?.(info);
+    this.#onClosed?.(this);
   }
 
   /**
@@ -529,45 +431,16 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * and the others are not affected).
    */
   [kSendShared](frame: SharedFrame): SendResult {
-    if (this.#fragmenting) {
-      // No other data frame may come between the fragments of a message (RFC 6455 5.4): it waits for the last one.
-      if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return "dropped";
-      if (this.bufferedAmount + frame.size > this.#policy.maxBufferedAmount) {
-        this.close(1008, "send buffer limit exceeded");
-        return "dropped";
-      }
-      (this.#deferred ??= []).push(frame);
-      this.#deferredBytes += frame.size;
-    } else {
-      if (this.#encodesItself()) return this.send(frame.message);
-      if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return "dropped";
-      if (this.bufferedAmount + frame.size > this.#policy.maxBufferedAmount) {
-        this.close(1008, "send buffer limit exceeded");
-        return "dropped";
-      }
-      this.#queueShared(frame.chunks);
+    if (!this.#fragmenting && this.#encodesItself()) return this.send(frame.message);
+    if (!this.#admit(frame.size)) return "dropped";
+    const shared = (this.#shared ??= new SharedQueue());
+    // No other data frame may come between the fragments of a message (RFC 6455 5.4): it waits for the last one.
+    if (this.#fragmenting) shared.defer(frame);
+    else {
+      shared.queue(this.#core, frame.chunks);
       this.#scheduleFlush();
     }
-    if (this.bufferedAmount >= this.#policy.highWaterMark) {
-      this.#backpressured = true;
-      return "backpressure";
-    }
-    return "ok";
-  }
-
-  /** Queues shared chunks behind what the core already queued (taken out of the core to keep that order). */
-  #queueShared(chunks: readonly Uint8Array[]): void {
-    const pending = (this.#pending ??= []);
-    if (this.#core.bufferedAmount > 0) {
-      for (const item of this.#core.dataToSend()) {
-        pending.push(item);
-        if (item !== SEND_EOF) this.#pendingBytes += item.length;
-      }
-    }
-    for (const chunk of chunks) {
-      pending.push(chunk);
-      this.#pendingBytes += chunk.length;
-    }
+    return this.#afterSend();
   }
 
   /**
@@ -581,62 +454,23 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   /** The fragmented message is finished: the shared frames that waited for it follow it. */
   #releaseDeferredShared(): void {
-    const deferred = this.#deferred;
-    if (deferred === undefined) return;
-    this.#deferred = undefined;
-    this.#deferredBytes = 0;
-    for (const frame of deferred) {
+    const shared = this.#shared;
+    if (shared === undefined) return;
+    for (const frame of shared.takeDeferred()) {
       if (this.#encodesItself()) this.send(frame.message);
-      else this.#queueShared(frame.chunks);
+      else shared.queue(this.#core, frame.chunks);
     }
   }
 
   /** @internal Called by the service once the handshake is done, with events that came with it. */
   open(events: WsEvent[] = []): void {
     this.#opened = true;
-    this.#startKeepalive();
-    this.#startIdleTimer();
+    this.#timers.start();
     this.#inRead = true;
     this.#call("open", () => this.#handlers.open?.(this));
     this.#dispatch(events);
     this.#inRead = false;
     this.#flush();
-  }
-
-  #onData(chunk: Uint8Array): void {
-    if (this.#closeInfo) return;
-    this.#lastReceived = this.#policy.clock.now();
-    this.#inRead = true;
-    this.#dispatch(this.#core.receiveData(chunk));
-    this.#inRead = false;
-    this.#flush();
-  }
-
-  #onEnd(): void {
-    this.#dispatch(this.#core.receiveEof());
-    this.#flush();
-  }
-
-  #onClose(): void {
-    if (this.#closeInfo) return;
-    this.#clearTimers();
-    this.#core.dispose();
-    if (this.#core.readyState !== ReadyState.CLOSED) this.#dispatch(this.#core.receiveEof());
-    const received = this.#core.closeReceived;
-    const info: CloseInfo = received
-      ? { code: received.code, reason: received.reason, wasClean: this.#core.closeSent !== undefined }
-      : { code: 1006, reason: "", wasClean: false };
-    this.#closeInfo = info;
-    this.#pending = undefined;
-    this.#deferred = undefined;
-    this.#pendingBytes = 0;
-    this.#deferredBytes = 0;
-    this.#topics?.removeSubscriber(this);
-    if (this.#opened) this.#call("close", () => this.#handlers.close?.(this, info.code, info.reason));
-    this.#waiting?.({ value: undefined, done: true });
-    this.#waiting = undefined;
-    this.#resolveClosed?.(info);
-    this.#onClosed?.(this);
   }
 
   #dispatch(events: WsEvent[]): void {
@@ -653,15 +487,15 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
           this.#call("ping", () => this.#handlers.ping?.(this, event.data));
           break;
         case "pong":
-          this.#onPong();
+          this.#timers.pongReceived();
           this.#call("pong", () => this.#handlers.pong?.(this, event.data));
           break;
         case "close":
-          if (event.wasClean) this.#armCloseTimer();
+          if (event.wasClean) this.#timers.armClose();
           break;
         case "error":
           this.#error = event.error;
-          this.#armCloseTimer();
+          this.#timers.armClose();
           this.#call("error", () => this.#handlers.error?.(this, event.error));
           break;
         default:
@@ -676,14 +510,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       this.#call("message", () => handler(this, message));
       return;
     }
-    if (this.#waiting) {
-      const resolve = this.#waiting;
-      this.#waiting = undefined;
-      resolve({ value: message, done: false });
-      return;
-    }
-    this.#inbox.push(message);
-    if (this.#inbox.length >= INBOX_PAUSE_AT) this.#transport.pause();
+    if (this.#inbox.push(message)) this.#transport.pause();
   }
 
   /** Runs a user handler; an exception is reported to `error` and closes the connection with 1011. */
@@ -714,16 +541,9 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   /** Writes everything the core queued (after the shared frames and what preceded them) in one batch. */
   #flush(): void {
-    let items = this.#core.dataToSend();
-    const pending = this.#pending;
-    if (pending !== undefined && pending.length > 0) {
-      for (const item of items) pending.push(item);
-      items = pending;
-      this.#pending = undefined;
-      this.#pendingBytes = 0;
-    }
-    const eof = writeOutgoing(items, this.#transport);
-    if (eof || this.#core.closeExpected()) this.#armCloseTimer();
+    const items = this.#core.dataToSend();
+    const eof = writeOutgoing(this.#shared ? this.#shared.drain(items) : items, this.#transport);
+    if (eof || this.#core.closeExpected()) this.#timers.armClose();
     if (this.#core.pendingWork !== undefined) this.#awaitExtensions();
     // The transport may have taken everything at once and will then never report a drain:
     // the backpressure that was our own queue is gone now.
@@ -746,7 +566,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       this.#inRead = true;
       this.#dispatch(this.#core.receiveData(EMPTY));
       this.#inRead = false;
-      if (!this.#core.receiveBlocked && !this.#paused && this.#inbox.length < INBOX_PAUSE_AT) this.#transport.resume();
+      if (!this.#core.receiveBlocked && !this.#paused && !this.#inbox.full) this.#transport.resume();
       this.#flush();
       this.#maybeDrain();
     });
@@ -759,59 +579,4 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.#writableRequested = false;
     this.#call("drain", () => this.#handlers.drain?.(this));
   }
-
-  // --- timers ---
-
-  #armCloseTimer(): void {
-    if (this.#closeTimer || this.#closeInfo) return;
-    this.#closeTimer = this.#policy.clock.setTimer(this.#policy.closeTimeout, () => this.#transport.destroy());
-  }
-
-  #startKeepalive(): void {
-    const { pingInterval, clock } = this.#policy;
-    if (pingInterval <= 0) return;
-    this.#keepaliveTimer = clock.setTimer(pingInterval, () => this.#sendKeepalivePing());
-  }
-
-  #sendKeepalivePing(): void {
-    if (this.#core.readyState !== ReadyState.OPEN) return;
-    // Quiet for a whole interval: let extensions free what they can rebuild (a compressor).
-    if (this.#policy.clock.now() - this.#lastReceived >= this.#policy.pingInterval) this.#core.idle();
-    this.#awaitingPong = true;
-    this.ping();
-    this.#keepaliveTimer = this.#policy.clock.setTimer(this.#policy.pongTimeout, () => {
-      if (this.#awaitingPong) this.close(1011, "keepalive ping timeout");
-    });
-  }
-
-  #onPong(): void {
-    if (!this.#awaitingPong) return;
-    this.#awaitingPong = false;
-    this.#keepaliveTimer?.cancel();
-    this.#startKeepalive();
-  }
-
-  #startIdleTimer(): void {
-    const { idleTimeout, clock } = this.#policy;
-    if (idleTimeout <= 0) return;
-    // One timer, re-armed lazily: cheaper than resetting a timer on every read.
-    const due = this.#lastReceived + idleTimeout - clock.now();
-    this.#idleTimer = clock.setTimer(Math.max(0, due), () => {
-      if (clock.now() - this.#lastReceived >= idleTimeout) this.close(1001, "idle timeout");
-      else this.#startIdleTimer();
-    });
-  }
-
-  #clearTimers(): void {
-    this.#appTimer?.cancel();
-    this.#closeTimer?.cancel();
-    this.#keepaliveTimer?.cancel();
-    this.#idleTimer?.cancel();
-  }
 }
-
-/** Waiting messages (for the async iterator) at which reading pauses. */
-const INBOX_PAUSE_AT = 64;
-
-const encoder = new TextEncoder();
-const EMPTY = new Uint8Array(0);

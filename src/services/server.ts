@@ -18,7 +18,8 @@ import { defaultNetwork } from "../transport/default_network.ts";
 import type { Listener, Network, PeerInfo, Transport } from "../transport/transport.ts";
 import type { Timer } from "./clock.ts";
 import { type ConnectionPolicy, kSendShared, type Message, resolvePolicy, WebSocketConnection } from "./connection.ts";
-import { BroadcastRelay, encodeSharedFrame, type RelayedKind, type SharedFrame } from "./broadcast.ts";
+import { BroadcastRelay, type RelayedKind } from "./broadcast.ts";
+import { encodeSharedFrame, type SharedFrame } from "./shared_frames.ts";
 import { serveHttp } from "./http_bridge.ts";
 import { type HandshakeHooks, ServerHandshake } from "./server_handshake.ts";
 import {

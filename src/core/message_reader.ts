@@ -1,0 +1,285 @@
+/**
+ * Turns the payloads of received data frames into messages (RFC 6455
+ * section 5.4): fragments joined in order, the message size limit charged
+ * from each header before its payload is buffered, and text validated as
+ * it arrives, so bad UTF-8 fails at its first byte. With `streamMessages`
+ * it hands pieces over as they arrive instead of whole messages.
+ *
+ * The frame loop of {@link WebSocketProtocol} owns headers and control
+ * frames; this module owns everything about the data message in progress.
+ *
+ * @module
+ */
+
+import type { ByteQueue } from "./byte_queue.ts";
+import { concat } from "./bytes.ts";
+import { InvalidFrameError, InvalidUtf8Error, MessageTooBigError, type ProtocolError } from "./errors.ts";
+import type { WsEvent } from "./events.ts";
+import { Opcode } from "./frame.ts";
+import type { ReadHeader } from "./frame_reader.ts";
+import { applyMask } from "./mask.ts";
+import { Utf8Validator } from "./utf8.ts";
+
+/**
+ * Data frames up to this size are read into one buffer allocated at their
+ * header; larger ones are kept as received pieces and joined at the end.
+ */
+const PREALLOCATE_LIMIT = 256 * 1024;
+
+/** Whole single-frame text messages up to this size are unmasked into {@link scratch}. */
+const SCRATCH_SIZE = 16 * 1024;
+// Shared by every connection: it is only used within one synchronous call.
+const scratch = new Uint8Array(SCRATCH_SIZE);
+
+const decoder = new TextDecoder();
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * What reading a frame's payload came to: `true` the frame is complete,
+ * `false` more input is needed, or the error that fails the connection.
+ */
+export type ReadProgress = boolean | ProtocolError;
+
+/** Limits and options of a {@link MessageReader}. */
+export interface MessageReaderOptions {
+  maxMessageSize: number;
+  fragmentOverhead: number;
+  streaming: boolean;
+  isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
+}
+
+/** The data message being received on one connection. */
+export class MessageReader {
+  /** Report `"chunk"` events instead of whole messages. */
+  streaming: boolean;
+  /** Payload bytes of the current frame read so far. */
+  payloadRead = 0;
+
+  readonly #maxMessageSize: number;
+  readonly #fragmentOverhead: number;
+  readonly #utf8: Utf8Validator;
+  #opcode = 0; // 0: no message in progress
+  #parts: Uint8Array[] = [];
+  #cost = 0;
+  #decodedSize = 0;
+  // The payload of the data frame being read, when it is copied into one buffer as it arrives.
+  #frameBuffer: Uint8Array | undefined;
+
+  constructor(options: MessageReaderOptions) {
+    this.#maxMessageSize = options.maxMessageSize;
+    this.#fragmentOverhead = options.fragmentOverhead;
+    this.streaming = options.streaming;
+    this.#utf8 = new Utf8Validator(options.isUtf8);
+  }
+
+  /** Whether the message in progress is text. */
+  get isText(): boolean {
+    return this.#opcode === Opcode.Text;
+  }
+
+  /** Room left under the message size limit for decoded (extension) data. */
+  get decodedRoom(): number {
+    return this.#maxMessageSize - this.#decodedSize;
+  }
+
+  /**
+   * Checks a data frame's header against the message in progress and
+   * charges its length to the message. Call before its payload.
+   *
+   * @param header A data frame's header.
+   * @returns The error to fail with, if the frame breaks a rule.
+   */
+  startFrame(header: ReadHeader): ProtocolError | undefined {
+    const opcode = header.opcode;
+    if (opcode === Opcode.Continuation) {
+      if (this.#opcode === 0) {
+        return new InvalidFrameError("continuation frame without a message in progress", "WS_ERR_UNEXPECTED_CONTINUATION");
+      }
+      this.#cost += this.#fragmentOverhead;
+    } else {
+      if (this.#opcode !== 0) {
+        return new InvalidFrameError("new message before the previous one finished", "WS_ERR_EXPECTED_CONTINUATION");
+      }
+      this.#opcode = opcode;
+      this.#cost = 0;
+      this.#decodedSize = 0;
+      this.#utf8.reset();
+    }
+    const cost = this.#cost + header.length;
+    if (cost > this.#maxMessageSize) return new MessageTooBigError(cost, this.#maxMessageSize);
+    this.#cost = cost;
+    this.payloadRead = 0;
+    this.#frameBuffer = undefined;
+    return undefined;
+  }
+
+  /**
+   * Reads as much of the current frame's payload as `input` holds (no
+   * extension in between): into whole messages, or as chunks when streaming.
+   *
+   * @param input Received bytes.
+   * @param header The current frame's header.
+   * @param events Where completed messages go.
+   * @returns Whether the frame is complete, or the error to fail with.
+   */
+  read(input: ByteQueue, header: ReadHeader, events: WsEvent[]): ReadProgress {
+    if (this.streaming) return this.#stream(input, header, events);
+    while (this.payloadRead < header.length) {
+      const view = input.takeUpTo(header.length - this.payloadRead);
+      if (view.length === 0) return false;
+      const at = this.payloadRead;
+      let part: Uint8Array;
+      if (at === 0 && view.length === header.length) {
+        // The whole payload arrived in one piece.
+        if (header.fin && this.#opcode === Opcode.Text && this.#parts.length === 0 && view.length <= SCRATCH_SIZE) {
+          return this.#finishSmallText(view, header, events) ?? true;
+        }
+        part = unmasked(view, header, 0);
+        this.#parts.push(part);
+      } else {
+        // Split across reads: one buffer for the payload, each piece copied (and unmasked) into
+        // place once, no join at the end. Bounded, so a frame announced but never sent costs little.
+        if (this.#frameBuffer === undefined && header.length <= PREALLOCATE_LIMIT) {
+          this.#frameBuffer = new Uint8Array(header.length);
+          this.#parts.push(this.#frameBuffer);
+        }
+        const buffer = this.#frameBuffer;
+        if (buffer !== undefined) {
+          buffer.set(view, at);
+          if (header.mask !== null) applyMask(buffer, header.mask, at, at + view.length, at);
+          part = buffer.subarray(at, at + view.length);
+        } else {
+          part = unmasked(view, header, at);
+          this.#parts.push(part);
+        }
+      }
+      this.payloadRead += part.length;
+      if (this.#opcode === Opcode.Text && !this.#utf8.push(part)) return new InvalidUtf8Error();
+    }
+    return header.fin ? this.#finishMessage(events) ?? true : true;
+  }
+
+  /**
+   * Takes the rest of the current frame's payload, unmasked, without
+   * interpreting it (for the extension stage, which decodes whole frames).
+   *
+   * @param input Received bytes.
+   * @param header The current frame's header.
+   * @param pieces Where the pieces go.
+   * @returns True once the whole payload is in `pieces`.
+   */
+  collect(input: ByteQueue, header: ReadHeader, pieces: Uint8Array[]): boolean {
+    while (this.payloadRead < header.length) {
+      const view = input.takeUpTo(header.length - this.payloadRead);
+      if (view.length === 0) return false;
+      pieces.push(unmasked(view, header, this.payloadRead));
+      this.payloadRead += view.length;
+    }
+    return true;
+  }
+
+  /**
+   * A data frame decoded by the extensions joins the message in progress.
+   *
+   * @param data The decoded payload.
+   * @param rsv RSV bits the extensions left set (any is an error).
+   * @param fin Whether it ends the message.
+   * @param events Where completed messages (or chunks) go.
+   * @returns The error to fail with, if any.
+   */
+  acceptDecoded(data: Uint8Array, rsv: number, fin: boolean, events: WsEvent[]): ProtocolError | undefined {
+    if (rsv !== 0) return new InvalidFrameError("RSV bit set that no extension consumed", "WS_ERR_UNEXPECTED_RSV");
+    this.#decodedSize += data.length;
+    if (this.#decodedSize > this.#maxMessageSize) return new MessageTooBigError(this.#decodedSize, this.#maxMessageSize);
+    const text = this.#opcode === Opcode.Text;
+    if (this.streaming) return this.#emitChunk(data, 0, fin, text, events);
+    if (text && !this.#utf8.push(data)) return new InvalidUtf8Error();
+    if (data.length > 0) this.#parts.push(data);
+    return fin ? this.#finishMessage(events) : undefined;
+  }
+
+  /** Drops the message in progress (the connection failed). */
+  clear(): void {
+    this.#parts = [];
+  }
+
+  /** Streaming mode: reports each piece of a data frame as it arrives. */
+  #stream(input: ByteQueue, header: ReadHeader, events: WsEvent[]): ReadProgress {
+    const text = this.#opcode === Opcode.Text;
+    do {
+      const view = input.takeUpTo(header.length - this.payloadRead);
+      if (view.length === 0 && header.length > 0) return false;
+      const part = unmasked(view, header, this.payloadRead);
+      this.payloadRead += part.length;
+      const error = this.#emitChunk(part, header.length - this.payloadRead, header.fin, text, events);
+      if (error) return error;
+    } while (this.payloadRead < header.length);
+    return true;
+  }
+
+  /** Checks and reports one chunk of a streamed message; ends the message on its last chunk. */
+  #emitChunk(data: Uint8Array, frameRemaining: number, fin: boolean, text: boolean, events: WsEvent[]): ProtocolError | undefined {
+    const last = fin && frameRemaining === 0;
+    if (text && (!this.#utf8.push(data) || (last && !this.#utf8.end()))) return new InvalidUtf8Error();
+    if (data.length > 0 || last) events.push({ type: "chunk", messageType: text ? "text" : "binary", data, frameRemaining, last });
+    if (last) this.#endMessage();
+    return undefined;
+  }
+
+  /**
+   * A single-frame text message that arrived whole: unmasked into a shared
+   * scratch buffer, checked and decoded at once, with no allocation but the
+   * string.
+   */
+  #finishSmallText(view: Uint8Array, header: ReadHeader, events: WsEvent[]): ProtocolError | undefined {
+    let bytes = view;
+    if (header.mask !== null) {
+      scratch.set(view);
+      applyMask(scratch, header.mask, 0, view.length, 0);
+      bytes = scratch.subarray(0, view.length);
+    }
+    this.payloadRead = view.length;
+    this.#opcode = 0;
+    this.#cost = 0;
+    if (!this.#utf8.push(bytes) || !this.#utf8.end()) return new InvalidUtf8Error();
+    events.push({ type: "text", data: decoder.decode(bytes) });
+    return undefined;
+  }
+
+  #finishMessage(events: WsEvent[]): ProtocolError | undefined {
+    const parts = this.#parts;
+    const data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : concat(parts);
+    const opcode = this.#opcode;
+    this.#parts = [];
+    this.#endMessage();
+    if (opcode === Opcode.Text) {
+      if (!this.#utf8.end()) return new InvalidUtf8Error();
+      events.push({ type: "text", data: decoder.decode(data) });
+    } else {
+      events.push({ type: "binary", data });
+    }
+    return undefined;
+  }
+
+  #endMessage(): void {
+    this.#opcode = 0;
+    this.#cost = 0;
+    this.#decodedSize = 0;
+  }
+}
+
+/**
+ * Unmasks into a copy (the caller's chunk is never modified); unmasked
+ * input is returned as is.
+ *
+ * @param view Payload bytes as received.
+ * @param header Their frame's header.
+ * @param keyOffset Position of `view` in the payload, for the key's phase.
+ * @returns The payload bytes.
+ */
+export function unmasked(view: Uint8Array, header: ReadHeader, keyOffset: number): Uint8Array {
+  if (header.mask === null || view.length === 0) return view;
+  const copy = view.slice();
+  applyMask(copy, header.mask, 0, copy.length, keyOffset);
+  return copy;
+}
