@@ -3,6 +3,7 @@ import { defineConfig } from "tsup";
 export default defineConfig({
   entry: {
     mod: "mod.ts",
+    core: "src/core/mod.ts",
     node: "adapters/node.ts",
     deno: "adapters/deno.ts",
     bun: "adapters/bun.ts",

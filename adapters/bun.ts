@@ -16,18 +16,9 @@ import * as dns from "node:dns";
 import * as os from "node:os";
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
-import { WebSocketError } from "../src/core/errors.ts";
 import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
-import { coalesce, WriteQueue } from "../src/transport/write_queue.ts";
-import {
-  type ConnectOptions,
-  type Listener,
-  type ListenOptions,
-  type Network,
-  type PeerCertificate,
-  type Transport,
-  type TransportEvents,
-} from "../src/transport/transport.ts";
+import { BaseTransport, type ReleaseReason } from "../src/transport/base_transport.ts";
+import { type ConnectOptions, type Listener, type ListenOptions, type Network, type PeerCertificate, type Transport } from "../src/transport/transport.ts";
 import { type NodeStyleCertificate, toPeerCertificate } from "../src/transport/tls.ts";
 
 // --- types (the part of Bun's API used here; bun-types has the real one) ---
@@ -98,32 +89,42 @@ interface PendingAccept {
   timer: ReturnType<typeof setTimeout>;
 }
 
-/** A Bun socket as a {@link Transport}. */
-export class BunTransport implements Transport {
-  readonly secure: boolean;
+/** A Bun socket as a {@link Transport}: the runtime glue of {@link BaseTransport}. */
+export class BunTransport extends BaseTransport {
   raw: BunSocket | undefined; // set when the socket opens
-  #events: TransportEvents | undefined;
-  #queue = new WriteQueue();
-  #paused = false;
   #readable = false; // open, and for TLS handshaken: Bun's pause() would stall a handshake
-  #held: (Uint8Array | null)[] = []; // arrived before start() or while paused (null: EOF)
   #endReceived = false;
-  #ended = false; // end() called; shutdown follows the queue
   #shut = false; // shutdown() done
-  #closed = false;
   #error: Error | undefined;
   #connecting: { resolve(t: Transport): void; reject(e: Error): void } | undefined;
   #pendingAccept: PendingAccept | undefined;
   #peerCertificate: PeerCertificate | undefined;
 
   constructor(secure: boolean) {
-    this.secure = secure;
+    super({ secure });
   }
 
-  start(events: TransportEvents): void {
-    this.#events = events;
-    if (this.#closed) queueMicrotask(() => events.close(this.#error)); // closed before start()
-    else if (!this.#paused) this.#deliverHeld();
+  protected writeSome(chunk: Uint8Array): number {
+    // Bun writes what the kernel takes and returns the count; `drain` says when it takes more.
+    return this.raw?.write(chunk) ?? 0;
+  }
+
+  protected shutdownWrite(): void {
+    this.#shut = true;
+    this.raw?.shutdown(); // shutdown(SHUT_WR); Bun's socket.end() would close both directions
+  }
+
+  protected stopReading(): void {
+    if (this.#readable) this.raw?.pause(); // stops reading: the peer meets TCP backpressure
+  }
+
+  protected startReading(): void {
+    this.raw?.resume();
+  }
+
+  protected release(reason: ReleaseReason): void {
+    // Both directions ended: Bun closes the socket itself.
+    if (reason === "destroy") this.raw?.terminate();
   }
 
   /** Shared by every socket; `socket.data` is the transport. */
@@ -134,29 +135,16 @@ export class BunTransport implements Transport {
     },
     data(socket, chunk) {
       // Bun hands each callback a fresh buffer (its own ArrayBuffer, checked on 1.4.5), so it is kept uncopied.
-      const t = socket.data;
-      if (t.#events && !t.#paused && t.#held.length === 0) t.#events.data(chunk);
-      else t.#held.push(chunk);
+      socket.data.received(chunk);
     },
     drain(socket) {
-      const t = socket.data;
-      const queue = t.#queue;
-      if (queue.empty || t.#closed) return;
-      while (!queue.empty) {
-        const chunk = queue.peek()!;
-        const n = socket.write(chunk);
-        if (n > 0) queue.consume(n);
-        if (n < chunk.length) return;
-      }
-      if (t.#ended) t.#shutdown();
-      else t.#events?.drain();
+      socket.data.writable();
     },
     end(socket) {
       const t = socket.data;
-      if (t.#endReceived || t.#closed) return; // Bun may repeat on_end after a partial write in it (oven-sh/bun#35939)
+      if (t.#endReceived || t.isClosed) return; // Bun may repeat on_end after a partial write in it (oven-sh/bun#35939)
       t.#endReceived = true;
-      if (t.#events && !t.#paused && t.#held.length === 0) t.#events.end();
-      else t.#held.push(null);
+      t.receivedEnd();
     },
     error(socket, error) {
       socket.data.#error ??= error;
@@ -175,7 +163,7 @@ export class BunTransport implements Transport {
         if (pending) t.destroy();
       } else {
         t.#readable = true;
-        if (t.#paused) socket.pause();
+        if (t.isPaused) socket.pause();
         t.#connecting?.resolve(t);
         pending?.accept(t);
       }
@@ -188,74 +176,12 @@ export class BunTransport implements Transport {
       error ??= t.#error;
       t.#connecting?.reject(error ?? new Error("connection closed during the TLS handshake"));
       t.#connecting = undefined;
-      if (t.#closed) return; // destroy() reported it already
+      if (t.isClosed) return; // destroy() reported it already
       // After shutdown(), Bun closes on the peer's FIN without calling `end`; report it as the FIN it is.
       if (!error && t.#shut && !t.#endReceived) BunTransport.handlers.end(socket);
-      t.#close(error);
+      t.closedByRuntime(error);
     },
   };
-
-  #deliverHeld(): void {
-    while (this.#held.length > 0 && !this.#paused && !this.#closed) {
-      const chunk = this.#held.shift()!;
-      if (chunk === null) this.#events!.end();
-      else this.#events!.data(chunk);
-    }
-    if (this.#held.length === 0 && !this.#paused) this.raw?.resume();
-  }
-
-  write(chunks: readonly Uint8Array[]): void {
-    const socket = this.raw;
-    if (this.#closed || this.#ended || socket === undefined) return;
-    const batch = coalesce(chunks); // small chunks joined: one write, one syscall
-    let i = 0;
-    while (this.#queue.empty && i < batch.length) {
-      const chunk = batch[i++]!;
-      const n = socket.write(chunk);
-      if (n < chunk.length) this.#queue.push([n > 0 ? chunk.subarray(n) : chunk]);
-    }
-    this.#queue.push(batch.slice(i));
-  }
-
-  get bufferedAmount(): number {
-    return this.#queue.length;
-  }
-
-  end(): void {
-    if (this.#closed || this.#ended) return;
-    this.#ended = true;
-    if (this.#queue.empty) this.#shutdown();
-  }
-
-  #shutdown(): void {
-    this.#shut = true;
-    this.raw?.shutdown(); // shutdown(SHUT_WR); Bun's socket.end() would close both directions
-  }
-
-  destroy(): void {
-    if (this.#closed) return;
-    this.#close(); // first: the close handler terminate() runs finds the transport closed
-    this.raw?.terminate();
-  }
-
-  #close(error?: Error): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#error = error;
-    this.#queue.clear();
-    this.#events?.close(error);
-  }
-
-  pause(): void {
-    this.#paused = true;
-    if (this.#readable) this.raw?.pause(); // stops reading: the peer meets TCP backpressure
-  }
-
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (this.#events) queueMicrotask(() => this.#deliverHeld());
-  }
 
   get remoteAddress(): string {
     return this.raw?.remoteAddress ?? "";
@@ -284,9 +210,8 @@ export class BunTransport implements Transport {
     socket.data = transport;
     socket.setNoDelay(true);
     transport.#readable = !transport.secure;
-    if (transport.#paused && transport.#readable) socket.pause();
+    if (transport.isPaused && transport.#readable) socket.pause();
   }
-
   /**
    * Hands a server's TLS connection to `accept` only once its TLS handshake
    * is done, so that its client certificate is known (for `requestCert`).
@@ -323,10 +248,6 @@ export class BunTransport implements Transport {
 
 function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
   const { hostname, port, tls } = options;
-  if (options.reusePort && process.platform !== "linux") {
-    // Elsewhere Bun ignores the flag and a second listener fails with EADDRINUSE.
-    return Promise.reject(new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", `Bun.listen's reusePort works on Linux only, not ${process.platform}`));
-  }
   try {
     const server = Bun.listen({
       hostname,
@@ -364,6 +285,8 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
  */
 export const bunNetwork: Network = {
   name: "bun",
+  // Elsewhere than Linux, Bun ignores the flag and a second listener fails with EADDRINUSE.
+  reusePort: process.platform === "linux" ? { supported: true } : { supported: false, reason: `Bun.listen's reusePort works on Linux only, not ${process.platform}` },
   listen,
   connect: (options) => BunTransport.connect(options),
   isUtf8,

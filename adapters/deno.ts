@@ -20,8 +20,8 @@ import process from "node:process";
 import { isMainThread } from "node:worker_threads";
 import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
 import { WebSocketError } from "../src/core/errors.ts";
-import { WriteQueue } from "../src/transport/write_queue.ts";
-import type { ConnectOptions, Listener, ListenOptions, Network, Transport, TransportEvents } from "../src/transport/transport.ts";
+import { BaseTransport } from "../src/transport/base_transport.ts";
+import type { ConnectOptions, Listener, ListenOptions, Network, ReusePortSupport, Transport } from "../src/transport/transport.ts";
 
 // --- types (the part of the Deno namespace used here; `deno check` has the real one) ---
 
@@ -70,142 +70,58 @@ const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
  */
 const MAX_READ = 64 * 1024;
 
-/** A `Deno.Conn` as a {@link Transport}. */
-export class DenoTransport implements Transport {
+/** A `Deno.Conn` as a {@link Transport}: the runtime glue of {@link BaseTransport}. */
+export class DenoTransport extends BaseTransport {
   readonly raw: DenoConn;
-  readonly secure: boolean;
-  #events: TransportEvents | undefined;
   #buffer = new Uint8Array(2 * 1024);
-  #queue = new WriteQueue();
-  #reading = false;
-  #writing = false;
-  #paused = false;
-  #held: Uint8Array | null | undefined; // read while paused (null: EOF), delivered on resume
-  #readEnded = false;
-  #endCalled = false;
-  #writeEnded = false;
-  #closed = false;
+  #looping = false;
 
   constructor(conn: DenoConn, secure = false) {
+    super({ secure });
     this.raw = conn;
-    this.secure = secure;
     conn.setNoDelay?.(true);
   }
 
-  start(events: TransportEvents): void {
-    this.#events = events;
-    if (this.#closed) queueMicrotask(() => events.close()); // destroyed before start()
-    else void this.#read();
+  protected writeSome(chunk: Uint8Array): Promise<number> {
+    return this.raw.write(chunk); // may take part of it; the rest stays queued, in order
   }
 
-  async #read(): Promise<void> {
-    if (this.#reading || this.#closed || this.#readEnded) return;
-    this.#reading = true;
+  protected shutdownWrite(): Promise<void> {
+    return this.raw.closeWrite();
+  }
+
+  protected stopReading(): void {
+    // The read loop stops after the read in flight (whose bytes are held).
+  }
+
+  protected startReading(): void {
+    void this.#readLoop();
+  }
+
+  protected release(): void {
+    this.raw.close();
+  }
+
+  async #readLoop(): Promise<void> {
+    if (this.#looping) return;
+    this.#looping = true;
     try {
-      while (!this.#paused && !this.#closed) {
-        let chunk = this.#held;
-        this.#held = undefined;
-        if (chunk === undefined) {
-          let n: number | null;
-          try {
-            n = await this.raw.read(this.#buffer);
-          } catch (error) {
-            return this.#fail(error); // (only read errors: a handler's exception is not a socket error)
-          }
-          if (this.#closed) return;
-          chunk = n === null ? null : this.#buffer.slice(0, n);
-          if (n === this.#buffer.length && n < MAX_READ) this.#buffer = new Uint8Array(MAX_READ);
-          if (this.#paused) return void (this.#held = chunk); // pause() came while the read was in flight
+      while (this.reading) {
+        let n: number | null;
+        try {
+          n = await this.raw.read(this.#buffer);
+        } catch (error) {
+          return this.failed(error); // (only read errors: a handler's exception is not a socket error)
         }
-        if (chunk === null) {
-          this.#readEnded = true;
-          this.#events!.end();
-          return this.#closeIfDone();
-        }
-        if (chunk.length > 0) this.#events!.data(chunk);
+        if (this.isClosed) return;
+        if (n === null) return this.receivedEnd();
+        const chunk = this.#buffer.slice(0, n);
+        if (n === this.#buffer.length && n < MAX_READ) this.#buffer = new Uint8Array(MAX_READ);
+        this.received(chunk);
       }
     } finally {
-      this.#reading = false;
+      this.#looping = false;
     }
-  }
-
-  write(chunks: readonly Uint8Array[]): void {
-    if (this.#closed || this.#endCalled) return;
-    this.#queue.push(chunks);
-    if (!this.#writing && !this.#queue.empty) void this.#flush();
-  }
-
-  /** The one write loop: `conn.write` may take part of a buffer; the rest stays queued, in order. */
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (!this.#queue.empty) {
-        const n = await this.raw.write(this.#queue.peek()!);
-        if (this.#closed) return;
-        this.#queue.consume(n);
-      }
-    } catch (error) {
-      return this.#fail(error);
-    } finally {
-      this.#writing = false;
-    }
-    if (this.#endCalled) return this.#closeWrite();
-    this.#events?.drain();
-  }
-
-  get bufferedAmount(): number {
-    return this.#queue.length;
-  }
-
-  end(): void {
-    if (this.#closed || this.#endCalled) return;
-    this.#endCalled = true;
-    if (!this.#writing) void this.#closeWrite();
-  }
-
-  async #closeWrite(): Promise<void> {
-    try {
-      await this.raw.closeWrite();
-    } catch (error) {
-      return this.#fail(error);
-    }
-    this.#writeEnded = true;
-    this.#closeIfDone();
-  }
-
-  #closeIfDone(): void {
-    if (this.#readEnded && this.#writeEnded) this.#close();
-  }
-
-  destroy(): void {
-    this.#close();
-  }
-
-  #fail(error: unknown): void {
-    this.#close(error instanceof Error ? error : new Error(String(error)));
-  }
-
-  #close(error?: Error): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue.clear();
-    try {
-      this.raw.close();
-    } catch {
-      // already closed by Deno
-    }
-    this.#events?.close(error);
-  }
-
-  pause(): void {
-    this.#paused = true;
-  }
-
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    // Later, not inside the caller's stack: a held chunk is delivered first.
-    if (this.#events) queueMicrotask(() => void this.#read());
   }
 
   get remoteAddress(): string {
@@ -236,15 +152,6 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
         "Deno.listenTls cannot request client certificates (denoland/deno#26825): use the node network (node:tls) for requestCert",
       ),
     );
-  }
-  if (options.reusePort && Deno.build.os !== "linux") {
-    return Promise.reject(reusePortUnsupported(`Deno.listen's reusePort works on Linux only (Deno ignores it on ${Deno.build.os})`));
-  }
-  // Without the unstable "net" feature Deno exits the process on reusePort instead of throwing: ask first.
-  if (options.reusePort && Deno.listenDatagram === undefined) {
-    return Promise.reject(reusePortUnsupported(
-      "Deno.listen's reusePort is unstable: run Deno with --unstable-net (or use the node network, whose node:net has reusePort on Deno)",
-    ));
   }
   const shared = options.reusePort ? { reusePort: true } : {};
   let listener: DenoListener;
@@ -321,6 +228,9 @@ async function connect(options: ConnectOptions): Promise<Transport> {
  */
 export const denoNetwork: Network = {
   name: "deno",
+  get reusePort() {
+    return denoReusePort();
+  },
   listen,
   connect,
   isUtf8,
@@ -332,8 +242,16 @@ export const denoNetwork: Network = {
   prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "deno", isMainThread),
 };
 
-function reusePortUnsupported(message: string): WebSocketError {
-  return new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", message);
+/** Linux only; and without the unstable "net" feature Deno exits the process on reusePort instead of throwing. */
+function denoReusePort(): ReusePortSupport {
+  if (Deno.build.os !== "linux") return { supported: false, reason: `Deno.listen's reusePort works on Linux only (Deno ignores it on ${Deno.build.os})` };
+  if (Deno.listenDatagram === undefined) {
+    return {
+      supported: false,
+      reason: "Deno.listen's reusePort is unstable: run Deno with --unstable-net (or use the node network, whose node:net has reusePort on Deno)",
+    };
+  }
+  return { supported: true };
 }
 
 /** PTR names of an address, asked of the system's name servers (`Deno.resolveDns` reads no /etc/hosts). */

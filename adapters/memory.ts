@@ -7,97 +7,70 @@
  * @module
  */
 
-import { concat } from "../src/core/bytes.ts";
-import type {
-  ConnectOptions,
-  Listener,
-  ListenOptions,
-  Network,
-  Transport,
-  TransportEvents,
-} from "../src/transport/transport.ts";
+import { BaseTransport, type ReleaseReason } from "../src/transport/base_transport.ts";
+import type { ConnectOptions, Listener, ListenOptions, Network, Transport } from "../src/transport/transport.ts";
 
 // --- transport ---
 
 /** Largest chunk delivered at once, as a socket read buffer. */
 const READ_SIZE = 64 * 1024;
 
-/** One end of an in-memory pipe. */
-export class MemoryTransport implements Transport {
-  readonly secure = false;
+/**
+ * One end of an in-memory pipe: the runtime glue of {@link BaseTransport}.
+ * A write reaches the peer on a later task, when the peer is reading, as
+ * through a socket; until then it counts in `bufferedAmount`.
+ */
+export class MemoryTransport extends BaseTransport {
   readonly raw = null;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
   peer!: MemoryTransport;
-
-  #events: TransportEvents | undefined;
-  #outbox: Uint8Array[] = []; // written, not yet delivered to the peer
-  #outboxBytes = 0;
-  #paused = false;
-  #endQueued = false; // end() called; EOF follows the outbox
-  #endReceived = false;
-  #closed = false;
+  // A write waiting for the peer to read it.
+  #sending: { chunk: Uint8Array; done: (count: number) => void } | undefined;
   #scheduled = false;
 
   constructor(local: [string, number], remote: [string, number]) {
+    super({ copyWrites: true }); // the caller may reuse its buffer, as with a socket write
     [this.localAddress, this.localPort] = local;
     [this.remoteAddress, this.remotePort] = remote;
   }
 
-  start(events: TransportEvents): void {
-    this.#events = events;
-    if (this.#closed) {
-      // Closed before anyone listened (refused at once): still report it, later, as a socket would.
-      setTimeout(() => events.close(), 0);
-      return;
-    }
-    this.peer.#schedule(); // deliver what the peer wrote before we started
+  protected writeSome(chunk: Uint8Array): Promise<number> {
+    return new Promise((done) => {
+      this.#sending = { chunk, done };
+      this.#schedule();
+    });
   }
 
-  write(chunks: readonly Uint8Array[]): void {
-    if (this.#closed || this.#endQueued) return;
-    for (const chunk of chunks) {
-      if (chunk.length === 0) continue;
-      // Copy: the caller may reuse its buffer, as with a socket write.
-      this.#outbox.push(chunk.slice());
-      this.#outboxBytes += chunk.length;
-    }
-    this.#schedule();
+  protected shutdownWrite(): Promise<void> {
+    // The EOF follows the bytes written before it, on a later task.
+    return new Promise((done) => setTimeout(() => {
+      this.peer.receivedEnd();
+      done();
+    }, 0));
   }
 
-  get bufferedAmount(): number {
-    return this.#outboxBytes;
+  protected stopReading(): void {
+    // The peer's writes wait: see #deliver.
   }
 
-  end(): void {
-    if (this.#closed || this.#endQueued) return;
-    this.#endQueued = true;
-    this.#schedule();
+  protected startReading(): void {
+    this.peer.#schedule(); // deliver what the peer wrote before we read
   }
 
-  destroy(): void {
-    if (this.#closed) return;
-    this.#outbox = [];
-    this.#outboxBytes = 0;
-    this.#close();
-    this.peer.#close();
+  protected release(reason: ReleaseReason): void {
+    const sending = this.#sending;
+    this.#sending = undefined;
+    sending?.done(0);
+    // Destroying one end closes the other, on a later task, as a reset socket.
+    const peer = this.peer;
+    if (reason === "destroy") setTimeout(() => peer.closedByRuntime(), 0);
   }
 
-  pause(): void {
-    this.#paused = true;
-  }
-
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.peer.#schedule();
-  }
-
-  /** Delivers the outbox to the peer on a later task, as a socket would. */
   #schedule(): void {
-    if (this.#scheduled || this.#closed) return;
+    if (this.#scheduled || this.#sending === undefined) return;
     this.#scheduled = true;
     setTimeout(() => {
       this.#scheduled = false;
@@ -106,54 +79,14 @@ export class MemoryTransport implements Transport {
   }
 
   #deliver(): void {
+    const sending = this.#sending;
     const peer = this.peer;
-    if (this.#closed || peer.#events === undefined || peer.#paused) return;
-    const hadBacklog = this.#outboxBytes > 0;
-    while (this.#outbox.length > 0 && !peer.#paused && !peer.#closed) {
-      // Like a socket read: everything available, up to 64 KiB, in one chunk.
-      const chunk = this.#takeRead(READ_SIZE);
-      this.#outboxBytes -= chunk.length;
-      peer.#events.data(chunk);
-    }
-    if (this.#outbox.length > 0) return; // the peer paused: the rest waits, and counts as buffered
-    if (hadBacklog && !this.#closed) this.#events?.drain();
-    if (this.#endQueued && !peer.#endReceived && !peer.#closed) {
-      peer.#endReceived = true;
-      peer.#events.end();
-      // Both directions ended: the pipe is closed, as TCP after FIN both ways.
-      if (peer.#endQueued) this.#closeBoth();
-    } else if (this.#endReceived && this.#endQueued) {
-      this.#closeBoth();
-    }
-  }
-
-  #takeRead(max: number): Uint8Array {
-    const first = this.#outbox[0]!;
-    if (first.length >= max) {
-      this.#outbox[0] = first.subarray(max);
-      if (this.#outbox[0].length === 0) this.#outbox.shift();
-      return first.subarray(0, max);
-    }
-    let size = 0;
-    let count = 0;
-    while (count < this.#outbox.length && size + this.#outbox[count]!.length <= max) size += this.#outbox[count++]!.length;
-    const parts = this.#outbox.splice(0, count);
-    return parts.length === 1 ? parts[0]! : concat(parts);
-  }
-
-  #closeBoth(): void {
-    setTimeout(() => {
-      this.#close();
-      this.peer.#close();
-    }, 0);
-  }
-
-  #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    // Reported on a later task, as a socket's "close" event is.
-    const events = this.#events;
-    if (events) setTimeout(() => events.close(), 0);
+    if (sending === undefined || !peer.reading) return; // the peer asks again when it reads
+    this.#sending = undefined;
+    // Like a socket read: up to 64 KiB in one chunk.
+    const count = Math.min(sending.chunk.length, READ_SIZE);
+    peer.received(sending.chunk.subarray(0, count));
+    sending.done(count);
   }
 }
 
@@ -182,6 +115,7 @@ export function createTransportPair(): [MemoryTransport, MemoryTransport] {
  */
 export class MemoryNetwork implements Network {
   readonly name = "memory";
+  readonly reusePort = { supported: false, reason: "the memory network has one listener per port" } as const;
   #listeners = new Map<number, (transport: Transport) => void>();
   #nextPort = 40000;
 

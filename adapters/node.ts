@@ -16,18 +16,9 @@ import * as os from "node:os";
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
 import type { Server } from "../src/services/server.ts";
-import { WebSocketError } from "../src/core/errors.ts";
 import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
 import { coalesce } from "../src/transport/write_queue.ts";
-import {
-  type ConnectOptions,
-  type Listener,
-  type ListenOptions,
-  type Network,
-  type PeerCertificate,
-  type Transport,
-  type TransportEvents,
-} from "../src/transport/transport.ts";
+import { type ConnectOptions, type Listener, type ListenOptions, type Network, type PeerCertificate, type Transport, type TransportEvents } from "../src/transport/transport.ts";
 import { toPeerCertificate } from "../src/transport/tls.ts";
 
 // --- transport ---
@@ -155,13 +146,6 @@ export class NodeTransport implements Transport {
 // --- network ---
 
 function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
-  if (options.reusePort && !nodeNetHasReusePort()) {
-    return Promise.reject(new WebSocketError(
-      "WS_ERR_REUSE_PORT_UNSUPPORTED",
-      `node:net has reusePort from Node 22.12 and 23.1, this is Node ${process.versions.node}: ` +
-        "give each worker its own port, or share one port between node:cluster processes (see clusterChannel)",
-    ));
-  }
   const onSocket = (socket: net.Socket) => accept(new NodeTransport(socket));
   const server: net.Server = options.tls
     ? tls.createServer({
@@ -240,6 +224,11 @@ function reverseLookup(address: string): Promise<string[]> {
  */
 export const nodeNetwork: Network = {
   name: "node",
+  reusePort: nodeNetHasReusePort() ? { supported: true } : {
+    supported: false,
+    reason: `node:net has reusePort from Node 22.12 and 23.1, this is Node ${process.versions.node}: ` +
+      "give each worker its own port, or share one port between node:cluster processes (see clusterChannel)",
+  },
   listen,
   connect,
   isUtf8,

@@ -1,7 +1,7 @@
 /**
  * Static files over `serve({ fetch })`, the equivalent of libwebsockets'
  * `lws_serve_http_file`: the file-system side (stat, realpath, read) of
- * `src/static_files.ts`, through `node:fs/promises`, which Node, Deno and
+ * `src/services/static_files.ts`, through `node:fs/promises`, which Node, Deno and
  * Bun all provide.
  *
  * @example
@@ -19,26 +19,30 @@ import { readFile, realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
 import {
   DEFAULT_INDEX,
+  isInsideRoot,
+  isSafeSegment,
+  parseRequestPath,
+} from "../src/services/static_files.ts";
+import {
   directoryLocation,
   type FileResponseOptions,
-  isInsideRoot,
   isReadMethod,
-  isSafeSegment,
   methodNotAllowedResponse,
   notFoundResponse,
-  parseRequestPath,
   planFileResponse,
-} from "../src/services/static_files.ts";
+} from "../src/services/static_responses.ts";
 
 export {
   contentTypeFor,
   DEFAULT_CONTENT_TYPES,
   DEFAULT_INDEX,
+  parseRequestPath,
+} from "../src/services/static_files.ts";
+export {
   type FileResponseOptions,
   isNotModified,
-  parseRequestPath,
   weakETag,
-} from "../src/services/static_files.ts";
+} from "../src/services/static_responses.ts";
 
 /** Options of {@link serveFile}. */
 export type ServeFileOptions = FileResponseOptions;

@@ -1,20 +1,22 @@
 // Checks the built package (dist/) as a user gets it: import (ESM) on any
-// runtime, require (CJS) where available, and one exchange through the core.
+// runtime, require (CJS) where available, one exchange through the core
+// (wsport/core) and one over real sockets through the main entry.
 // Run after `npm run build`: node|bun scripts/dist_smoke.mjs, deno run -A scripts/dist_smoke.mjs
 import * as esm from "../dist/mod.js";
+import * as core from "../dist/core.js";
 
 async function loadCjs() {
   try {
     const { createRequire } = await import("node:module");
-    return createRequire(import.meta.url)("../dist/mod.cjs");
+    return createRequire(import.meta.url)("../dist/core.cjs");
   } catch (error) {
-    throw new Error(`require(dist/mod.cjs) failed: ${error.message}`);
+    throw new Error(`require(dist/core.cjs) failed: ${error.message}`);
   }
 }
 
 function exchange(lib, label) {
-  const server = new lib.ServerConnection();
-  const client = new lib.ClientConnection({ host: "example.com", path: "/smoke" });
+  const server = new lib.ServerProtocol();
+  const client = new lib.ClientProtocol({ host: "example.com", path: "/smoke" });
   const pipe = (from, to) => from.dataToSend().flatMap((c) => (c === lib.SEND_EOF ? to.receiveEof() : to.receiveData(c)));
   const [request] = pipe(client, server);
   if (request?.type !== "request" || request.request.path !== "/smoke") throw new Error(`${label}: no request event`);
@@ -28,8 +30,9 @@ function exchange(lib, label) {
 }
 
 const runtime = globalThis.Bun ? "bun" : globalThis.Deno ? "deno" : "node";
-exchange(esm, `${runtime} ESM dist/mod.js`);
-exchange(await loadCjs(), `${runtime} CJS dist/mod.cjs`);
+exchange(core, `${runtime} ESM dist/core.js`);
+exchange(await loadCjs(), `${runtime} CJS dist/core.cjs`);
+if ("ServerProtocol" in esm) throw new Error("the main entry re-exports the core's state machines");
 
 // The built package on real sockets, with the network it picks for this runtime.
 const network = await esm.runtimeNetwork();
@@ -49,7 +52,7 @@ if (reply.value !== text) throw new Error(`${runtime}: socket echo failed`);
 client.close();
 await client.closed;
 await server.close();
-console.log(`${runtime} dist serve/connect with permessage-deflate (${esm.defaultDeflateCodec().name}) over ${network.name}: ok`);
+console.log(`${runtime} dist serve/connect with permessage-deflate (${core.defaultDeflateCodec().name}) over ${network.name}: ok`);
 const sub = await import("../dist/node.js");
 if (typeof sub.upgradeHandler !== "function") throw new Error("wsport/node lacks upgradeHandler");
 console.log(`${runtime} dist subpath wsport/node: ok`);

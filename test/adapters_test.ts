@@ -46,6 +46,9 @@ const targets: Target[] = [
       halfClose: "adapters/node.ts does not enable allowHalfOpen: node:net ends the writable side on the peer's FIN",
       // NodeTransport.write only checks socket.destroyed, so a write after end() errors the socket.
       writeAfterEnd: "adapters/node.ts: write() after end() fails the socket with ERR_STREAM_WRITE_AFTER_END",
+      // Deno's node:tls client hands writes to its own buffer: writableLength falls to 0 (sometimes, by timing)
+      // while the peer is paused. The pause itself holds: tested below.
+      ...(g.Deno ? { tlsBackpressure: "Deno's node:tls client may report writableLength 0 while the peer is paused (tested below without it)" } : {}),
     },
   },
   { name: "deno", network: () => denoNetwork, real: true, skip: g.Deno ? false : "runs under Deno only", tls: true },
@@ -113,6 +116,9 @@ for (const t of targets) {
       contract.missingClientCert(secure(t, { ca: cert }, { cert, key, ca: cert, requestCert: true, rejectUnauthorized: true })));
   }
 }
+
+test("node network on Deno: TLS with a paused reader delivers nothing until resume and loses nothing", { skip: g.Deno ? false : "Deno only" }, () =>
+  contract.pausedReaderLosesNothing({ network: nodeNetwork, real: true, tls: { server: serverTls, client: { ca: cert } } }));
 
 test(`adapters (${runtime}): the contract ran against this runtime's own network`, () => {
   // A guard against a runtime silently skipping its own adapter.

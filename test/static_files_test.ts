@@ -7,19 +7,21 @@ import { runtimeNetwork, type Server, serve } from "../mod.ts";
 import { serveDir, serveFile } from "../adapters/static.ts";
 import {
   contentTypeFor,
-  directoryLocation,
   extensionOf,
+  isInsideRoot,
+  isSafeSegment,
+  parseRequestPath,
+} from "../src/services/static_files.ts";
+import {
+  directoryLocation,
   formatHttpDate,
   ifNoneMatchMatches,
-  isInsideRoot,
   isNotModified,
-  isSafeSegment,
   methodNotAllowedResponse,
   parseHttpDate,
-  parseRequestPath,
   planFileResponse,
   weakETag,
-} from "../src/services/static_files.ts";
+} from "../src/services/static_responses.ts";
 import { enc, rawConnect, within } from "./helpers.ts";
 
 // --- pure decisions ---

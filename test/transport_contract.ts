@@ -241,6 +241,29 @@ export async function backpressure(target: ContractTarget): Promise<void> {
   });
 }
 
+/**
+ * For a runtime whose writer does not reliably push back (its
+ * `bufferedAmount` may drop to 0 while the reader is paused, the bytes
+ * waiting in the runtime's own buffer): the pause still holds, and nothing
+ * is lost after resume.
+ */
+export async function pausedReaderLosesNothing(target: ContractTarget): Promise<void> {
+  await withPair(target, async ({ client, server }) => {
+    const atServer = new Recorder(5);
+    server.pause();
+    server.start(atServer);
+    client.start(new Recorder());
+    const piece = 256 * 1024;
+    const total = 32 * 1024 * 1024;
+    for (let offset = 0; offset < total; offset += piece) client.write([pattern(offset, piece, 5)]);
+    await sleep(QUIET);
+    assert.equal(atServer.dataEvents, 0, "no data event while paused");
+    server.resume();
+    await atServer.until(() => atServer.received >= total, "all bytes after resume");
+    atServer.assertClean("server");
+  });
+}
+
 /** `pause()` stops `data` events until `resume()`, from outside or inside a handler, and nothing is lost. */
 export async function pauseStopsDelivery(target: ContractTarget): Promise<void> {
   await withPair(target, async ({ client, server }) => {

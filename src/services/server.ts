@@ -32,14 +32,7 @@ import {
 } from "./server_options.ts";
 import { TopicRegistry } from "./topics.ts";
 
-export {
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  type PublishOptions,
-  type Rejection,
-  type ServeOptions,
-  type ShutdownOptions,
-  type Subprotocol,
-} from "./server_options.ts";
+export * from "./server_options.ts";
 
 /**
  * Starts a server.
@@ -124,6 +117,8 @@ export class Server {
     this.#isUtf8 ??= network.isUtf8;
     if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
     this.#network = network;
+    const sharing = network.reusePort ?? { supported: false, reason: `the ${network.name} network cannot share a port (reusePort)` };
+    if (this.#options.reusePort && !sharing.supported) throw new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", sharing.reason);
     // Checked before binding: a server that cannot drop its privileges must not start with them.
     const dropPrivileges = this.#privilegeDrop(network);
     this.#listener = await network.listen(

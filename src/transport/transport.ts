@@ -82,9 +82,8 @@ export interface ListenOptions {
   tls?: ServerTlsOptions;
   /**
    * Share the port with other listeners that ask for it too (Linux
-   * `SO_REUSEPORT`): the kernel spreads connections between them. A network
-   * that cannot rejects with a `WebSocketError` coded
-   * `"WS_ERR_REUSE_PORT_UNSUPPORTED"`.
+   * `SO_REUSEPORT`): the kernel spreads connections between them. Only
+   * where {@link Network.reusePort} says it is supported.
    */
   reusePort?: boolean;
 }
@@ -108,6 +107,9 @@ export interface Listener {
   readonly raw: unknown;
 }
 
+/** Whether a network can share a port between listeners; see {@link Network.reusePort}. */
+export type ReusePortSupport = { readonly supported: true } | { readonly supported: false; readonly reason: string };
+
 /** What a runtime adapter provides. */
 export interface Network {
   /** The runtime family, e.g. `"node"`. */
@@ -119,6 +121,14 @@ export interface Network {
    * used by `perMessageDeflate()` without a `codec` option. Default: pako.
    */
   readonly deflateCodec?: DeflateCodec;
+  /**
+   * Whether several listeners can share a port here (Linux `SO_REUSEPORT`,
+   * the `reusePort` listen option), or why not. Servers refuse `reusePort`
+   * up front where it is unsupported: a runtime that ignored the option
+   * would fail the second listener with EADDRINUSE, and Deno without
+   * `--unstable-net` would exit the process. Absent: unsupported.
+   */
+  readonly reusePort?: ReusePortSupport;
   /**
    * Listens and hands every accepted connection to `accept`, before any
    * byte is read from it.

@@ -89,7 +89,8 @@ function resolveLimits(limits: Partial<HeadLimits> | undefined): HeadLimits {
  * CRLF rule byte by byte, so that hostile input is refused before it is
  * stored; the grammar is checked once, on the joined head.
  */
-class HeadScanner<T> {
+/** The incremental head parser both directions share; see {@link RequestHeadParser}. */
+export class HeadScanner<T> {
   readonly #limits: HeadLimits;
   readonly #kind: Kind;
   readonly #parse: (text: string) => T | HandshakeError;
@@ -106,6 +107,12 @@ class HeadScanner<T> {
     this.#parse = parse;
   }
 
+  /**
+   * Consumes the next chunk of the stream. Never throws on any input.
+   *
+   * @param chunk - Bytes received; may contain the head's end and more.
+   * @returns Whether the head is still incomplete, parsed, or refused.
+   */
   push(chunk: Uint8Array): HeadParseResult<T> {
     if (this.#result !== null) return this.#result;
     const { maxHeadSize, maxHeaders } = this.#limits;
@@ -193,25 +200,13 @@ class HeadScanner<T> {
  * if (r.state === "done") console.log(r.head.target, r.head.headers.get("host"));
  * ```
  */
-export class RequestHeadParser {
-  readonly #scanner: HeadScanner<RequestHead>;
-
+export class RequestHeadParser extends HeadScanner<RequestHead> {
   /**
    * @param limits - Overrides of {@link DEFAULT_HEAD_LIMITS}.
    * @throws RangeError if a limit is not a non-negative integer.
    */
   constructor(limits?: Partial<HeadLimits>) {
-    this.#scanner = new HeadScanner("request", limits, parseRequest);
-  }
-
-  /**
-   * Consumes the next chunk of the stream. Never throws on any input.
-   *
-   * @param chunk - Bytes received; may contain the head's end and more.
-   * @returns Whether the head is still incomplete, parsed, or refused.
-   */
-  push(chunk: Uint8Array): HeadParseResult<RequestHead> {
-    return this.#scanner.push(chunk);
+    super("request", limits, parseRequest);
   }
 }
 
@@ -225,25 +220,13 @@ export class RequestHeadParser {
  * if (r.state === "done" && r.head.status === 101) startWebSocket(r.rest);
  * ```
  */
-export class ResponseHeadParser {
-  readonly #scanner: HeadScanner<ResponseHead>;
-
+export class ResponseHeadParser extends HeadScanner<ResponseHead> {
   /**
    * @param limits - Overrides of {@link DEFAULT_HEAD_LIMITS}.
    * @throws RangeError if a limit is not a non-negative integer.
    */
   constructor(limits?: Partial<HeadLimits>) {
-    this.#scanner = new HeadScanner("response", limits, parseResponse);
-  }
-
-  /**
-   * Consumes the next chunk of the stream. Never throws on any input.
-   *
-   * @param chunk - Bytes received; may contain the head's end and more.
-   * @returns Whether the head is still incomplete, parsed, or refused.
-   */
-  push(chunk: Uint8Array): HeadParseResult<ResponseHead> {
-    return this.#scanner.push(chunk);
+    super("response", limits, parseResponse);
   }
 }
 
