@@ -74,6 +74,12 @@ export interface ConnectOptions<Data = undefined> extends Partial<ConnectionPoli
   headLimits?: Partial<HeadLimits>;
   /** Where to connect: the runtime's network by default. */
   network?: Network;
+  /**
+   * Cancels the connection attempt (TCP, TLS and the opening handshake):
+   * `connect` then rejects with `signal.reason` and closes what it opened.
+   * No effect once the connection is open.
+   */
+  signal?: AbortSignal;
 }
 
 /** Default of {@link ConnectOptions.handshakeTimeout}. */
@@ -85,7 +91,7 @@ export const DEFAULT_CLIENT_HANDSHAKE_TIMEOUT = 10000;
  * @param url A `ws://` or `wss://` URL (`http(s)://` is accepted too).
  * @param options Subprotocols, headers, origin, TLS, handlers, limits.
  * @returns The open connection; rejects with a {@link HandshakeError} (or the network's error),
- *   at once for a `version` other than 13.
+ *   at once for a `version` other than 13, and with `signal.reason` when `signal` aborts first.
  * @example
  * ```ts
  * const ws = await connect("ws://127.0.0.1:9001/chat", { protocols: ["chat"] });
@@ -99,28 +105,42 @@ export async function connect<Data = undefined>(
 ): Promise<WebSocketConnection<Data>> {
   const target = parseWebSocketUrl(url);
   checkVersion(options.version);
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const network = options.network ?? await defaultNetwork();
   const policy = resolvePolicy(options);
   const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
 
+  // Rejects on the handshake timeout or the caller's abort, whichever comes first.
   let timer: Timer | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = policy.clock.setTimer(timeout, () => reject(new HandshakeError(0, "WS_ERR_HANDSHAKE_TIMEOUT", `no handshake response within ${timeout} ms`)));
+  let onAbort: (() => void) | undefined;
+  let cancelledWith: unknown;
+  const cancelled = new Promise<never>((_, reject) => {
+    const cancel = (error: unknown) => reject(cancelledWith = error);
+    timer = policy.clock.setTimer(timeout, () => cancel(new HandshakeError(0, "WS_ERR_HANDSHAKE_TIMEOUT", `no handshake response within ${timeout} ms`)));
+    onAbort = () => cancel(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort(); // aborted while the network was being loaded
   });
-  timedOut.catch(() => {}); // reported through the race below, if at all
+  cancelled.catch(() => {}); // reported through the races below, if at all
   try {
-    const transport = await Promise.race([
-      network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined }),
-      timedOut,
-    ]);
+    const connecting = network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined });
+    const transport = await Promise.race([connecting, cancelled]).catch((error) => {
+      // A connection that completes after all must not be left open.
+      connecting.then((late) => late.destroy(), () => {});
+      throw error;
+    });
     if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
     const opening = handshake(transport, target, options, policy, network.isUtf8);
-    return await Promise.race([opening.result, timedOut.catch((error) => {
-      transport.destroy();
+    return await Promise.race([opening.result, cancelled]).catch((error) => {
+      // Destroyed only once the race is settled: a runtime that reports the close at once would
+      // otherwise fail the handshake first, with an error that hides the timeout or the abort.
+      if (error === cancelledWith) transport.destroy();
       throw error;
-    })]);
+    });
   } finally {
     timer?.cancel();
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }
 
