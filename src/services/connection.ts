@@ -215,13 +215,15 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * Starts the closing handshake. The `close` handler runs when it is done
    * (or after `closeTimeout`, when the connection is destroyed).
    *
-   * @param code 1000 (default), another code valid on the wire, or 3000–4999.
+   * @param code 1000 (default), another code valid on the wire, or 3000–4999;
+   *   or 1005 (no status) for a close frame without a code (and then no
+   *   reason), which the peer reports as 1005, as the WHATWG `close()` sends.
    * @param reason At most 123 bytes of UTF-8.
    */
   close(code = 1000, reason = ""): void {
     if (this.#closeInfo || this.#core.closeSent !== undefined) return;
     if (this.#core.readyState === ReadyState.CLOSED) return;
-    this.#core.sendClose(code, reason);
+    this.#core.sendClose(code === 1005 ? undefined : code, reason);
     this.#timers.armClose();
     this.#scheduleFlush();
   }
