@@ -1,8 +1,9 @@
 /**
  * wsport: WebSocket (RFC 6455, RFC 7692) for Node.js, Deno and Bun, on a
  * sans-IO core. This entry is the face for applications: the server, the
- * client, the browser's `WebSocket`, permessage-deflate and the types they
- * take. The protocol state machines themselves are in `wsport/core`.
+ * client, the browser's `WebSocket` and `WebSocketStream`, permessage-deflate
+ * and the types they take. The protocol state machines themselves are in
+ * `wsport/core`.
  *
  * @example An echo server and a client
  * ```ts
@@ -54,6 +55,19 @@ export {
   WebSocketConnection,
 } from "./src/services/connection.ts";
 export { WebSocket, type WebSocketOptions } from "./src/services/websocket.ts";
+export {
+  type WebSocketOpenInfo,
+  WebSocketStream,
+  type WebSocketStreamConnectOptions,
+  type WebSocketStreamOptions,
+} from "./src/services/websocket_stream.ts";
+export { type WebSocketCloseInfo, WebSocketStreamError } from "./src/services/websocket_error.ts";
+export {
+  type ConnectionStreams,
+  type StreamHandlerOptions,
+  streamHandlers,
+  type StreamMessage,
+} from "./src/services/connection_streams.ts";
 export type { BroadcastChannelLike } from "./src/services/broadcast.ts";
 export { type Clock, ManualClock, systemClock, type Timer } from "./src/services/clock.ts";
 export type {

@@ -1,34 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Socket } from "node:net";
-import type { AddressInfo } from "node:net";
 import { connect, runtimeNetwork, serve } from "../mod.ts";
 import type { Network } from "../src/transport/transport.ts";
+import { startSilentServer } from "./peers/stream_peer_server.ts";
 import { deferred, until, within } from "./helpers.ts";
 
 // connect({ signal }): cancelling the TCP connect and the opening handshake, on the runtime's network.
-
-/** A TCP server that never answers, counting connections and noticing when each closes. */
-async function silent() {
-  const sockets: Socket[] = [];
-  const closed: Promise<void>[] = [];
-  const tcp = createServer((socket) => {
-    sockets.push(socket);
-    closed.push(new Promise((resolve) => socket.once("close", () => resolve())));
-    socket.on("error", () => {});
-    socket.resume(); // read (and drop) the request, so the client's FIN is seen
-  });
-  await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `ws://127.0.0.1:${(tcp.address() as AddressInfo).port}/`,
-    sockets,
-    closed,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve) => tcp.close(() => resolve()));
-    },
-  };
-}
 
 test("connect({ signal }): an aborted signal rejects with its reason at once, before any connection", async () => {
   const network = await runtimeNetwork();
@@ -44,7 +21,7 @@ test("connect({ signal }): an aborted signal rejects with its reason at once, be
 });
 
 test("connect({ signal }): abort during the opening handshake rejects with the reason and closes the socket", async () => {
-  const server = await silent();
+  const server = await startSilentServer();
   try {
     const controller = new AbortController();
     const connecting = connect(server.url, { signal: controller.signal, handshakeTimeout: 60_000 });
@@ -59,7 +36,7 @@ test("connect({ signal }): abort during the opening handshake rejects with the r
 });
 
 test("connect({ signal }): abort while TCP connects rejects at once, and the late connection is closed", async () => {
-  const server = await silent();
+  const server = await startSilentServer();
   const network = await runtimeNetwork();
   const release = deferred();
   // A network whose connect completes only when the test says so.
