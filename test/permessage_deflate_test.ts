@@ -405,3 +405,47 @@ test("permessage-deflate: an asynchronous codec keeps message and ping order end
   assert.deepEqual(order.slice(0, 3), ["text", "ping", "text"]);
   assert.equal(order.filter((t) => t === "ping").length, 4);
 });
+
+test("permessage-deflate: with no context takeover, messages queued on an asynchronous codec are each compressed from a fresh window", async () => {
+  // As zlibCodec: every operation (resets included) runs later, in the order it was asked for.
+  const inOrder = <T extends { reset?(): void; close(): void }>(inner: T) => {
+    let tail: Promise<unknown> = Promise.resolve();
+    const run = <R>(job: () => R): Promise<R> => {
+      const next = tail.then(job);
+      tail = next.catch(() => undefined);
+      return next;
+    };
+    return { inner, run, reset: () => void run(() => inner.reset?.()), close: () => void run(() => inner.close()) };
+  };
+  const deferred: DeflateCodec = {
+    name: "deferred-pako",
+    compressor: (s) => {
+      const q = inOrder(pakoCodec.compressor(s));
+      return { compress: (d) => q.run(() => q.inner.compress(d) as Uint8Array), reset: q.reset, close: q.close };
+    },
+    decompressor: (bits) => {
+      const q = inOrder(pakoCodec.decompressor(bits));
+      return { decompress: (d, m) => q.run(() => q.inner.decompress(d, m) as Uint8Array), reset: q.reset, close: q.close };
+    },
+  };
+  const noTakeover = { threshold: 0, codec: deferred, serverNoContextTakeover: true, clientNoContextTakeover: true };
+  const { server, client } = pair(noTakeover, noTakeover);
+  // The same text twice: a compressor that kept its window would encode the second as a back-reference.
+  const sent = ["twice ".repeat(50), "twice ".repeat(50), "other ".repeat(40)];
+  for (const text of sent) client.sendText(text);
+  while (client.pendingWork) await client.pendingWork;
+  const wire = output(client);
+  // Each message must inflate alone, as a peer that resets its window after every message reads it.
+  const alone = sent.map((text) => {
+    const fresh = pair({ ...noTakeover, codec: pakoCodec }, { ...noTakeover, codec: pakoCodec });
+    fresh.client.sendText(text);
+    return output(fresh.client).length;
+  });
+  const events: WsEvent[] = [...server.receiveData(wire)];
+  while (server.pendingWork) {
+    await server.pendingWork;
+    events.push(...server.receiveData(new Uint8Array(0)));
+  }
+  assert.deepEqual(events.map((e) => (e.type === "text" ? e.data : e.type)), sent);
+  assert.equal(wire.length, alone.reduce((n, size) => n + size, 0), "a message was compressed against the window of the one before");
+});

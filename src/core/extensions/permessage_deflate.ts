@@ -303,10 +303,11 @@ class PerMessageDeflate implements Extension {
     const decompressor = this.#decompressor ??= this.#codec.decompressor(this.#agreement.inflateWindowBits);
     // 7.2.2: append the sync flush tail the sender removed.
     const input = frame.fin ? concat([frame.data, SYNC_FLUSH_TAIL]) : frame.data;
-    return after(decompressor.decompress(input, maxSize), (data) => {
-      if (frame.fin && this.#agreement.remoteNoContextTakeover) this.#releaseDecompressor();
-      return { opcode: frame.opcode, fin: frame.fin, rsv: frame.rsv & ~RSV1, data };
-    });
+    const inflated = decompressor.decompress(input, maxSize);
+    // Released now, not when the output is ready: an asynchronous codec runs its operations in
+    // call order, and the next message may already be queued behind this one.
+    if (frame.fin && this.#agreement.remoteNoContextTakeover) this.#releaseDecompressor();
+    return after(inflated, (data) => ({ opcode: frame.opcode, fin: frame.fin, rsv: frame.rsv & ~RSV1, data }));
   }
 
   encode(frame: ExtensionFrame): MaybePromise<ExtensionFrame> {
@@ -318,14 +319,16 @@ class PerMessageDeflate implements Extension {
     if (!this.#sendingCompressed) return frame;
     const compressor = this.#compressor ??= this.#codec.compressor(this.#settings);
     const first = frame.opcode !== Opcode.Continuation;
-    return after(compressor.compress(frame.data), (compressed) => {
+    const deflated = compressor.compress(frame.data);
+    // Released now, not when the output is ready: the next message may already be queued behind this one.
+    if (frame.fin && this.#agreement.localNoContextTakeover) this.#releaseCompressor();
+    return after(deflated, (compressed) => {
       let data = compressed;
       if (frame.fin) {
         // 7.2.1: remove the tail of the sync flush that ends the message.
         if (endsWithTail(data)) data = data.subarray(0, data.length - 4);
         // zlib emits nothing for an empty message after a flush; 7.2.3.6: send the empty block's header byte.
         if (data.length === 0) data = EMPTY_BLOCK;
-        if (this.#agreement.localNoContextTakeover) this.#releaseCompressor();
       }
       return { opcode: frame.opcode, fin: frame.fin, rsv: frame.rsv | (first ? RSV1 : 0), data };
     });
