@@ -54,7 +54,22 @@ export {
   WebSocketConnection,
 } from "./src/services/connection.ts";
 export { WebSocket, type WebSocketOptions } from "./src/services/websocket.ts";
-export type { BroadcastChannelLike } from "./src/services/broadcast.ts";
+export { type BroadcastChannelLike, ChannelEngine } from "./src/services/pubsub/channel_engine.ts";
+export {
+  type Delivery,
+  type HistoryEntry,
+  type HistoryResult,
+  type LocalRoute,
+  type NodeInfo,
+  type Publication,
+  type PubSubEngine,
+  PubSubError,
+  type PubSubErrorCode,
+  type PubSubKind,
+  type PubSubNode,
+} from "./src/services/pubsub/engine.ts";
+export type { Recovery, SubscribeOptions } from "./src/services/pubsub/recovery.ts";
+export { compareStreamIds, isStreamId } from "./src/services/pubsub/stream_ids.ts";
 export { type Clock, ManualClock, systemClock, type Timer } from "./src/services/clock.ts";
 export type {
   ClientTlsOptions,

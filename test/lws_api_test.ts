@@ -17,7 +17,7 @@ import { MemoryNetwork } from "../adapters/memory.ts";
 import { nodeNetwork } from "../adapters/node.ts";
 import { denoNetwork } from "../adapters/deno.ts";
 import { bunNetwork } from "../adapters/bun.ts";
-import type { BroadcastChannelLike } from "../src/services/broadcast.ts";
+import type { BroadcastChannelLike } from "../src/services/pubsub/channel_engine.ts";
 import { ManualClock } from "../src/services/clock.ts";
 import { connect } from "../src/services/client.ts";
 import { HandshakeError, InvalidStateError, WebSocketError } from "../src/core/errors.ts";

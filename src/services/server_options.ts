@@ -9,7 +9,8 @@ import type { HandshakeRequest } from "../core/handshake.ts";
 import type { HeadLimits } from "../core/http/head.ts";
 import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
 import type { Network, PeerInfo, ServerTlsOptions } from "../transport/transport.ts";
-import type { BroadcastChannelLike } from "./broadcast.ts";
+import type { BroadcastChannelLike, ChannelEngine } from "./pubsub/channel_engine.ts";
+import type { PubSubEngine } from "./pubsub/engine.ts";
 import type { ConnectionPolicy, Handlers } from "./connection.ts";
 import type { WebSocketConnection } from "./connection.ts";
 
@@ -85,9 +86,17 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
    * `BroadcastChannel` (which reaches the workers of one process: threads,
    * not processes); an object is used as the channel, e.g. `wsport/node`'s
    * `clusterChannel` across `node:cluster` processes. Each message is
-   * delivered once per server, never back to the sender.
+   * delivered once per server, never back to the sender. A shorthand for
+   * `pubsub: new ChannelEngine(broadcastChannel)`; give one or the other.
    */
   broadcastChannel?: string | BroadcastChannelLike;
+  /**
+   * The engine that carries `broadcast` and `publish` to other servers and
+   * theirs to this one: across machines, `redisEngine` from `wsport/redis`
+   * (with history, recovery and presence); within a machine, a
+   * {@link ChannelEngine}. The server attaches it, and closes it when it closes.
+   */
+  pubsub?: PubSubEngine;
   /**
    * Once listening, switch the process to this user (libwebsockets'
    * `uid`): supplementary groups cleared, then setgid, then setuid. A name
