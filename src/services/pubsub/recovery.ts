@@ -147,10 +147,7 @@ export function mergeRecovery(since: string, result: HistoryResult, held: Held):
     // Already replayed, or older than what the client had (this server's live feed can lag behind the one it came from).
     if (id !== undefined && (seen?.has(id) || (recovery.type === "recovered" && compareStreamIds(id, since) <= 0))) continue;
     send.push(delivery.message);
-  }
-  if (recovery.type === "recovered" && held.deliveries.length > 0) {
-    const last = held.deliveries.at(-1)?.id;
-    if (last !== undefined && compareStreamIds(last, recovery.lastId) > 0) recovery = { ...recovery, lastId: last };
+    if (recovery.type === "recovered" && id !== undefined && compareStreamIds(id, recovery.lastId) > 0) recovery = { ...recovery, lastId: id };
   }
   return { send, recovery };
 }
