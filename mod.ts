@@ -31,6 +31,7 @@ export {
 export type { HandshakeRequest } from "./src/core/handshake.ts";
 
 export {
+  type BroadcastOptions,
   createServer,
   DEFAULT_HANDSHAKE_TIMEOUT,
   type PublishOptions,
@@ -69,6 +70,7 @@ export {
   type PubSubNode,
 } from "./src/services/pubsub/engine.ts";
 export type { Recovery, SubscribeOptions } from "./src/services/pubsub/recovery.ts";
+export type { TopicListener } from "./src/services/pubsub/fanout.ts";
 export { compareStreamIds, isStreamId } from "./src/services/pubsub/stream_ids.ts";
 export { type Clock, ManualClock, systemClock, type Timer } from "./src/services/clock.ts";
 export type {

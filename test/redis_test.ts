@@ -265,3 +265,32 @@ test("redis: an ioredis client, or a node-redis client, passed in works as well"
     }
   });
 });
+
+test("redis: server.subscribe() hears every server's publications; local: false skips this server; except holds with history", { skip }, async () => {
+  await withRedis(async (redis) => {
+    const [a, b] = [await startNode(redis.url, { history: true }), await startNode(redis.url, { history: true })];
+    try {
+      const heard: string[][] = [[], []];
+      a.server.subscribe("events", (m) => void heard[0]!.push(String(m).split("\n")[1]!));
+      b.server.subscribe("events", (m) => void heard[1]!.push(String(m).split("\n")[1]!));
+      await waitForSubscribers(redis, "wsport:t:{events}", 2);
+      a.server.publish("events", "from a");
+      a.server.publish("events", "from a, for the others only", { local: false });
+      b.server.publish("events", "from b");
+      await until(() => heard[0]!.length >= 2 && heard[1]!.length >= 3, "the listeners");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(heard[0], ["from a", "from b"]);
+      assert.deepEqual(heard[1]!.sort(), ["from a", "from a, for the others only", "from b"]);
+      // except: the publishing connection does not get its own message back, though it goes through Redis for its id.
+      const [c1, c2] = [await startClient(a.server.port, "/?topics=room"), await startClient(a.server.port, "/?topics=room")];
+      await waitForSubscribers(redis, "wsport:t:{room}", 1);
+      const sender = [...a.server.connections].find((ws) => ws.isSubscribed("room"))!;
+      a.server.publish("room", "not to the sender", { except: sender });
+      await until(() => c1.messages.length + c2.messages.length >= 1, "the publication");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(c1.messages.length + c2.messages.length, 1);
+    } finally {
+      await stopAll([a, b]);
+    }
+  });
+});

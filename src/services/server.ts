@@ -20,10 +20,11 @@ import type { Timer } from "./clock.ts";
 import { type ConnectionPolicy, type Message, resolvePolicy, WebSocketConnection } from "./connection.ts";
 import { ChannelEngine } from "./pubsub/channel_engine.ts";
 import type { PubSubEngine } from "./pubsub/engine.ts";
-import { Fanout } from "./pubsub/fanout.ts";
+import { Fanout, type TopicListener } from "./pubsub/fanout.ts";
 import { serveHttp } from "./http_bridge.ts";
 import { type HandshakeHooks, ServerHandshake } from "./server_handshake.ts";
 import {
+  type BroadcastOptions,
   DEFAULT_HANDSHAKE_TIMEOUT,
   type PublishOptions,
   type Rejection,
@@ -203,10 +204,11 @@ export class Server {
    *
    * @param protocol A protocol name.
    * @param message Text or bytes (not copied: do not modify them until sent).
+   * @param options `local: false` sends it to the other servers only.
    * @returns How many of this server's connections it was queued on.
    */
-  broadcast(protocol: string, message: Message): number {
-    return this.#fanout.broadcast(protocol, message);
+  broadcast(protocol: string, message: Message, options: BroadcastOptions = {}): number {
+    return this.#fanout.broadcast(protocol, message, options.local ?? true);
   }
 
   /**
@@ -216,11 +218,25 @@ export class Server {
    *
    * @param topic The topic.
    * @param message Text or bytes (not copied: do not modify them until sent).
-   * @param options A connection to leave out.
+   * @param options A connection to leave out; `local: false` to send it to the other servers only.
    * @returns How many of this server's connections it was queued on.
    */
   publish(topic: string, message: Message, options: PublishOptions = {}): number {
-    return this.#fanout.publish(topic, message, options.except);
+    return this.#fanout.publish(topic, message, options.except, options.local ?? true);
+  }
+
+  /**
+   * Subscribes the server itself to a topic: `listener` gets every
+   * message published on it, by this server and (through `pubsub`) the
+   * others, as a connection would. For state the servers share (the
+   * demo's connection list), or work done once per server.
+   *
+   * @param topic The topic.
+   * @param listener Called with each message (an exception it throws is ignored).
+   * @returns A function that unsubscribes it.
+   */
+  subscribe(topic: string, listener: TopicListener): () => void {
+    return this.#fanout.listen(topic, listener);
   }
 
   /**

@@ -111,8 +111,18 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
   gid?: number | string;
 }
 
+/** Options of {@link Server.broadcast}. */
+export interface BroadcastOptions {
+  /**
+   * False: only the other servers' connections receive it (through the
+   * `pubsub` engine), not this server's: for an application that serves
+   * its own connections its own way. Default true.
+   */
+  local?: boolean;
+}
+
 /** Options of {@link Server.publish}. */
-export interface PublishOptions {
+export interface PublishOptions extends BroadcastOptions {
   /** A connection that must not receive it (typically the one publishing). */
   except?: WebSocketConnection<any>;
 }

@@ -16,12 +16,19 @@ import { mergeRecovery, type Recovery, RecoveryGate } from "./recovery.ts";
 
 type Connection = WebSocketConnection<any>;
 
+/** A publication this server's connections must not receive (`local: false`): it is for the other servers only. */
+const NOWHERE_LOCAL: unique symbol = Symbol("wsport.nowhereLocal");
+
+/** A server-side subscriber of a topic (`server.subscribe(topic, listener)`). */
+export type TopicListener = (message: Message, topic: string) => void;
+
 /** The fan-out of one server. */
 export class Fanout {
   readonly topics: TopicRegistry<Connection>;
   readonly #engine: PubSubEngine | undefined;
   readonly #connectionsOf: (protocol: string) => ReadonlySet<Connection>;
   readonly #gate = new RecoveryGate<Connection>();
+  readonly #listeners = new Map<string, Set<TopicListener>>();
   #closed = false;
 
   /**
@@ -36,8 +43,8 @@ export class Fanout {
     this.topics = new TopicRegistry<Connection>(changed);
     const node: PubSubNode = {
       deliver: (delivery) => this.#deliver(delivery),
-      subscriberCount: (topic) => this.topics.subscribersOf(topic).size,
-      topics: () => this.topics.topics(),
+      subscriberCount: (topic) => this.topics.subscribersOf(topic).size + (this.#listeners.get(topic)?.size ?? 0),
+      topics: () => new Set([...this.topics.topics(), ...this.#listeners.keys()]).values(),
       protocols,
     };
     engine?.attach(node);
@@ -55,8 +62,9 @@ export class Fanout {
    * @param message The message.
    * @returns How many of this server's connections it was queued on.
    */
-  broadcast(protocol: string, message: Message): number {
-    const route = this.#engine?.publish({ kind: "broadcast", target: protocol, message }) ?? "local";
+  broadcast(protocol: string, message: Message, local = true): number {
+    const route = this.#engine?.publish({ kind: "broadcast", target: protocol, message, except: local ? undefined : NOWHERE_LOCAL }) ?? "local";
+    if (!local) return 0;
     const receivers = this.#connectionsOf(protocol);
     return route === "local" ? this.#sendToAll(receivers, message, undefined, undefined) : countOpen(receivers, undefined);
   }
@@ -69,10 +77,44 @@ export class Fanout {
    * @param except A connection of this server to leave out.
    * @returns How many of this server's connections it was (or, when the engine delivers it, will be) queued on.
    */
-  publish(topic: string, message: Message, except: Connection | undefined): number {
-    const route = this.#engine?.publish({ kind: "publish", target: topic, message, except }) ?? "local";
+  publish(topic: string, message: Message, except: Connection | undefined, local = true): number {
+    const route = this.#engine?.publish({ kind: "publish", target: topic, message, except: local ? except : NOWHERE_LOCAL }) ?? "local";
+    if (!local) return 0;
+    if (route === "local") this.#tell(topic, message);
     const receivers = this.topics.subscribersOf(topic);
     return route === "local" ? this.#sendToAll(receivers, message, except, undefined) : countOpen(receivers, except);
+  }
+
+  /**
+   * Adds a server-side subscriber: it gets every publication on the topic,
+   * from this server and (through the engine) the others.
+   *
+   * @param topic The topic.
+   * @param listener Called with each message.
+   * @returns A function that removes it.
+   */
+  listen(topic: string, listener: TopicListener): () => void {
+    let listeners = this.#listeners.get(topic);
+    if (listeners === undefined) this.#listeners.set(topic, (listeners = new Set()));
+    listeners.add(listener);
+    this.#engine?.topicChanged?.(topic);
+    return () => {
+      if (!listeners.delete(listener)) return;
+      if (listeners.size === 0) this.#listeners.delete(topic);
+      this.#engine?.topicChanged?.(topic);
+    };
+  }
+
+  #tell(topic: string, message: Message): void {
+    const listeners = this.#listeners.get(topic);
+    if (listeners === undefined) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(message, topic);
+      } catch {
+        // One listener's failure must not stop the delivery to the others and to the connections.
+      }
+    }
   }
 
   /**
@@ -122,7 +164,8 @@ export class Fanout {
 
   /** A message from the engine: for this server's connections only. */
   #deliver(delivery: Delivery): number {
-    if (this.#closed) return 0;
+    if (this.#closed || delivery.except === NOWHERE_LOCAL) return 0;
+    if (delivery.kind === "publish") this.#tell(delivery.target, delivery.message);
     const receivers = delivery.kind === "broadcast" ? this.#connectionsOf(delivery.target) : this.topics.subscribersOf(delivery.target);
     const held = delivery.kind === "publish" && this.#gate.active ? delivery : undefined;
     return this.#sendToAll(receivers, delivery.message, delivery.except as Connection | undefined, held);

@@ -171,16 +171,6 @@ export class TopicHistory {
   }
 
   /**
-   * This node's own publication got its id: deliver it now.
-   *
-   * @param topic The topic.
-   * @param wire The message, with its id.
-   */
-  own(topic: string, wire: WireMessage): void {
-    this.#deliver(topic, wire);
-  }
-
-  /**
    * A message from the live feed.
    *
    * @param topic The topic.

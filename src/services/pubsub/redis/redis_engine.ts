@@ -223,7 +223,8 @@ export class RedisEngine implements PubSubEngine {
         this.#stats.published++;
         const id = replyText(reply);
         const wire: WireMessage = { kind: "publish", origin: this.nodeId, seq, id, message };
-        if (id !== undefined) this.#history!.own(target, wire);
+        // Delivered here now, with its id; its copy coming back from Redis is dropped (origin: this node).
+        if (id !== undefined) this.#deliver(wire, target, except);
         else this.#deliverOwn(target, message, except);
       },
       (error) => {
@@ -256,13 +257,13 @@ export class RedisEngine implements PubSubEngine {
     if (wire.origin !== this.nodeId) this.#deliver(wire, subscription.target);
   }
 
-  #deliver(wire: WireMessage, target: string): void {
+  #deliver(wire: WireMessage, target: string, except?: unknown): void {
     const node = this.#node;
     if (node === undefined || this.#closed) return;
     this.#stats.received += wire.origin === this.nodeId ? 0 : 1;
     const stamped = wire.id !== undefined && wire.kind === "publish" && this.#history?.has(target);
     const message = stamped ? this.#history!.stamp(target, wire.message, wire.id!) : wire.message;
-    node.deliver({ kind: wire.kind, target, message, id: wire.id, origin: wire.origin, seq: wire.seq });
+    node.deliver({ kind: wire.kind, target, message, id: wire.id, origin: wire.origin, seq: wire.seq, except });
   }
 
   // --- subscriptions ---
