@@ -76,6 +76,24 @@ class ConnectionWatch {
   }
 }
 
+/** Watches both connections; `listen` starts telling the engine (both are ready then: connect() resolved). */
+function watchBoth(commands: { on(event: string, listener: Listener): unknown }, subscriber: typeof commands, closed: string) {
+  const state: { events: RedisLinkEvents | undefined; listen(events: RedisLinkEvents): void } = {
+    events: undefined,
+    listen(events) {
+      state.events = events;
+      for (const watch of watches) watch.ready();
+    },
+  };
+  const watches = [new ConnectionWatch("commands", () => state.events), new ConnectionWatch("subscriber", () => state.events)] as const;
+  [commands, subscriber].forEach((client, i) => {
+    client.on("ready", () => watches[i]!.ready());
+    client.on("error", (error: unknown) => watches[i]!.lost(error));
+    client.on(closed, () => watches[i]!.lost(new Error("connection closed")));
+  });
+  return state;
+}
+
 /**
  * Connects both clients; the first error before both are ready (refused,
  * wrong password, TLS failure...) rejects, and both are dropped, rather than
@@ -105,6 +123,17 @@ async function connectOrFail<C extends { on(event: string, listener: Listener): 
   }
 }
 
+/** Closes both connections politely, or drops one that cannot be (Redis is gone). */
+async function closeBoth<C>(clients: C[], close: (client: C) => Promise<unknown> | undefined, drop: (client: C) => unknown): Promise<void> {
+  await Promise.all(clients.map(async (client) => {
+    try {
+      await close(client);
+    } catch {
+      drop(client);
+    }
+  }));
+}
+
 /**
  * A link over node-redis. `@redis/client` on Deno needs `--allow-env`
  * (it reads `REDIS_DEBUG_MAINTENANCE` while connecting; without the
@@ -119,14 +148,8 @@ export async function nodeRedisLink(template: NodeRedisClient): Promise<RedisLin
   const commands = template.duplicate({ disableOfflineQueue: true, commandOptions: { timeout: 0 } });
   const subscriber = template.duplicate({ commandOptions: { timeout: 0 } });
   const replyBytes = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
-  let events: RedisLinkEvents | undefined;
-  const watches = [new ConnectionWatch("commands", () => events), new ConnectionWatch("subscriber", () => events)] as const;
-  [commands, subscriber].forEach((client, i) => {
-    client.on("ready", () => watches[i]!.ready());
-    client.on("error", (error: unknown) => watches[i]!.lost(error));
-    client.on("end", () => watches[i]!.lost(new Error("connection closed")));
-  });
-  const onMessage = (message: Uint8Array, channel: unknown) => events?.message(channelName(channel), message);
+  const watch = watchBoth(commands, subscriber, "end");
+  const onMessage = (message: Uint8Array, channel: unknown) => watch.events?.message(channelName(channel), message);
   await connectOrFail([commands, subscriber], (client) => client.connect(), (client) => client.destroy?.());
   return {
     command: (args) => commands.sendCommand(args.map(toBuffer), replyBytes) as Promise<RedisReply>,
@@ -135,22 +158,11 @@ export async function nodeRedisLink(template: NodeRedisClient): Promise<RedisLin
     unsubscribe: async (channels, sharded) =>
       void (sharded ? await subscriber.sUnsubscribe([...channels], onMessage, true) : await subscriber.unsubscribe([...channels], onMessage, true)),
     barrier: async () => void (await subscriber.sendCommand(["PING"])),
-    listen: (listener) => {
-      events = listener;
-      for (const watch of watches) watch.ready(); // both are ready: connect() resolved
-    },
+    listen: (listener) => watch.listen(listener),
     get ready() {
       return { commands: commands.isReady, subscriber: subscriber.isReady };
     },
-    close: async () => {
-      await Promise.all([commands, subscriber].map(async (client) => {
-        try {
-          await (client.close?.() ?? client.quit?.());
-        } catch {
-          client.destroy?.();
-        }
-      }));
-    },
+    close: () => closeBoth([commands, subscriber], (client) => client.close?.() ?? client.quit?.(), (client) => client.destroy?.()),
   };
 }
 
@@ -163,14 +175,8 @@ export async function nodeRedisLink(template: NodeRedisClient): Promise<RedisLin
 export async function ioredisLink(template: IoRedisClient): Promise<RedisLink> {
   const commands = template.duplicate({ lazyConnect: true, enableOfflineQueue: false });
   const subscriber = template.duplicate({ lazyConnect: true });
-  let events: RedisLinkEvents | undefined;
-  const watches = [new ConnectionWatch("commands", () => events), new ConnectionWatch("subscriber", () => events)] as const;
-  [commands, subscriber].forEach((client, i) => {
-    client.on("ready", () => watches[i]!.ready());
-    client.on("error", (error: unknown) => watches[i]!.lost(error));
-    client.on("close", () => watches[i]!.lost(new Error("connection closed")));
-  });
-  const onMessage = (channel: unknown, message: Uint8Array) => events?.message(channelName(channel), message);
+  const watch = watchBoth(commands, subscriber, "close");
+  const onMessage = (channel: unknown, message: Uint8Array) => watch.events?.message(channelName(channel), message);
   subscriber.on("messageBuffer", onMessage);
   subscriber.on("smessageBuffer", onMessage);
   await connectOrFail([commands, subscriber], (client) => client.connect(), (client) => client.disconnect());
@@ -182,21 +188,10 @@ export async function ioredisLink(template: IoRedisClient): Promise<RedisLink> {
     subscribe: async (channels, sharded) => void (sharded ? await subscriber.ssubscribe(...channels) : await subscriber.subscribe(...channels)),
     unsubscribe: async (channels, sharded) => void (sharded ? await subscriber.sunsubscribe(...channels) : await subscriber.unsubscribe(...channels)),
     barrier: async () => void (await subscriber.ping()),
-    listen: (listener) => {
-      events = listener;
-      for (const watch of watches) watch.ready();
-    },
+    listen: (listener) => watch.listen(listener),
     get ready() {
       return { commands: commands.status === "ready", subscriber: subscriber.status === "ready" };
     },
-    close: async () => {
-      await Promise.all([commands, subscriber].map(async (client) => {
-        try {
-          await client.quit();
-        } catch {
-          client.disconnect();
-        }
-      }));
-    },
+    close: () => closeBoth([commands, subscriber], (client) => client.quit(), (client) => client.disconnect()),
   };
 }

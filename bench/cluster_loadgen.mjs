@@ -16,7 +16,7 @@
 // line: {"mode":"cluster", "rounds":[deliveries/s...], "latency":{p50,p99,n}, "loadedLatency":{...}, "cpu"}.
 import net from "node:net";
 import { randomBytes } from "node:crypto";
-import { FrameCounter, maskedFrame } from "./frames.mjs";
+import { BroadcastWindow, maskedFrame } from "./frames.mjs";
 
 const opt = {};
 const argv = process.argv.slice(2);
@@ -117,70 +117,35 @@ const quantile = (xs, q) => {
 
 const opened = await openAll();
 const sender = opened[0].socket;
-let sent = 0;
-let fullyDelivered = 0;
-let deliveries = 0;
-let window = 1;
-let onFull = null;
 let latencies = [];
-const complete = [];
-const pump = () => {
-  const room = window - (sent - fullyDelivered);
+const broadcasts = new BroadcastWindow(opened.length, (room) => {
   for (let i = 0; i < room; i++) sender.write(trigger());
-  if (room > 0) sent += room;
-};
-const delivered = (k) => {
-  const c = (complete[k] ?? 0) + 1;
-  complete[k] = c;
-  if (c !== opened.length) return;
-  fullyDelivered++;
-  complete[k] = undefined;
-  if (onFull) onFull();
-  else pump();
-};
+});
 opened.forEach(({ socket, rest }, index) => {
-  let received = 0;
-  let onData;
-  if (index % sample === 0) {
-    const reader = new TextReader();
-    onData = (chunk) => reader.feed(chunk, (text) => {
-      const at = text.indexOf("#b");
-      if (at < 0) return;
-      latencies.push(performance.now() - Number(text.slice(at + 2, text.indexOf("|", at))));
-      deliveries++;
-      delivered(received++);
-    });
-  } else {
-    const counter = new FrameCounter();
-    onData = (chunk) => {
-      const n = counter.feed(chunk);
-      deliveries += n;
-      for (let i = 0; i < n; i++) delivered(received++);
-    };
-  }
-  socket.on("data", onData);
-  socket.on("error", () => {});
-  if (rest.length) onData(rest);
-  socket.resume();
+  if (index % sample !== 0) return broadcasts.listenTo(socket, rest);
+  // A sampled client reads its messages whole, for the send time they carry.
+  const reader = new TextReader();
+  broadcasts.listenTo(socket, rest, (chunk, got) => reader.feed(chunk, (text) => {
+    const at = text.indexOf("#b");
+    if (at < 0) return;
+    latencies.push(performance.now() - Number(text.slice(at + 2, text.indexOf("|", at))));
+    got();
+  }));
 });
 
 // Phase 1: one message at a time.
 const fanoutMs = [];
 for (let i = 0; i <= paced; i++) {
   if (i === 1) latencies = []; // the first one warms up
-  const t = performance.now();
-  await new Promise((resolve) => {
-    onFull = () => ((onFull = null), resolve());
-    pump();
-  });
-  if (i > 0) fanoutMs.push(performance.now() - t);
+  const ms = await broadcasts.one();
+  if (i > 0) fanoutMs.push(ms);
   await sleep(0.005);
 }
 const latency = { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length };
 
 // Phase 2: `window` messages outstanding.
-window = windowSize;
-pump();
+broadcasts.window = windowSize;
+broadcasts.pump();
 await sleep(warmup);
 latencies = [];
 emit({ event: "measure-start" });
@@ -188,10 +153,10 @@ const cpuStart = process.cpuUsage();
 const t0 = performance.now();
 const perRound = [];
 for (let r = 0; r < rounds; r++) {
-  const before = deliveries;
+  const before = broadcasts.deliveries;
   const start = performance.now();
   await sleep(seconds);
-  perRound.push(Math.round((deliveries - before) / ((performance.now() - start) / 1000)));
+  perRound.push(Math.round((broadcasts.deliveries - before) / ((performance.now() - start) / 1000)));
 }
 const cpu = process.cpuUsage(cpuStart);
 const loadedLatency = { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length };

@@ -69,3 +69,77 @@ export class FrameCounter {
     return n;
   }
 }
+
+/**
+ * Broadcasts sent by one connection and received, in order, by `receivers`
+ * connections: message k is fully delivered once every receiver has
+ * received k + 1 messages. Keeps `window` messages outstanding.
+ */
+export class BroadcastWindow {
+  window = 1;
+  sent = 0;
+  fullyDelivered = 0;
+  deliveries = 0;
+  #complete = []; // #complete[k]: receivers that have message k
+  #onFull = null;
+
+  /**
+   * @param {number} receivers
+   * @param {(count: number) => void} send sends `count` more messages
+   */
+  constructor(receivers, send) {
+    this.receivers = receivers;
+    this.send = send;
+  }
+
+  /** Sends as many as the window has room for. */
+  pump() {
+    const room = this.window - (this.sent - this.fullyDelivered);
+    if (room <= 0) return;
+    this.send(room);
+    this.sent += room;
+  }
+
+  /** A receiver got its message number `k` (counting from 0). */
+  received(k) {
+    this.deliveries++;
+    const c = (this.#complete[k] ?? 0) + 1;
+    this.#complete[k] = c;
+    if (c !== this.receivers) return;
+    this.fullyDelivered++;
+    this.#complete[k] = undefined;
+    if (this.#onFull) this.#onFull();
+    else this.pump();
+  }
+
+  /**
+   * Makes a connection one of the receivers: its messages are counted from
+   * frame headers, or by `read(chunk, got)`, which calls `got()` per message.
+   */
+  listenTo(socket, rest, read = undefined) {
+    let received = 0;
+    const got = () => this.received(received++);
+    const counter = new FrameCounter();
+    const onData = read ? (chunk) => read(chunk, got) : (chunk) => {
+      const n = counter.feed(chunk);
+      for (let i = 0; i < n; i++) got();
+    };
+    socket.on("data", onData);
+    socket.on("error", () => {});
+    if (rest.length) onData(rest);
+    socket.resume();
+  }
+
+  /** Sends one message (nothing else outstanding) and resolves with the ms until every receiver has it. */
+  async one() {
+    const t = performance.now();
+    await new Promise((resolve) => {
+      this.#onFull = () => {
+        this.#onFull = null;
+        resolve();
+      };
+      this.pump();
+    });
+    return performance.now() - t;
+  }
+}

@@ -31,7 +31,7 @@
 import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { deflateRawSync, constants as zlib } from "node:zlib";
-import { FrameCounter, maskedFrame } from "./frames.mjs";
+import { BroadcastWindow, FrameCounter, maskedFrame } from "./frames.mjs";
 
 const [mode = "echo", ...rest] = process.argv.slice(2);
 const opt = {};
@@ -299,55 +299,18 @@ async function broadcast() {
   const trigger = maskedFrame(payload, 1);
   const opened = await openMany(conns);
   const sender = opened[0].socket;
-  let sent = 0;
-  let fullyDelivered = 0;
-  let deliveries = 0;
-  let window = 1;
-  let onFull = null;
-  const complete = []; // complete[k]: connections that have message k
-  const pump = () => {
-    const room = window - (sent - fullyDelivered);
-    if (room <= 0) return;
-    sender.write(room === 1 ? trigger : Buffer.concat(Array.from({ length: room }, () => trigger)));
-    sent += room;
-  };
-  opened.forEach(({ socket, rest }) => {
-    const counter = new FrameCounter();
-    let received = 0;
-    const onData = (chunk) => {
-      const n = counter.feed(chunk);
-      deliveries += n;
-      for (let i = 0; i < n; i++) {
-        const k = received++;
-        const c = (complete[k] ?? 0) + 1;
-        complete[k] = c;
-        if (c === opened.length) {
-          fullyDelivered++;
-          complete[k] = undefined;
-          if (onFull) onFull();
-          else pump();
-        }
-      }
-    };
-    socket.on("data", onData);
-    socket.on("error", () => {});
-    if (rest.length) onData(rest);
-    socket.resume();
-  });
+  const broadcasts = new BroadcastWindow(opened.length, (room) => sender.write(room === 1 ? trigger : Buffer.concat(Array.from({ length: room }, () => trigger))));
+  for (const { socket, rest } of opened) broadcasts.listenTo(socket, rest);
   // Full fan-out time: one message at a time (first one is warm-up).
   const fanoutMs = [];
   for (let i = 0; i <= fanouts; i++) {
-    const t = performance.now();
-    await new Promise((resolve) => {
-      onFull = () => { onFull = null; resolve(); };
-      pump();
-    });
-    if (i > 0) fanoutMs.push(+(performance.now() - t).toFixed(2));
+    const ms = await broadcasts.one();
+    if (i > 0) fanoutMs.push(+ms.toFixed(2));
   }
   // Throughput: keep `window` broadcasts outstanding.
-  window = windowSize;
-  pump();
-  const result = await timedRounds(() => deliveries);
+  broadcasts.window = windowSize;
+  broadcasts.pump();
+  const result = await timedRounds(() => broadcasts.deliveries);
   emit({ mode: "broadcast", conns: opened.length, fanoutMs, ...result });
 }
 
