@@ -77,6 +77,10 @@ interface TopicStream {
   delivered: Map<string, number>;
   /** Live messages held while a resync reads the stream. */
   held: WireMessage[] | undefined;
+  /** Where the next resync starts when the feed was cut off (else lastId). */
+  resumeFrom: string | undefined;
+  /** A resync is reading the stream. */
+  reading: boolean;
 }
 
 /** The history side of the engine for the topics this node listens to. */
@@ -154,7 +158,7 @@ export class TopicHistory {
    * @param topic A topic with history.
    */
   async opened(topic: string): Promise<void> {
-    if (!this.#streams.has(topic)) this.#streams.set(topic, { lastId: undefined, delivered: new Map(), held: undefined });
+    if (!this.#streams.has(topic)) this.#streams.set(topic, { lastId: undefined, delivered: new Map(), held: undefined, resumeFrom: undefined, reading: false });
     const reply = await this.#link.command(["XREVRANGE", this.#names.stream(topic), "+", "-", "COUNT", "1"]);
     const stream = this.#streams.get(topic);
     const id = Array.isArray(reply) && Array.isArray(reply[0]) ? replyText(reply[0][0]) : "0-0";
@@ -180,13 +184,37 @@ export class TopicHistory {
     const stream = this.#streams.get(topic);
     if (stream === undefined) return void this.#accept(topic, wire);
     if (wire.id !== undefined && (stream.lastId === undefined || compareStreamIds(wire.id, stream.lastId) > 0)) stream.lastId = wire.id;
-    if (stream.held !== undefined) stream.held.push(wire);
-    else this.#accept(topic, wire);
+    if (stream.held === undefined) return void this.#accept(topic, wire);
+    stream.held.push(wire);
+    if (stream.held.length > Math.max(this.#maxLength, 10_000)) {
+      // Redis stays out of reach for reading while the feed runs on: give the missed stretch up rather than hold without bound.
+      this.gaps++;
+      this.#report(new PubSubError("WS_ERR_PUBSUB_GAP", `gave up reading back what ${topic}'s feed missed: too many live messages waiting`, { target: topic }));
+      stream.resumeFrom = undefined;
+      this.#release(topic, stream);
+    }
   }
 
-  /** The subscriber connection is back: read what each topic's feed missed, then let the feed through again. */
-  async resync(): Promise<void> {
-    await Promise.all([...this.#streams.keys()].map((topic) => this.#resyncTopic(topic)));
+  /**
+   * The subscriber connection was lost: from now on each topic's feed is
+   * held, and the next resync reads from where it stopped, whatever arrives
+   * after the reconnection and before the reading.
+   */
+  cut(): void {
+    for (const stream of this.#streams.values()) {
+      stream.resumeFrom ??= stream.lastId;
+      stream.held ??= [];
+    }
+  }
+
+  /**
+   * The subscriber connection is back: read what each topic's feed missed, then let the feed through again.
+   *
+   * @returns False when some topic could not be read (to be tried again at the next reconnection).
+   */
+  async resync(): Promise<boolean> {
+    const done = await Promise.all([...this.#streams.keys()].map((topic) => this.#resyncTopic(topic)));
+    return done.every(Boolean);
   }
 
   /**
@@ -217,14 +245,19 @@ export class TopicHistory {
     return { type: "complete", entries };
   }
 
-  async #resyncTopic(topic: string): Promise<void> {
+  async #resyncTopic(topic: string): Promise<boolean> {
     const stream = this.#streams.get(topic);
-    if (stream === undefined || stream.held !== undefined) return;
-    const from = stream.lastId;
-    if (from === undefined) return void this.opened(topic).catch(() => {});
-    stream.held = [];
+    if (stream === undefined || stream.reading) return true;
+    const from = stream.resumeFrom ?? stream.lastId;
+    if (from === undefined) {
+      this.#release(topic, stream);
+      await this.opened(topic).catch(() => {});
+      return true;
+    }
+    stream.held ??= [];
+    stream.reading = true;
+    let start = from;
     try {
-      let start = from;
       let checkFirst = true;
       for (let read = 0; read <= this.#maxLength;) {
         const reply = await this.#link.command(["XRANGE", this.#names.stream(topic), start, "+", "COUNT", "100"]);
@@ -244,13 +277,24 @@ export class TopicHistory {
         read += entries.length;
         start = replyText((entries.at(-1) as RedisReply[])[0])!;
       }
+      stream.resumeFrom = undefined;
+      return true;
     } catch (error) {
+      // The feed stays held; the next resync reads on from here.
+      stream.resumeFrom = start;
       this.#report(new PubSubError("WS_ERR_PUBSUB_UNAVAILABLE", `could not read the history of ${topic}`, { target: topic, cause: error }));
+      return false;
     } finally {
-      const held = stream.held ?? [];
-      stream.held = undefined;
-      for (const wire of held) void this.#accept(topic, wire);
+      stream.reading = false;
+      if (stream.resumeFrom === undefined) this.#release(topic, stream);
     }
+  }
+
+  /** Lets the feed through again, after what it held meanwhile (minus what the reading delivered). */
+  #release(topic: string, stream: TopicStream): void {
+    const held = stream.held ?? [];
+    stream.held = undefined;
+    for (const wire of held) void this.#accept(topic, wire);
   }
 
   #decodeEntries(topic: string, entries: RedisReply[]): WireMessage[] {

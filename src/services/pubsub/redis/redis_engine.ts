@@ -97,14 +97,14 @@ export class RedisEngine implements PubSubEngine {
   readonly #clock: Clock;
   readonly #onError: (error: PubSubError) => void;
   readonly #subscriptions = new Map<string, Subscription>(); // by channel
-  readonly #dirty = new Set<string>();
-  // The target behind each channel awaiting its first flush (a broadcast channel's name is not parsed back).
+  // The protocol or topic behind each channel awaiting a flush (names are not parsed back: a prefix may contain anything).
   readonly #pending = new Map<string, { kind: PubSubKind; target: string }>();
   #flushScheduled = false;
   #node: PubSubNode | undefined;
   #seq = 0;
   #closed = false;
   #outage = false;
+  #resyncWanted = false;
   readonly #stats: Omit<RedisEngineStats, "recovered" | "gaps"> = { published: 0, failed: 0, received: 0, foreign: 0 };
 
   /**
@@ -173,7 +173,7 @@ export class RedisEngine implements PubSubEngine {
   topicChanged(topic: string): void {
     if (this.#closed) return;
     this.#presence?.changed(topic);
-    this.#dirty.add(this.#names.channel("publish", topic));
+    this.#want("publish", topic);
     this.#scheduleFlush();
   }
 
@@ -269,7 +269,6 @@ export class RedisEngine implements PubSubEngine {
   // --- subscriptions ---
 
   #want(kind: PubSubKind, target: string): void {
-    this.#dirty.add(this.#names.channel(kind, target));
     this.#pending.set(this.#names.channel(kind, target), { kind, target });
   }
 
@@ -283,13 +282,10 @@ export class RedisEngine implements PubSubEngine {
   #flush(): void {
     this.#flushScheduled = false;
     const node = this.#node;
-    if (node === undefined || this.#closed || this.#dirty.size === 0) return;
+    if (node === undefined || this.#closed || this.#pending.size === 0) return;
     const join: string[] = [];
     const leave: string[] = [];
-    for (const channel of this.#dirty) {
-      const target = this.#pending.get(channel) ?? this.#subscriptions.get(channel) ?? topicOf(channel, this.#names);
-      this.#pending.delete(channel);
-      if (target === undefined) continue;
+    for (const [channel, target] of this.#pending) {
       const wanted = target.kind === "broadcast" || node.subscriberCount(target.target) > 0;
       const subscribed = this.#subscriptions.has(channel);
       if (wanted && !subscribed) {
@@ -301,7 +297,7 @@ export class RedisEngine implements PubSubEngine {
         if (target.kind === "publish") this.#history?.closed(target.target);
       }
     }
-    this.#dirty.clear();
+    this.#pending.clear();
     for (const batch of this.#batches(join)) {
       const confirmed = this.#link.subscribe(batch, this.#sharded).then(() => {}, (error) => this.#failed(batch[0]!, error));
       for (const channel of batch) {
@@ -328,12 +324,34 @@ export class RedisEngine implements PubSubEngine {
     if (this.#closed || !reconnected) return;
     this.#outage = false;
     if (connection === "commands") this.#presence?.rewrite();
-    // The link has subscribed again; what the feed missed meanwhile is read from the history.
-    else void this.#link.barrier().then(() => this.#history?.resync()).catch((error) => this.#failed("history", error));
+    // Once the link has subscribed again, what the feed missed meanwhile is read from the history.
+    this.#resync();
+  }
+
+  /** Reads the history back, once both connections are up (the reading is done on the command connection). */
+  #resync(): void {
+    const history = this.#history;
+    if (history === undefined || !this.#resyncWanted || !this.#link.ready.commands || !this.#link.ready.subscriber) return;
+    this.#resyncWanted = false;
+    void this.#link.barrier()
+      .then(() => history.resync())
+      .then((complete) => {
+        // Cut off again while reading: the next reconnection reads on from where this one stopped.
+        if (!complete) this.#resyncWanted = true;
+      })
+      .catch((error) => {
+        this.#resyncWanted = true;
+        this.#failed("history", error);
+      });
   }
 
   #down(connection: "commands" | "subscriber", error: Error): void {
-    if (this.#closed || this.#outage) return;
+    if (this.#closed) return;
+    if (connection === "subscriber") {
+      this.#history?.cut();
+      this.#resyncWanted = true;
+    }
+    if (this.#outage) return;
     this.#outage = true;
     this.#report(new PubSubError("WS_ERR_PUBSUB_UNAVAILABLE", `lost the Redis ${connection} connection (reconnecting): ${error.message}`, { cause: error }));
   }
@@ -352,14 +370,6 @@ export class RedisEngine implements PubSubEngine {
       // A throwing listener must not break the message path.
     }
   }
-}
-
-/** The topic of a topic channel (from its hash tag). */
-function topicOf(channel: string, names: RedisNames): { kind: PubSubKind; target: string } | undefined {
-  const open = channel.indexOf("{");
-  if (open < 0 || !channel.endsWith("}")) return undefined;
-  const target = channel.slice(open + 1, -1);
-  return names.channel("publish", target) === channel ? { kind: "publish", target } : undefined;
 }
 
 /** The default error listener: the console, at most once a second per code, so an outage does not flood it. */
