@@ -301,3 +301,40 @@ test("redis: server.subscribe() hears every server's publications; local: false 
     }
   });
 });
+
+test("redis: while Redis is down, publications are reported and local delivery goes on; a recovery answers 'unavailable'; then everything comes back", { skip }, async () => {
+  await withRedis(async (redis) => {
+    const fast = { socket: { reconnectStrategy: () => 50 } };
+    const [a, b] = [await startNode(redis.url, { history: true, clientOptions: fast }), await startNode(redis.url, { history: true, clientOptions: fast })];
+    try {
+      const local = await startClient(a.server.port, "/?topics=feed");
+      const remote = await startClient(b.server.port, "/?topics=feed");
+      await waitForSubscribers(redis, "wsport:t:{feed}", 2);
+      a.server.publish("feed", "before");
+      await until(() => local.messages.length === 1 && remote.messages.length === 1, "the first message");
+      const lastId = String(local.messages[0]).split("\n")[0]!;
+      await redis.kill9();
+      await until(() => a.errors.some((e) => e.code === "WS_ERR_PUBSUB_UNAVAILABLE"), "the outage reported");
+      a.server.publish("feed", "during");
+      await until(() => local.messages.length === 2, "local delivery during the outage");
+      assert.equal(local.messages[1], "during", "no id: it is in no history");
+      await until(() => a.engine.stats.failed === 1, "the failed publication counted");
+      const back = await startClient(a.server.port, `/?topics=feed&since=${lastId}`);
+      await until(() => back.messages.length === 1, "the recovery outcome");
+      const outcome = JSON.parse(String(back.messages[0]).slice(9));
+      assert.equal(outcome.type, "unavailable");
+      assert.equal(outcome.error.code, "WS_ERR_PUBSUB_UNAVAILABLE");
+      await redis.restart();
+      await waitForSubscribers(redis, "wsport:t:{feed}", 2); // restored by the clients
+      // Both connections back: a publication reaches the other node again.
+      for (let i = 0; i < 200 && remote.messages.length < 2; i++) {
+        a.server.publish("feed", `after ${i}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(remote.messages.length >= 2, "the other node hears again");
+      assert.equal(remote.messages.filter((m) => String(m).endsWith("\nduring")).length, 0);
+    } finally {
+      await stopAll([a, b]);
+    }
+  });
+});

@@ -183,6 +183,10 @@ export class RedisEngine implements PubSubEngine {
     if (history === undefined || !history.has(topic)) {
       return { type: "unavailable", error: new PubSubError("WS_ERR_PUBSUB_NO_HISTORY", `topic ${topic} keeps no history`, { target: topic }) };
     }
+    if (!this.#link.ready.commands || !this.#link.ready.subscriber) {
+      // Answered now rather than when Redis is back: the connection gets the live messages meanwhile.
+      return { type: "unavailable", error: new PubSubError("WS_ERR_PUBSUB_UNAVAILABLE", `Redis is out of reach: no history of ${topic} now`, { target: topic }) };
+    }
     this.#flush(); // the caller just subscribed: the live feed must be on before the history is read
     await this.#subscriptions.get(this.#names.channel("publish", topic))?.confirmed;
     try {
