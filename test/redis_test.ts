@@ -302,10 +302,15 @@ test("redis: server.subscribe() hears every server's publications; local: false 
   });
 });
 
-test("redis: while Redis is down, publications are reported and local delivery goes on; a recovery answers 'unavailable'; then everything comes back", { skip }, async () => {
+/** Reconnecting within 50 ms, through node-redis (a URL) or an ioredis client. */
+const quickReconnect = (client: "node-redis" | "ioredis", url: string) =>
+  client === "ioredis"
+    ? { client: new IoRedis(url, { lazyConnect: true, retryStrategy: () => 50 }) }
+    : { clientOptions: { socket: { reconnectStrategy: () => 50 } } };
+
+for (const client of ["node-redis", "ioredis"] as const) test(`redis (${client}): while Redis is down, publications are reported and local delivery goes on; a recovery answers 'unavailable'; then everything comes back`, { skip }, async () => {
   await withRedis(async (redis) => {
-    const fast = { socket: { reconnectStrategy: () => 50 } };
-    const [a, b] = [await startNode(redis.url, { history: true, clientOptions: fast }), await startNode(redis.url, { history: true, clientOptions: fast })];
+    const [a, b] = [await startNode(redis.url, { history: true, ...quickReconnect(client, redis.url) }), await startNode(redis.url, { history: true, ...quickReconnect(client, redis.url) })];
     try {
       const local = await startClient(a.server.port, "/?topics=feed");
       const remote = await startClient(b.server.port, "/?topics=feed");

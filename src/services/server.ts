@@ -228,7 +228,8 @@ export class Server {
   /**
    * Subscribes the server itself to a topic: `listener` gets every
    * message published on it, by this server and (through `pubsub`) the
-   * others, as a connection would. For state the servers share (the
+   * others, as a connection would (on a topic with history, stamped with
+   * its id, as the connections get it). For state the servers share (the
    * demo's connection list), or work done once per server.
    *
    * @param topic The topic.
