@@ -16,11 +16,14 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-/** A chat-like protocol: a client subscribes to the topics in its URL (`/?topics=a,b&since=ID`), and what it sends is published. */
-export function topicsProtocol(name = "chat"): Subprotocol<{ recovery?: unknown }> {
+/**
+ * The test protocol: a client subscribes to the topics in its URL
+ * (`/?topics=a,b`); with `&since=ID` it recovers from that id and is then
+ * sent `recovery <outcome as JSON>`.
+ */
+export function topicsProtocol(name = "chat"): Subprotocol {
   return {
     name,
-    data: () => ({}),
     open: (ws) => {
       const query = new URL(ws.path, "http://x").searchParams;
       const since = query.get("since");
