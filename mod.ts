@@ -32,6 +32,7 @@ export {
 export type { HandshakeRequest } from "./src/core/handshake.ts";
 
 export {
+  type BroadcastOptions,
   createServer,
   DEFAULT_HANDSHAKE_TIMEOUT,
   type PublishOptions,
@@ -68,7 +69,23 @@ export {
   streamHandlers,
   type StreamMessage,
 } from "./src/services/connection_streams.ts";
-export type { BroadcastChannelLike } from "./src/services/broadcast.ts";
+export { type BroadcastChannelLike, ChannelEngine } from "./src/services/pubsub/channel_engine.ts";
+export {
+  type Delivery,
+  type HistoryEntry,
+  type HistoryResult,
+  type LocalRoute,
+  type NodeInfo,
+  type Publication,
+  type PubSubEngine,
+  PubSubError,
+  type PubSubErrorCode,
+  type PubSubKind,
+  type PubSubNode,
+} from "./src/services/pubsub/engine.ts";
+export type { Recovery, SubscribeOptions } from "./src/services/pubsub/recovery.ts";
+export type { TopicListener } from "./src/services/pubsub/fanout.ts";
+export { compareStreamIds, isStreamId } from "./src/services/pubsub/stream_ids.ts";
 export { type Clock, ManualClock, systemClock, type Timer } from "./src/services/clock.ts";
 export type {
   ClientTlsOptions,

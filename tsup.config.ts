@@ -11,8 +11,11 @@ export default defineConfig({
     streams: "adapters/streams.ts",
     static: "adapters/static.ts",
     zlib: "adapters/zlib.ts",
+    redis: "adapters/redis.ts",
   },
   format: ["esm", "cjs"],
+  // The Redis clients are optional peer dependencies, loaded only by wsport/redis.
+  external: [/^node:/, "@redis/client", "ioredis"],
   // Shared code in chunks, so `wsport` and `wsport/node` share one copy of each class (instanceof works across them).
   splitting: true,
   dts: true,
@@ -20,6 +23,5 @@ export default defineConfig({
   sourcemap: true,
   target: "es2022",
   platform: "neutral",
-  external: [/^node:/],
   outDir: "dist",
 });

@@ -8,7 +8,7 @@
 
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import type { BroadcastChannelLike } from "../src/services/broadcast.ts";
+import type { BroadcastChannelLike } from "../src/services/pubsub/channel_engine.ts";
 import { WebSocketError } from "../src/core/errors.ts";
 
 /** A cluster channel's message on the IPC channel between a worker process and the primary. */

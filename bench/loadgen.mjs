@@ -31,6 +31,7 @@
 import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { deflateRawSync, constants as zlib } from "node:zlib";
+import { BroadcastWindow, FrameCounter, maskedFrame } from "./frames.mjs";
 
 const [mode = "echo", ...rest] = process.argv.slice(2);
 const opt = {};
@@ -58,21 +59,6 @@ function textPayload(n) {
   return Buffer.from(s.slice(0, n));
 }
 
-/** One masked client frame (FIN set) around `payload`. */
-function maskedFrame(payload, opcode, rsv1 = false) {
-  const n = payload.length;
-  const ext = n < 126 ? 0 : n < 65536 ? 2 : 8;
-  const frame = Buffer.alloc(2 + ext + 4 + n);
-  frame[0] = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
-  if (ext === 0) frame[1] = 0x80 | n;
-  else if (ext === 2) { frame[1] = 0x80 | 126; frame.writeUInt16BE(n, 2); }
-  else { frame[1] = 0x80 | 127; frame.writeBigUInt64BE(BigInt(n), 2); }
-  const key = randomBytes(4);
-  key.copy(frame, 2 + ext);
-  const at = 6 + ext;
-  for (let i = 0; i < n; i++) frame[at + i] = payload[i] ^ key[i & 3];
-  return frame;
-}
 
 function messageFrame(n) {
   if (binary) return maskedFrame(randomBytes(n), 2);
@@ -86,50 +72,6 @@ function messageFrame(n) {
   return maskedFrame(z.subarray(0, z.length - 4), 1, true);
 }
 
-/**
- * Counts complete data messages in a stream of server frames without copying
- * payloads: only headers are read, payload bytes are skipped.
- */
-class FrameCounter {
-  skip = 0; // payload bytes of the current frame still to come
-  countCurrent = false; // whether the frame being skipped ends a data message
-  head = null; // a header split across chunks
-  compressed = 0; // data messages whose first frame had RSV1 set (permessage-deflate)
-
-  /** @returns how many data messages ended in this chunk */
-  feed(chunk) {
-    if (this.head !== null) {
-      chunk = Buffer.concat([this.head, chunk]);
-      this.head = null;
-    }
-    let at = 0;
-    let n = 0;
-    const end = chunk.length;
-    while (at < end) {
-      if (this.skip > 0) {
-        const take = Math.min(this.skip, end - at);
-        this.skip -= take;
-        at += take;
-        if (this.skip === 0 && this.countCurrent) n++;
-        continue;
-      }
-      if (end - at < 2) { this.head = Buffer.from(chunk.subarray(at)); break; }
-      const b0 = chunk[at];
-      const b1 = chunk[at + 1];
-      const len7 = b1 & 0x7f;
-      const headLength = (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
-      if (end - at < headLength) { this.head = Buffer.from(chunk.subarray(at)); break; }
-      const length = len7 < 126 ? len7 : len7 === 126 ? chunk.readUInt16BE(at + 2) : Number(chunk.readBigUInt64BE(at + 2));
-      at += headLength;
-      // A data message ends with a FIN frame whose opcode is not a control opcode.
-      const counts = (b0 & 0x80) !== 0 && (b0 & 0x08) === 0;
-      if ((b0 & 0x40) !== 0 && (b0 & 0x0f) !== 0 && (b0 & 0x08) === 0) this.compressed++;
-      if (length === 0) { if (counts) n++; }
-      else { this.skip = length; this.countCurrent = counts; }
-    }
-    return n;
-  }
-}
 
 // --- connections ------------------------------------------------------------
 
@@ -357,55 +299,18 @@ async function broadcast() {
   const trigger = maskedFrame(payload, 1);
   const opened = await openMany(conns);
   const sender = opened[0].socket;
-  let sent = 0;
-  let fullyDelivered = 0;
-  let deliveries = 0;
-  let window = 1;
-  let onFull = null;
-  const complete = []; // complete[k]: connections that have message k
-  const pump = () => {
-    const room = window - (sent - fullyDelivered);
-    if (room <= 0) return;
-    sender.write(room === 1 ? trigger : Buffer.concat(Array.from({ length: room }, () => trigger)));
-    sent += room;
-  };
-  opened.forEach(({ socket, rest }) => {
-    const counter = new FrameCounter();
-    let received = 0;
-    const onData = (chunk) => {
-      const n = counter.feed(chunk);
-      deliveries += n;
-      for (let i = 0; i < n; i++) {
-        const k = received++;
-        const c = (complete[k] ?? 0) + 1;
-        complete[k] = c;
-        if (c === opened.length) {
-          fullyDelivered++;
-          complete[k] = undefined;
-          if (onFull) onFull();
-          else pump();
-        }
-      }
-    };
-    socket.on("data", onData);
-    socket.on("error", () => {});
-    if (rest.length) onData(rest);
-    socket.resume();
-  });
+  const broadcasts = new BroadcastWindow(opened.length, (room) => sender.write(room === 1 ? trigger : Buffer.concat(Array.from({ length: room }, () => trigger))));
+  for (const { socket, rest } of opened) broadcasts.listenTo(socket, rest);
   // Full fan-out time: one message at a time (first one is warm-up).
   const fanoutMs = [];
   for (let i = 0; i <= fanouts; i++) {
-    const t = performance.now();
-    await new Promise((resolve) => {
-      onFull = () => { onFull = null; resolve(); };
-      pump();
-    });
-    if (i > 0) fanoutMs.push(+(performance.now() - t).toFixed(2));
+    const ms = await broadcasts.one();
+    if (i > 0) fanoutMs.push(+ms.toFixed(2));
   }
   // Throughput: keep `window` broadcasts outstanding.
-  window = windowSize;
-  pump();
-  const result = await timedRounds(() => deliveries);
+  broadcasts.window = windowSize;
+  broadcasts.pump();
+  const result = await timedRounds(() => broadcasts.deliveries);
   emit({ mode: "broadcast", conns: opened.length, fanoutMs, ...result });
 }
 

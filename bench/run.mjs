@@ -9,6 +9,10 @@
 //   A run of only some scenarios leaves latest.json, the dated copy and results/README.md alone;
 //   a full (not --quick) run that includes deflate writes its rows to bench/results/deflate-DATE.json.
 //   npm run bench -- --scenarios deflate      permessage-deflate only (about 3 min per runtime)
+//   npm run bench -- --scenarios cluster      Redis fan-out (opt-in, not in the default run; Node; needs
+//                                             Debian's redis-server): one publisher, 5,000 clients over two
+//                                             server processes on one Redis, against one process and against
+//                                             socket.io 4 + @socket.io/redis-adapter; writes results/cluster-DATE.json
 //
 // Every server runs pinned to CPU 0 and every load generator to CPU 1
 // (taskset), each in its own process group, killed when measured and on exit.
@@ -30,7 +34,10 @@ const listOption = (name, all) => {
 };
 const RUNTIMES = listOption("runtimes", ["node", "deno", "bun"]);
 const ALL_SCENARIOS = ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate"];
+// Opt-in scenarios: run only when named.
+const EXTRA_SCENARIOS = ["cluster"];
 const SCENARIOS = new Set(listOption("scenarios", ALL_SCENARIOS));
+for (const s of SCENARIOS) if (!ALL_SCENARIOS.includes(s) && !EXTRA_SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
 const PARTIAL = ALL_SCENARIOS.some((s) => !SCENARIOS.has(s));
 
 const CFG = QUICK
@@ -192,9 +199,9 @@ async function startServer(cmd) {
 }
 
 /** Runs a timed load-generator mode; returns its result plus the server's CPU share over the measured part. */
-async function load(server, mode, options) {
+async function load(server, mode, options, script = "bench/loadgen.mjs") {
   const args = { port: server.port, warmup: CFG.warmup, seconds: CFG.seconds, rounds: CFG.rounds, ...options };
-  const child = spawnPinned(LOADGEN_CPU, [process.execPath, "bench/loadgen.mjs", mode, ...Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)])]);
+  const child = spawnPinned(LOADGEN_CPU, [process.execPath, script, mode, ...Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)])]);
   const budget = (args.warmup + args.seconds * args.rounds) * 1000 + 90000;
   let start;
   const result = await waitLine(child, (line) => {
@@ -499,6 +506,7 @@ async function measureCore(runtime) {
 }
 
 function anchorFor(row) {
+  if (row.scenario.startsWith("cluster")) return CLUSTER_SINGLE;
   if (row.scenario.startsWith("core mask")) return "bufferutil";
   if (row.scenario.startsWith("core ")) {
     const hasBu = rows.some((r) => r.runtime === row.runtime && r.scenario === row.scenario && r.impl === "ws+bufferutil");
@@ -570,6 +578,76 @@ function machine() {
   ].join("\n");
 }
 
+// --- cluster: Redis fan-out between processes -----------------------------------------------
+
+const CLUSTER = { conns: 5000, size: 100, window: 16, paced: QUICK ? 15 : 30, sample: 50 };
+const CLUSTER_SINGLE = "wsport, 1 process";
+const CLUSTER_IMPLS = [
+  { impl: CLUSTER_SINGLE, processes: 1, cmd: node("bench/servers/wsport.ts"), proto: "wsport", redis: false },
+  { impl: "wsport, 2 processes + Redis", processes: 2, cmd: node("bench/servers/wsport.ts"), proto: "wsport", redis: true },
+  { impl: "socket.io 4 + redis-adapter, 2 processes", processes: 2, cmd: node("bench/servers/socketio.mjs"), proto: "socketio", redis: true },
+];
+const clusterRows = [];
+
+/**
+ * One publisher, CLUSTER.conns clients spread over the server processes. The servers and
+ * redis-server share CPU 0 (the same budget as the single process), the load generator CPU 1.
+ */
+async function measureCluster() {
+  const redisPort = 20000 + Math.floor(Math.random() * 20000);
+  const redis = spawnPinned(SERVER_CPU, ["/usr/bin/redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+  try {
+    await waitLine(redis, (l) => (l.includes("Ready to accept connections") ? true : undefined), 30000, "redis-server");
+  } catch (error) {
+    for (const spec of CLUSTER_IMPLS) record({ runtime: "node", impl: spec.impl, scenario: "cluster", value: null, unit: "", detail: `error: ${error.message} (Debian package redis-server)` });
+    return;
+  }
+  const url = `redis://127.0.0.1:${redisPort}`;
+  try {
+    for (const spec of CLUSTER_IMPLS) {
+      const servers = [];
+      const base = { runtime: "node", impl: spec.impl };
+      try {
+        for (let i = 0; i < spec.processes; i++) servers.push(await startServer([...spec.cmd, ...(spec.redis ? ["--redis", url] : [])]));
+        const cpu = () => servers.reduce((sum, s) => sum + s.cpu(), 0);
+        const r = await load({ port: 0, cpu }, "cluster", { ports: servers.map((s) => s.port).join(","), proto: spec.proto, ...CLUSTER }, "bench/cluster_loadgen.mjs");
+        const note = `${r.conns} clients over ${spec.processes} process(es), ${spread(r.rounds)}, ${cpuNote(r)}`;
+        const rowsOf = [
+          { scenario: `cluster: 100 B to ${CLUSTER.conns} clients`, value: median(r.rounds), unit: "deliveries/s", detail: note },
+          { scenario: "cluster: publish→delivery latency p50, one in flight", value: r.latency.p50, unit: "ms", lowerIsBetter: true, detail: `${r.latency.n} samples (every ${CLUSTER.sample}th client)` },
+          { scenario: "cluster: publish→delivery latency p99, one in flight", value: r.latency.p99, unit: "ms", lowerIsBetter: true, detail: `${r.latency.n} samples` },
+          { scenario: `cluster: latency p50 / p99 with ${CLUSTER.window} in flight`, value: r.loadedLatency.p50, unit: "ms", lowerIsBetter: true, detail: `p99 ${r.loadedLatency.p99} ms, ${r.loadedLatency.n} samples` },
+        ];
+        for (const row of rowsOf) {
+          record({ ...base, ...row });
+          clusterRows.push({ ...base, ...row });
+        }
+      } catch (error) {
+        record({ ...base, scenario: "cluster", value: null, unit: "", detail: `error: ${error.message ?? error}` });
+      } finally {
+        await Promise.all(servers.map((s) => s.stop()));
+      }
+    }
+  } finally {
+    killGroup(redis.pid, "SIGTERM");
+    await redis.exited;
+  }
+}
+
+/** The issue's goals for the cluster scenario. */
+function clusterTargets() {
+  const get = (impl, prefix) => rows.find((r) => r.impl === impl && r.scenario.startsWith(prefix))?.value;
+  const two = "wsport, 2 processes + Redis";
+  const sio = "socket.io 4 + redis-adapter, 2 processes";
+  const lines = [];
+  const d2 = get(two, "cluster: 100 B"), dsio = get(sio, "cluster: 100 B"), d1 = get(CLUSTER_SINGLE, "cluster: 100 B");
+  if (d2 && dsio) lines.push(`- deliveries/s ≥ 3x socket.io: ${+(d2 / dsio).toFixed(2)}x, ${d2 / dsio >= 3 ? "met" : "NOT met"}`);
+  if (d2 && d1) lines.push(`- deliveries/s, 2 processes + Redis / 1 process: ${+(d2 / d1).toFixed(2)}x`);
+  const l2 = get(two, "cluster: publish→delivery latency p50"), l1 = get(CLUSTER_SINGLE, "cluster: publish→delivery latency p50");
+  if (l2 && l1) lines.push(`- latency p50 across nodes ≤ 1.5x one process: ${+(l2 / l1).toFixed(2)}x, ${l2 / l1 <= 1.5 ? "met" : "NOT met"}`);
+  return lines.join("\n");
+}
+
 // --- main -----------------------------------------------------------------------------------
 
 const started = performance.now();
@@ -581,6 +659,10 @@ for (const runtime of RUNTIMES) {
     for (const spec of SERVERS[runtime]) await measureServer(runtime, spec);
   }
   if (SCENARIOS.has("deflate")) await measureDeflate(runtime);
+}
+if (SCENARIOS.has("cluster")) {
+  console.error("\n[node] cluster (Redis fan-out)");
+  await measureCluster();
 }
 // wsport rows that errored (e.g. an adapter still being finished) get one more try at the end.
 const failedRuntimes = RUNTIMES.filter((rt) => rows.some((r) => r.runtime === rt && r.impl === "wsport" && r.value === null && r.detail?.startsWith("error") && !r.scenario.startsWith("core") && !r.scenario.includes("permessage-deflate")));
@@ -597,7 +679,7 @@ for (const runtime of failedRuntimes) {
 addRatios();
 
 const text = table(rows);
-console.log(`\n${text}\n\nTargets (goals, not assertions):\n${targets()}\n`);
+console.log(`\n${text}\n\nTargets (goals, not assertions):\n${targets()}\n${SCENARIOS.has("cluster") ? clusterTargets() + "\n" : ""}`);
 console.log(`Ratios are value / the anchor of the same runtime and scenario (${Object.entries(ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; core: ws+bufferutil, mask: bufferutil).`);
 console.log(`Total time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 
@@ -611,6 +693,10 @@ if (SCENARIOS.has("deflate") && !QUICK) {
   const deflateRows = rows.filter((r) => r.scenario.includes("permessage-deflate")).map(({ scenario, runtime, impl, value, unit, ratio, detail, extra }) => ({ scenario, runtime, impl, value: value === null ? null : +value.toFixed(2), unit, ratio, detail, extra }));
   const settings = { echo4KiB: DEFLATE, echo64KiB: DEFLATE_LARGE, idle: DEFLATE_IDLE, runtimes: RUNTIMES, rounds: CFG.rounds, seconds: CFG.seconds, warmup: CFG.warmup };
   writeFileSync(path.join(resultsDir, `deflate-${date}.json`), JSON.stringify({ date, machine: machine().split("\n"), settings, rows: deflateRows }, null, 2) + "\n");
+}
+if (SCENARIOS.has("cluster")) {
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(" ");
+  writeFileSync(path.join(resultsDir, `cluster-${date}.json`), JSON.stringify({ date, machine: machine().split("\n"), loadAverage: load, settings: CLUSTER, rows: clusterRows, targets: clusterTargets().split("\n") }, null, 2) + "\n");
 }
 if (PARTIAL) {
   console.error(`Only some scenarios ran: ${SCENARIOS.has("deflate") && !QUICK ? `wrote results/deflate-${date}.json; ` : ""}latest.json, the dated copy and results/README.md left alone.`);

@@ -13,6 +13,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type Server, type ServerTlsOptions, serve } from "../mod.ts";
+import { redisEngine } from "../adapters/redis.ts";
 import { type GeneratedCertificate, generateSelfSignedCertificate } from "./test_server/certificate.ts";
 import { dumbIncrementProtocol } from "./test_server/dumb_increment.ts";
 import type { DemoEvent, DemoEventListener } from "./test_server/events.ts";
@@ -20,8 +21,8 @@ import { Mirror } from "./test_server/mirror.ts";
 import { ConnectionList } from "./test_server/status.ts";
 
 export { CLOSEME_REASON, DUMB_INCREMENT_PROTOCOL } from "./test_server/dumb_increment.ts";
-export { DEFAULT_RING_SIZE, MIRROR_PROTOCOL } from "./test_server/mirror.ts";
-export { STATUS_PROTOCOL, type StatusMessage } from "./test_server/status.ts";
+export { DEFAULT_RING_SIZE, MIRROR_PROTOCOL, MIRROR_TOPIC } from "./test_server/mirror.ts";
+export { STATUS_PROTOCOL, STATUS_TOPIC, type StatusMessage } from "./test_server/status.ts";
 export type { DemoEvent, DemoEventListener } from "./test_server/events.ts";
 
 export const DEFAULT_PORT = 7681;
@@ -48,6 +49,11 @@ export interface TestServerOptions {
   ringSize?: number;
   /** Told about connections, numbers sent and the mirror's flow control. */
   onEvent?: DemoEventListener;
+  /**
+   * A Redis URL: demo servers on the same Redis (other ports, machines or
+   * runtimes) share the mirror drawing and the list of connections.
+   */
+  redis?: string;
 }
 
 /**
@@ -61,7 +67,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const onEvent = options.onEvent ?? (() => {});
   const connections = new ConnectionList(onEvent);
   const mirror = new Mirror(onEvent, options.ringSize);
-  return await serve({
+  const pubsub = options.redis === undefined ? undefined : await redisEngine({ url: options.redis, presence: { info: { demo: true } } });
+  const server = await serve({
+    pubsub,
     port: options.port ?? DEFAULT_PORT,
     hostname: options.hostname ?? "0.0.0.0",
     tls: options.tls,
@@ -80,9 +88,20 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
     },
   });
+  if (pubsub !== undefined) {
+    mirror.link(server);
+    const name = `${options.hostname === undefined || options.hostname === "0.0.0.0" ? "localhost" : options.hostname}:${server.port}`;
+    const stopSharing = connections.link(server, name);
+    const close = server.close.bind(server);
+    server.close = async (shutdown) => {
+      stopSharing();
+      await close(shutdown);
+    };
+  }
+  return server;
 }
 
-export const USAGE = "usage: test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE]]";
+export const USAGE = "usage: test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE]] [--redis redis://HOST:PORT]";
 
 /** Thrown by {@link startFromArguments} for --help. */
 export class UsageRequested extends Error {
@@ -118,6 +137,7 @@ export async function startFromArguments(argv: string[], log: (line: string) => 
       ssl: { type: "boolean", default: false },
       cert: { type: "string" },
       key: { type: "string" },
+      redis: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -139,14 +159,14 @@ export async function startFromArguments(argv: string[], log: (line: string) => 
 
   let server: Server;
   try {
-    server = await startTestServer({ port, hostname: values.host, tls, onEvent: (event) => logEvent(event, log) });
+    server = await startTestServer({ port, hostname: values.host, tls, redis: values.redis, onEvent: (event) => logEvent(event, log) });
   } catch (error) {
     certificate?.remove();
     throw error;
   }
   const host = values.host === "0.0.0.0" || values.host === "::" ? "localhost" : values.host.includes(":") ? `[${values.host}]` : values.host;
   const url = `${tls ? "https" : "http"}://${host}:${server.port}/`;
-  log(`wsport test server listening on ${url}`);
+  log(`wsport test server listening on ${url}${values.redis ? ` (sharing the mirror and the connection list through ${values.redis})` : ""}`);
   return {
     server,
     url,

@@ -61,3 +61,9 @@ for (const [path, name] of [["../dist/static.js", "serveDir"], ["../dist/zlib.js
   if (typeof mod[name] !== "function") throw new Error(`${path} lacks ${name}`);
 }
 console.log(`${runtime} dist subpaths wsport/static, wsport/zlib: ok`);
+// wsport/redis loads its Redis client only when an engine is made: importing it needs no client.
+const redis = await import("../dist/redis.js");
+if (typeof redis.redisEngine !== "function" || typeof redis.RedisEngine !== "function") throw new Error("wsport/redis lacks redisEngine");
+const { head, body } = redis.encodeWire("publish", "smoke", 1, "hi");
+if (redis.decodeWire(redis.joinWire(head, body)).message !== "hi") throw new Error("wsport/redis wire format round trip failed");
+console.log(`${runtime} dist subpath wsport/redis: ok`);

@@ -8,6 +8,8 @@
 //   --deflate 1          permessage-deflate with the library's defaults (threshold 1024, as ws)
 //   --codec pako|zlib    with --deflate 1: pakoCodec, or zlibCodec() from adapters/zlib.ts;
 //                        without it the runtime's default codec
+//   --redis URL          broadcasts also reach the other servers on that Redis (wsport/redis,
+//                        default options): the "cluster" scenario
 //   --ping-interval MS   keepalive pings (default 0: none); a connection quiet for a whole
 //                        interval frees its compressor (and its inflate window under
 //                        client_no_context_takeover), so this makes the idle release observable
@@ -30,7 +32,9 @@ if (opts.deflate === "1") {
 } else if (opts.codec) {
   throw new Error("--codec needs --deflate 1");
 }
+const pubsub = opts.redis ? await (await import("../../adapters/redis.ts")).redisEngine({ url: opts.redis }) : undefined;
 const server = await wsport.serve({
+  pubsub,
   port: Number(opts.port ?? 0),
   hostname: opts.host ?? "127.0.0.1",
   pingInterval: Number(opts["ping-interval"] ?? 0),

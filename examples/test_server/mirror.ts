@@ -10,16 +10,26 @@
 //   so TCP slows them down) and resumed once the ring has drained below a
 //   low-water mark. Nothing is dropped and nothing grows without bound.
 //
+// With several demo servers on one Redis (`--redis URL`), what a server's
+// connections send is also published to the others (`local: false`), which
+// put it in their own rings (`acceptRemote`): a remote server cannot be
+// paused, so what finds the ring full waits in a bounded backlog, whose
+// oldest entries are dropped past REMOTE_BACKLOG.
+//
 // New connections start at the head of the ring: they get what is sent from
 // now on, not history. The ring is a flow-control buffer, not a record of the
 // drawing; replaying it would give a new tab an arbitrary last-512-segments
 // cut of the picture, and would start it 512 entries behind.
-import type { Message, Subprotocol, WebSocketConnection } from "../../mod.ts";
+import type { Message, Server, Subprotocol, WebSocketConnection } from "../../mod.ts";
 import { type DemoEventListener, remoteOf } from "./events.ts";
 
 export const MIRROR_PROTOCOL = "lws-mirror-protocol";
 /** libwebsockets' mirror keeps 512 messages. */
 export const DEFAULT_RING_SIZE = 512;
+/** The topic on which demo servers share their mirror traffic. */
+export const MIRROR_TOPIC = "lws-mirror";
+/** Messages from other servers kept while the ring is full, at most. */
+export const REMOTE_BACKLOG = 4096;
 
 /** A fixed-size ring of messages addressed by sequence number. */
 export class MessageRing {
@@ -95,6 +105,10 @@ export class Mirror {
   /** Backlogs waiting for room, in arrival order; a closed sender's stays until emptied. */
   readonly #backlogs: Message[][] = [];
   readonly #onEvent: DemoEventListener;
+  /** Messages from other servers waiting for room (its own entry in #backlogs while non-empty). */
+  readonly #remote: Message[] = [];
+  /** Sends a local message to the other servers, once linked. */
+  #relay: ((message: Message) => void) | undefined;
 
   constructor(onEvent: DemoEventListener, ringSize = DEFAULT_RING_SIZE) {
     this.ring = new MessageRing(ringSize);
@@ -119,7 +133,34 @@ export class Mirror {
     },
   };
 
+  /**
+   * Shares this mirror with the other servers on the same pub/sub engine.
+   *
+   * @param server The demo server.
+   */
+  link(server: Server): void {
+    this.#relay = (message) => void server.publish(MIRROR_TOPIC, message, { local: false });
+    server.subscribe(MIRROR_TOPIC, (message) => this.acceptRemote(message));
+  }
+
+  /**
+   * A message from another server's connection.
+   *
+   * @param message The message.
+   */
+  acceptRemote(message: Message): void {
+    if (this.#remote.length > 0 || this.ring.full) {
+      if (this.#remote.length === 0) this.#backlogs.push(this.#remote);
+      if (this.#remote.length >= REMOTE_BACKLOG) this.#remote.shift();
+      this.#remote.push(message);
+      return;
+    }
+    this.ring.push(message);
+    this.#wakeReaders();
+  }
+
   #received(ws: WebSocketConnection<MirrorState>, message: Message): void {
+    this.#relay?.(message);
     const state = ws.data;
     if (state.backlog.length > 0 || this.ring.full) {
       if (state.backlog.length === 0) this.#backlogs.push(state.backlog);

@@ -18,6 +18,9 @@ import type { ConnectionPolicy } from "./policy.ts";
 import { type SharedFrame, SharedQueue } from "./shared_frames.ts";
 import { MessageInbox } from "./message_inbox.ts";
 import type { TopicRegistry } from "./topics.ts";
+import { PubSubError } from "./pubsub/engine.ts";
+import type { Recovery, SubscribeOptions } from "./pubsub/recovery.ts";
+import { isStreamId } from "./pubsub/stream_ids.ts";
 import { writeOutgoing } from "./write_outgoing.ts";
 
 export type { ChunkInfo, CloseInfo, Handlers, Message, SendResult } from "./handlers.ts";
@@ -83,6 +86,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   #fragmenting = false;
   // The server's topic subscriptions (undefined on client connections, which cannot subscribe).
   readonly #topics: TopicRegistry<WebSocketConnection<any>> | undefined;
+  readonly #recover: ((ws: WebSocketConnection<any>, topic: string, since: string) => Promise<Recovery>) | undefined;
 
   // Messages kept for the async iterator when there is no message handler.
   readonly #inbox = new MessageInbox();
@@ -101,6 +105,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     onClosed?: (ws: WebSocketConnection<any>) => void;
     /** The server's topic subscriptions, for {@link WebSocketConnection.subscribe}. */
     topics?: TopicRegistry<WebSocketConnection<any>>;
+    /** The server's recovery, for `subscribe(topic, { since })`. */
+    recover?: (ws: WebSocketConnection<any>, topic: string, since: string) => Promise<Recovery>;
   }) {
     this.#core = init.core;
     this.#transport = init.transport;
@@ -112,6 +118,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.path = init.path;
     this.#onClosed = init.onClosed;
     this.#topics = init.topics;
+    this.#recover = init.recover;
     this.#timers = new ConnectionTimers(init.policy, this, init.core);
   }
 
@@ -285,9 +292,38 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @param topic Any string.
    * @throws InvalidStateError on a client connection (topics belong to a server).
    */
-  subscribe(topic: string): void {
+  subscribe(topic: string): void;
+  /**
+   * Subscribes this connection to a topic and first replays the messages
+   * of the topic's history after `since`, the id of the last one the
+   * client saw (a client coming back after a disconnection): the replay,
+   * then the live messages, in order and without duplicates. Needs a
+   * pub/sub engine with history (`wsport/redis`'s `history` option).
+   *
+   * @param topic Any string.
+   * @param options `since`: the last id the client received.
+   * @returns Once the replay is queued: `"recovered"` (with the count),
+   *   `"gap"` (the history no longer reaches back to `since`: nothing was
+   *   replayed, tell the client to reload) or `"unavailable"`.
+   * @throws InvalidStateError on a client connection.
+   */
+  subscribe(topic: string, options: SubscribeOptions): Promise<Recovery>;
+  subscribe(topic: string, options?: SubscribeOptions): void | Promise<Recovery> {
     if (this.#topics === undefined) throw new InvalidStateError("topics are a server feature: a client connection cannot subscribe");
-    if (this.#closeInfo === undefined) this.#topics.subscribe(this, topic);
+    if (options === undefined) {
+      if (this.#closeInfo === undefined) this.#topics.subscribe(this, topic);
+      return;
+    }
+    if (this.#closeInfo !== undefined || this.#recover === undefined) {
+      const error = new PubSubError("WS_ERR_PUBSUB_UNAVAILABLE", "the connection is closed", { target: topic });
+      return Promise.resolve({ type: "unavailable", error });
+    }
+    if (!isStreamId(options.since)) {
+      // A malformed id from a client: a gap (reload) after subscribing, as for an id the history never had.
+      this.#topics.subscribe(this, topic);
+      return Promise.resolve({ type: "gap" });
+    }
+    return this.#recover(this, topic, options.since);
   }
 
   /**

@@ -17,12 +17,14 @@ import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
 import { defaultNetwork } from "../transport/default_network.ts";
 import type { Listener, Network, PeerInfo, Transport } from "../transport/transport.ts";
 import type { Timer } from "./clock.ts";
-import { type ConnectionPolicy, kSendShared, type Message, resolvePolicy, WebSocketConnection } from "./connection.ts";
-import { BroadcastRelay, type RelayedKind } from "./broadcast.ts";
-import { encodeSharedFrame, type SharedFrame } from "./shared_frames.ts";
+import { type ConnectionPolicy, type Message, resolvePolicy, WebSocketConnection } from "./connection.ts";
+import { ChannelEngine } from "./pubsub/channel_engine.ts";
+import type { PubSubEngine } from "./pubsub/engine.ts";
+import { Fanout, type TopicListener } from "./pubsub/fanout.ts";
 import { serveHttp } from "./http_bridge.ts";
 import { type HandshakeHooks, ServerHandshake } from "./server_handshake.ts";
 import {
+  type BroadcastOptions,
   DEFAULT_HANDSHAKE_TIMEOUT,
   type PublishOptions,
   type Rejection,
@@ -30,7 +32,6 @@ import {
   type ShutdownOptions,
   type Subprotocol,
 } from "./server_options.ts";
-import { TopicRegistry } from "./topics.ts";
 
 export * from "./server_options.ts";
 
@@ -82,12 +83,12 @@ export class Server {
   readonly #forget = (ws: WebSocketConnection<any>) => {
     this.#connections.delete(ws);
     this.#byProtocol.get(this.#protocolOf.get(ws) ?? "")?.delete(ws);
+    this.#fanout.forget(ws);
   };
   #listener: Listener | undefined;
   #isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
   #closing = false;
-  readonly #topics = new TopicRegistry<WebSocketConnection<any>>();
-  readonly #relay: BroadcastRelay | undefined;
+  readonly #fanout: Fanout;
   #network: Network | undefined;
 
   /** @internal Use {@link serve}. */
@@ -102,9 +103,11 @@ export class Server {
     this.#defaultProtocol = options.protocols?.[0];
     this.#isUtf8 = options.network?.isUtf8;
     this.#network = options.network;
-    if (options.broadcastChannel !== undefined) {
-      this.#relay = new BroadcastRelay(options.broadcastChannel, (kind, target, message) => this.#deliverRelayed(kind, target, message));
+    if (options.pubsub !== undefined && options.broadcastChannel !== undefined) {
+      throw new TypeError("pubsub and broadcastChannel are two ways to link servers: pass one");
     }
+    const engine = options.pubsub ?? (options.broadcastChannel !== undefined ? new ChannelEngine(options.broadcastChannel) : undefined);
+    this.#fanout = new Fanout(engine, [...this.#protocols.keys()], (protocol) => this.connectionsOf(protocol));
   }
 
   /**
@@ -201,11 +204,11 @@ export class Server {
    *
    * @param protocol A protocol name.
    * @param message Text or bytes (not copied: do not modify them until sent).
+   * @param options `local: false` sends it to the other servers only.
    * @returns How many of this server's connections it was queued on.
    */
-  broadcast(protocol: string, message: Message): number {
-    this.#relay?.post("broadcast", protocol, message);
-    return this.#sendToAll(this.connectionsOf(protocol), message, undefined);
+  broadcast(protocol: string, message: Message, options: BroadcastOptions = {}): number {
+    return this.#fanout.broadcast(protocol, message, options.local ?? true);
   }
 
   /**
@@ -215,22 +218,43 @@ export class Server {
    *
    * @param topic The topic.
    * @param message Text or bytes (not copied: do not modify them until sent).
-   * @param options A connection to leave out.
+   * @param options A connection to leave out; `local: false` to send it to the other servers only.
    * @returns How many of this server's connections it was queued on.
    */
   publish(topic: string, message: Message, options: PublishOptions = {}): number {
-    this.#relay?.post("publish", topic, message);
-    return this.#sendToAll(this.#topics.subscribersOf(topic), message, options.except);
+    return this.#fanout.publish(topic, message, options.except, options.local ?? true);
   }
 
   /**
-   * The number of this server's connections subscribed to a topic.
+   * Subscribes the server itself to a topic: `listener` gets every
+   * message published on it, by this server and (through `pubsub`) the
+   * others, as a connection would (on a topic with history, stamped with
+   * its id, as the connections get it). For state the servers share (the
+   * demo's connection list), or work done once per server.
+   *
+   * @param topic The topic.
+   * @param listener Called with each message (an exception it throws is ignored).
+   * @returns A function that unsubscribes it.
+   */
+  subscribe(topic: string, listener: TopicListener): () => void {
+    return this.#fanout.listen(topic, listener);
+  }
+
+  /**
+   * The number of this server's connections subscribed to a topic (the
+   * whole deployment's: `pubsub.subscriberCount(topic)` on an engine with
+   * presence, such as `wsport/redis`'s).
    *
    * @param topic The topic.
    * @returns Its local subscribers.
    */
   subscriberCount(topic: string): number {
-    return this.#topics.subscribersOf(topic).size;
+    return this.#fanout.topics.subscribersOf(topic).size;
+  }
+
+  /** The engine that links this server to others (`pubsub`, or the one `broadcastChannel` made), if any. */
+  get pubsub(): PubSubEngine | undefined {
+    return this.#fanout.engine;
   }
 
   /**
@@ -286,24 +310,6 @@ export class Server {
     return network.hostname();
   }
 
-  /** Queues one serialisation of `message` on every open connection of `receivers` but `except`. */
-  #sendToAll(receivers: ReadonlySet<WebSocketConnection<any>>, message: Message, except: WebSocketConnection<any> | undefined): number {
-    let frame: SharedFrame | undefined;
-    let count = 0;
-    for (const ws of receivers) {
-      if (ws === except || ws.readyState !== ReadyState.OPEN) continue;
-      frame ??= encodeSharedFrame(message); // only if someone receives it
-      if (ws[kSendShared](frame) !== "dropped") count++;
-    }
-    return count;
-  }
-
-  /** A broadcast or publication from another worker's server: for this server's connections only. */
-  #deliverRelayed(kind: RelayedKind, target: string, message: Message): void {
-    if (this.#closing) return;
-    this.#sendToAll(kind === "broadcast" ? this.connectionsOf(target) : this.#topics.subscribersOf(target), message, undefined);
-  }
-
   /**
    * Graceful shutdown: stops accepting, sends a close (1001) to every
    * connection, waits for the closing handshakes up to `timeout`, then
@@ -315,7 +321,7 @@ export class Server {
   async close(options: ShutdownOptions = {}): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    this.#relay?.close();
+    const engineClosed = this.#fanout.close();
     const listenerClosed = this.#listener?.close() ?? Promise.resolve();
     for (const transport of this.#handshaking) transport.destroy();
     const open = [...this.#connections];
@@ -330,6 +336,7 @@ export class Server {
     for (const ws of this.#connections) ws.terminate();
     await Promise.all(open.map((ws) => ws.closed));
     await listenerClosed;
+    await engineClosed;
   }
 
   // --- handshake phase ---
@@ -434,7 +441,8 @@ export class Server {
       extensions: core.extensionsHeader,
       path: request.path,
       onClosed: this.#forget,
-      topics: this.#topics,
+      topics: this.#fanout.topics,
+      recover: (ws, topic, since) => this.#fanout.recover(ws, topic, since),
     });
     this.#connections.add(ws);
     this.#byProtocol.get(protocol.name)!.add(ws);

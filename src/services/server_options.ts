@@ -9,7 +9,8 @@ import type { HandshakeRequest } from "../core/handshake.ts";
 import type { HeadLimits } from "../core/http/head.ts";
 import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
 import type { Network, PeerInfo, ServerTlsOptions } from "../transport/transport.ts";
-import type { BroadcastChannelLike } from "./broadcast.ts";
+import type { BroadcastChannelLike, ChannelEngine } from "./pubsub/channel_engine.ts";
+import type { PubSubEngine } from "./pubsub/engine.ts";
 import type { ConnectionPolicy, Handlers } from "./connection.ts";
 import type { WebSocketConnection } from "./connection.ts";
 
@@ -85,9 +86,17 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
    * `BroadcastChannel` (which reaches the workers of one process: threads,
    * not processes); an object is used as the channel, e.g. `wsport/node`'s
    * `clusterChannel` across `node:cluster` processes. Each message is
-   * delivered once per server, never back to the sender.
+   * delivered once per server, never back to the sender. A shorthand for
+   * `pubsub: new ChannelEngine(broadcastChannel)`; give one or the other.
    */
   broadcastChannel?: string | BroadcastChannelLike;
+  /**
+   * The engine that carries `broadcast` and `publish` to other servers and
+   * theirs to this one: across machines, `redisEngine` from `wsport/redis`
+   * (with history, recovery and presence); within a machine, a
+   * {@link ChannelEngine}. The server attaches it, and closes it when it closes.
+   */
+  pubsub?: PubSubEngine;
   /**
    * Once listening, switch the process to this user (libwebsockets'
    * `uid`): supplementary groups cleared, then setgid, then setuid. A name
@@ -102,8 +111,18 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
   gid?: number | string;
 }
 
+/** Options of {@link Server.broadcast}. */
+export interface BroadcastOptions {
+  /**
+   * False: only the other servers' connections receive it (through the
+   * `pubsub` engine), not this server's: for an application that serves
+   * its own connections its own way. Default true.
+   */
+  local?: boolean;
+}
+
 /** Options of {@link Server.publish}. */
-export interface PublishOptions {
+export interface PublishOptions extends BroadcastOptions {
   /** A connection that must not receive it (typically the one publishing). */
   except?: WebSocketConnection<any>;
 }

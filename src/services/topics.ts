@@ -21,6 +21,15 @@
 export class TopicRegistry<Subscriber> {
   readonly #subscribers = new Map<string, Set<Subscriber>>();
   readonly #topicsOf = new Map<Subscriber, Set<string>>();
+  readonly #changed: ((topic: string) => void) | undefined;
+
+  /**
+   * @param changed Told the topic whenever a topic's number of subscribers
+   *   changes (a pub/sub engine listens to a topic only while it has some).
+   */
+  constructor(changed?: (topic: string) => void) {
+    this.#changed = changed;
+  }
 
   /**
    * Adds a subscription.
@@ -37,6 +46,7 @@ export class TopicRegistry<Subscriber> {
     let subscribers = this.#subscribers.get(topic);
     if (subscribers === undefined) this.#subscribers.set(topic, (subscribers = new Set()));
     subscribers.add(subscriber);
+    this.#changed?.(topic);
     return true;
   }
 
@@ -103,12 +113,22 @@ export class TopicRegistry<Subscriber> {
     return this.#subscribers.size;
   }
 
+  /**
+   * The topics with at least one subscriber.
+   *
+   * @returns Them, in the order they got their first subscriber.
+   */
+  topics(): IterableIterator<string> {
+    return this.#subscribers.keys();
+  }
+
   #leave(subscriber: Subscriber, topic: string): void {
     const subscribers = this.#subscribers.get(topic);
     if (subscribers === undefined) return;
     subscribers.delete(subscriber);
     // Topics come and go with their subscribers: an empty one must not stay in memory.
     if (subscribers.size === 0) this.#subscribers.delete(topic);
+    this.#changed?.(topic);
   }
 }
 
