@@ -32,7 +32,8 @@ export interface ClientProtocolOptions
 /**
  * Sans-IO client connection. The handshake request is in `dataToSend()`
  * from the start; feed the server's bytes to `receiveData()`, which yields a
- * `"response"` event when the connection opens or a `"handshake-error"`.
+ * `"response"` event when the connection opens (then the events of any
+ * frames that came with it) or a `"handshake-error"`.
  *
  * @example
  * ```ts
@@ -65,15 +66,17 @@ export class ClientProtocol extends WebSocketProtocol {
   }
 
   /**
-   * Processes received bytes: the response head first, then frames (which
-   * may arrive in the same chunk as the head).
+   * Processes received bytes one event at a time (see
+   * {@link WebSocketProtocol.receiveNext}): the response head first, then
+   * frames. Frames that arrived in the same chunk as the head come with the
+   * following calls, after the `"response"` event.
    *
-   * @param chunk Bytes read from the transport.
-   * @returns The events these bytes completed.
+   * @param chunk Bytes read from the transport, or an empty chunk to continue.
+   * @returns The next event(s), or an empty array when the input is used up.
    */
-  override receiveData(chunk: Uint8Array): WsEvent[] {
+  override receiveNext(chunk: Uint8Array = new Uint8Array(0)): WsEvent[] {
     const parser = this.#parser;
-    if (parser === undefined) return super.receiveData(chunk);
+    if (parser === undefined) return super.receiveNext(chunk);
     const result = parser.push(chunk);
     if (result.state === "incomplete") return [];
     this.#parser = undefined;
@@ -100,9 +103,9 @@ export class ClientProtocol extends WebSocketProtocol {
       this.readyState = ReadyState.CLOSED;
       return [{ type: "handshake-error", error }];
     }
-    const events: WsEvent[] = [{ type: "response", response: result.head, protocol: handshake.protocol }];
-    if (result.rest.length > 0) events.push(...super.receiveData(result.rest));
-    return events;
+    // Frames behind the head wait for the next call: the connection opens before their events.
+    if (result.rest.length > 0) this.receiveLater(result.rest);
+    return [{ type: "response", response: result.head, protocol: handshake.protocol }];
   }
 
   override receiveEof(): WsEvent[] {

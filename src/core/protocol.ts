@@ -64,6 +64,8 @@ export class WebSocketProtocol {
   #sendingFragmented = false;
   // Events produced after receiveData() returned (an asynchronous encode that failed).
   #lateEvents: WsEvent[] = [];
+  // The peer half-closed behind bytes that came with the handshake: EOF once they are parsed.
+  #eofAfterInput = false;
 
   readonly #output = new OutputQueue();
   #closeExpected = false;
@@ -142,26 +144,75 @@ export class WebSocketProtocol {
    * `"error"` event, queues the close frame and ignores all later input.
    * The connection may keep views of `chunk`: do not reuse its memory.
    *
+   * Everything the bytes complete is processed at once, a close or an error
+   * included: a reply to a message that preceded a bad frame in the same
+   * chunk can no longer be sent. An I/O layer that runs handlers between
+   * events uses {@link receiveNext} instead.
+   *
    * @param chunk Bytes read from the transport.
    * @returns The events these bytes completed, in order.
    */
   receiveData(chunk: Uint8Array): WsEvent[] {
-    let events: WsEvent[] = [];
-    if (this.#lateEvents.length > 0) {
-      events = this.#lateEvents;
-      this.#lateEvents = [];
+    const events = this.receiveNext(chunk);
+    if (events.length === 0) return events;
+    for (;;) {
+      const more = this.receiveNext(EMPTY);
+      if (more.length === 0) return events;
+      for (const event of more) events.push(event);
     }
-    if (this.#discarding || this.readyState === ReadyState.CLOSED) return events;
-    if (chunk.length > 0) this.#input.push(chunk);
-    try {
-      this.#parse(events);
-    } catch (cause) {
-      // Defence in depth: a bug here must fail one connection, not the process.
-      const error = new ProtocolError(1011, "WS_ERR_INTERNAL", "internal error while parsing");
-      (error as { cause?: unknown }).cause = cause;
-      this.#failWith(error, events);
+  }
+
+  /**
+   * Processes received bytes one event at a time: parses only until an
+   * event is complete and returns it (with any other event the same frame
+   * completed), keeping the rest of the input for the next call. Call it
+   * again with an empty chunk until it returns no event.
+   *
+   * This is how the I/O layer keeps frames in order (RFC 6455 processes
+   * them one after the other): the handlers of an event run before the next
+   * frame is looked at, so what they send goes out before the close frame
+   * of a protocol error (or the echo of a close) that followed in the same
+   * read. Never throws, as {@link receiveData}.
+   *
+   * @param chunk Bytes read from the transport, or an empty chunk to continue.
+   * @returns The next event(s), or an empty array when the input is used up.
+   */
+  receiveNext(chunk: Uint8Array = EMPTY): WsEvent[] {
+    if (this.#lateEvents.length > 0) {
+      if (chunk.length > 0) this.#input.push(chunk);
+      const late = this.#lateEvents;
+      this.#lateEvents = [];
+      return late;
+    }
+    const events: WsEvent[] = [];
+    if (!this.#discarding && this.readyState !== ReadyState.CLOSED) {
+      if (chunk.length > 0) this.#input.push(chunk);
+      try {
+        this.#parse(events);
+      } catch (cause) {
+        // Defence in depth: a bug here must fail one connection, not the process.
+        const error = new ProtocolError(1011, "WS_ERR_INTERNAL", "internal error while parsing");
+        (error as { cause?: unknown }).cause = cause;
+        this.#failWith(error, events);
+      }
+    }
+    if (events.length === 0 && this.#eofAfterInput && !this.receiveBlocked) {
+      this.#eofAfterInput = false;
+      return this.receiveEof();
     }
     return events;
+  }
+
+  /**
+   * For the handshake phase of subclasses: bytes that arrived with the
+   * handshake, parsed as frames by the next {@link receiveNext} call.
+   *
+   * @param chunk Bytes received after the handshake's head.
+   * @param eof Whether the peer half-closed after them: reported once they are processed.
+   */
+  protected receiveLater(chunk: Uint8Array, eof = false): void {
+    this.#input.push(chunk);
+    if (eof) this.#eofAfterInput = true;
   }
 
   /**
@@ -185,13 +236,14 @@ export class WebSocketProtocol {
     return events;
   }
 
+  /** Parses frames until one completes an event (or the input runs out). */
   #parse(events: WsEvent[]): void {
     const header = this.#header;
     const input = this.#input;
     const reader = this.#reader;
     const stage = this.#stage;
     if (stage?.decoding && !this.#acceptDecoded(stage.resume(), events)) return;
-    while (!this.#discarding) {
+    while (!this.#discarding && events.length === 0) {
       if (!this.#inPayload) {
         const got = readFrameHeader(input, this.side, this.#allowedRsv, this.#maxFrameSize, header);
         if (got === false) return;

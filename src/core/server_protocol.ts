@@ -60,6 +60,14 @@ export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
   extensions?: readonly ServerExtensionFactory[];
   /** Report messages as `"chunk"` events as they arrive instead of whole (see `ConnectionOptions.streamMessages`). */
   streamMessages?: boolean;
+  /**
+   * Leave the bytes that arrived behind the request unparsed, for
+   * {@link WebSocketProtocol.receiveNext} to return one event at a time
+   * (what an I/O layer that runs handlers between events wants: their
+   * replies then precede the close a later frame causes). Default false:
+   * `accept()` returns their events.
+   */
+  deferInput?: boolean;
 }
 
 /**
@@ -99,14 +107,16 @@ export class ServerProtocol extends WebSocketProtocol {
   }
 
   /**
-   * Processes received bytes: the request head first, then frames. Bytes
-   * that follow the head before `accept()` are kept and processed by it.
+   * Processes received bytes one event at a time (see
+   * {@link WebSocketProtocol.receiveNext}): the request head first, then
+   * frames. Bytes that follow the head before `accept()` are kept and
+   * processed by it.
    *
-   * @param chunk Bytes read from the transport.
-   * @returns The events these bytes completed.
+   * @param chunk Bytes read from the transport, or an empty chunk to continue.
+   * @returns The next event(s), or an empty array when the input is used up.
    */
-  override receiveData(chunk: Uint8Array): WsEvent[] {
-    if (this.readyState !== ReadyState.CONNECTING) return super.receiveData(chunk);
+  override receiveNext(chunk: Uint8Array = new Uint8Array(0)): WsEvent[] {
+    if (this.readyState !== ReadyState.CONNECTING) return super.receiveNext(chunk);
     const parser = this.#parser;
     if (parser === undefined) {
       // Request received, waiting for accept()/reject(), or a body being read.
@@ -130,11 +140,11 @@ export class ServerProtocol extends WebSocketProtocol {
    * that arrived after the request.
    *
    * @param options The chosen subprotocol (one the client offered), extension response, extra headers.
-   * @returns Events from bytes received before the call.
+   * @returns Events from bytes received before the call (none with `deferInput`).
    */
   accept(options: ServerAcceptOptions = {}): WsEvent[] {
     const request = this.#awaitingDecision();
-    const { extensions = [], streamMessages = false, ...response } = options;
+    const { extensions = [], streamMessages = false, deferInput = false, ...response } = options;
     const negotiated = negotiateAsServer(request.extensions, extensions);
     this.queueBytes(acceptResponse(request, { ...response, extensions: negotiated.header }));
     this.extensionsHeader = negotiated.header;
@@ -145,9 +155,8 @@ export class ServerProtocol extends WebSocketProtocol {
     this.readyState = ReadyState.OPEN;
     const pending = this.#pending;
     this.#pending = [];
-    const events = pending.length === 0 ? [] : super.receiveData(pending.length === 1 ? pending[0]! : concat(pending));
-    if (this.#eofPending) events.push(...super.receiveEof());
-    return events;
+    this.receiveLater(pending.length === 1 ? pending[0]! : concat(pending), this.#eofPending);
+    return deferInput ? [] : this.receiveData(new Uint8Array(0));
   }
 
   /**

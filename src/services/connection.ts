@@ -11,6 +11,7 @@ import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "../core/close_code
 import { InvalidStateError, type ProtocolError, WebSocketError } from "../core/errors.ts";
 import type { WsEvent } from "../core/events.ts";
 import { ReadyState, type WebSocketProtocol } from "../core/protocol.ts";
+import { utf8Length } from "../core/utf8.ts";
 import type { Transport } from "../transport/transport.ts";
 import { ConnectionTimers, kTimedOut } from "./connection_timers.ts";
 import type { CloseInfo, Handlers, Message, SendResult } from "./handlers.ts";
@@ -40,6 +41,11 @@ export const DEFAULT_TIMEOUT_CLOSE_CODE = 1008;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+
+/** The bytes a message takes on the wire: UTF-8 for text, not UTF-16 units. */
+function byteLength(message: Message): number {
+  return typeof message === "string" ? utf8Length(message) : message.length;
+}
 
 /**
  * One WebSocket connection. Get it from a server's handlers or from
@@ -163,7 +169,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @returns Whether it was queued, and whether the buffer is now above the high-water mark.
    */
   send(message: Message): SendResult {
-    if (!this.#admit(message.length)) return "dropped";
+    if (!this.#admit(byteLength(message))) return "dropped";
     this.#core.send(message);
     this.#scheduleFlush();
     return this.#afterSend();
@@ -181,7 +187,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @returns As {@link send}.
    */
   sendFragment(data: Message, fin: boolean): SendResult {
-    if (!this.#admit(data.length)) return "dropped";
+    if (!this.#admit(byteLength(data))) return "dropped";
     this.#core.sendFragment(data, fin);
     this.#fragmenting = !fin;
     if (fin) this.#releaseDeferredShared();
@@ -215,13 +221,14 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * Starts the closing handshake. The `close` handler runs when it is done
    * (or after `closeTimeout`, when the connection is destroyed).
    *
-   * @param code 1000 (default), another code valid on the wire, or 3000–4999.
+   * @param code 1000 (default), another code valid on the wire, or 3000–4999;
+   *   1005 ("no status") sends a close frame without a code (and so without a reason).
    * @param reason At most 123 bytes of UTF-8.
    */
   close(code = 1000, reason = ""): void {
     if (this.#closeInfo || this.#core.closeSent !== undefined) return;
     if (this.#core.readyState === ReadyState.CLOSED) return;
-    this.#core.sendClose(code, reason);
+    this.#core.sendClose(code === 1005 ? undefined : code, reason);
     this.#timers.armClose();
     this.#scheduleFlush();
   }
@@ -389,9 +396,23 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     if (this.#closeInfo) return;
     this.#timers.received();
     this.#inRead = true;
-    this.#dispatch(this.#core.receiveData(chunk));
+    this.#receive(chunk);
     this.#inRead = false;
     this.#flush();
+  }
+
+  /**
+   * Hands the events of received bytes to the handlers one at a time: the
+   * core looks at the next frame only once the handlers of the previous
+   * event have run, so their replies are queued before the close frame a
+   * later bad frame (or close) in the same read makes the core queue. The
+   * whole read still leaves in one write.
+   */
+  #receive(chunk: Uint8Array): void {
+    for (let events = this.#core.receiveNext(chunk); events.length > 0; events = this.#core.receiveNext(EMPTY)) {
+      this.#dispatch(events);
+      if (this.#closeInfo) return;
+    }
   }
 
   /** @internal The transport flushed. */
@@ -462,13 +483,18 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     }
   }
 
-  /** @internal Called by the service once the handshake is done, with events that came with it. */
+  /**
+   * @internal Called by the service once the handshake is done: the `open`
+   * handler runs, then the events of bytes that came with the handshake
+   * (still unparsed in the core, or already parsed in `events`).
+   */
   open(events: WsEvent[] = []): void {
     this.#opened = true;
     this.#timers.start();
     this.#inRead = true;
     this.#call("open", () => this.#handlers.open?.(this));
     this.#dispatch(events);
+    if (!this.#closeInfo) this.#receive(EMPTY);
     this.#inRead = false;
     this.#flush();
   }
@@ -564,7 +590,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       this.#awaitingExtensions = false;
       if (this.#closeInfo) return;
       this.#inRead = true;
-      this.#dispatch(this.#core.receiveData(EMPTY));
+      this.#receive(EMPTY);
       this.#inRead = false;
       if (!this.#core.receiveBlocked && !this.#paused && !this.#inbox.full) this.#transport.resume();
       this.#flush();
