@@ -74,6 +74,12 @@ export interface ConnectOptions<Data = undefined> extends Partial<ConnectionPoli
   headLimits?: Partial<HeadLimits>;
   /** Where to connect: the runtime's network by default. */
   network?: Network;
+  /**
+   * Gives up connecting when it aborts: `connect()` rejects with the
+   * signal's reason and the transport is closed. Once the connection is
+   * open the signal no longer matters (close it with `close()`).
+   */
+  signal?: AbortSignal;
 }
 
 /** Default of {@link ConnectOptions.handshakeTimeout}. */
@@ -99,28 +105,42 @@ export async function connect<Data = undefined>(
 ): Promise<WebSocketConnection<Data>> {
   const target = parseWebSocketUrl(url);
   checkVersion(options.version);
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const network = options.network ?? await defaultNetwork();
+  signal?.throwIfAborted();
   const policy = resolvePolicy(options);
   const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
 
+  // Rejects when the handshake timeout runs out or the signal aborts, whichever comes first.
   let timer: Timer | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
     timer = policy.clock.setTimer(timeout, () => reject(new HandshakeError(0, "WS_ERR_HANDSHAKE_TIMEOUT", `no handshake response within ${timeout} ms`)));
+    if (signal !== undefined) {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
   });
-  timedOut.catch(() => {}); // reported through the race below, if at all
+  stopped.catch(() => {}); // reported through the races below, if at all
+  const connecting = network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined });
+  let transport: Transport | undefined;
   try {
-    const transport = await Promise.race([
-      network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined }),
-      timedOut,
-    ]);
+    transport = await Promise.race([connecting, stopped]);
     if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
     const opening = handshake(transport, target, options, policy, network.isUtf8);
-    return await Promise.race([opening.result, timedOut.catch((error) => {
-      transport.destroy();
+    const connected = transport;
+    return await Promise.race([opening.result, stopped.catch((error) => {
+      connected.destroy();
       throw error;
     })]);
+  } catch (error) {
+    // Given up before the transport connected: it is closed if it connects later.
+    if (transport === undefined) connecting.then((late) => late.destroy(), () => {});
+    throw error;
   } finally {
     timer?.cancel();
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -160,7 +180,8 @@ export function parseWebSocketUrl(url: string | URL): WebSocketUrl {
     throw new SyntaxError(`unsupported URL scheme ${scheme} (use ws: or wss:)`);
   }
   // RFC 6455 3: "Fragment identifiers are meaningless in the context of WebSocket URIs".
-  if (parsed.hash !== "") throw new SyntaxError("a WebSocket URL cannot have a fragment");
+  // An empty fragment ("ws://h/#") has hash "" but is a fragment all the same.
+  if (parsed.hash !== "" || parsed.href.endsWith("#")) throw new SyntaxError("a WebSocket URL cannot have a fragment");
   const secure = scheme === "wss:" || scheme === "https:";
   const port = parsed.port === "" ? (secure ? 443 : 80) : Number(parsed.port);
   // URL keeps brackets around IPv6 literals; sockets want them off.
@@ -217,7 +238,7 @@ function handshake<Data>(
         path: target.path,
       });
       forward = ws;
-      ws.open(events.slice(1));
+      ws.open(); // the open handler, then the frames that came with the 101
       settle.resolve(ws);
     } else if (first?.type === "handshake-error") {
       if (first.error instanceof ExtensionNegotiationError) {
@@ -230,7 +251,7 @@ function handshake<Data>(
     }
   };
   transport.start({
-    data: (chunk) => (forward ? forward[kData](chunk) : onEvents(core.receiveData(chunk))),
+    data: (chunk) => (forward ? forward[kData](chunk) : onEvents(core.receiveNext(chunk))),
     drain: () => forward?.[kDrain](),
     end: () => (forward ? forward[kEnd]() : onEvents(core.receiveEof())),
     close: (error) => {
