@@ -21,5 +21,7 @@ export default defineConfig({
   target: "es2022",
   platform: "neutral",
   external: [/^node:/],
+  // Keep "node:" on built-in imports: Deno and bundlers for non-Node targets need the prefix to know them.
+  removeNodeProtocol: false,
   outDir: "dist",
 });
