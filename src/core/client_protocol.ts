@@ -6,7 +6,7 @@
  * @module
  */
 
-import { WebSocketProtocol, type ProtocolOptions, ReadyState } from "./protocol.ts";
+import { WebSocketProtocol, type ProtocolOptions, WsReadyState } from "./protocol.ts";
 import { ExtensionNegotiationError, HandshakeError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
 import type { ClientExtensionFactory } from "./extensions/extension.ts";
@@ -52,7 +52,7 @@ export class ClientProtocol extends WebSocketProtocol {
 
   constructor(options: ClientProtocolOptions) {
     super("client", { ...options, extensions: undefined });
-    this.readyState = ReadyState.CONNECTING;
+    this.readyState = WsReadyState.CONNECTING;
     this.#factories = typeof options.extensions === "string" ? [] : options.extensions ?? [];
     const offer = typeof options.extensions === "string" ? options.extensions : extensionOffer(this.#factories);
     const { bytes, key } = buildRequest({ ...options, extensions: offer });
@@ -91,7 +91,7 @@ export class ClientProtocol extends WebSocketProtocol {
     });
     if (handshake instanceof HandshakeError) return this.#fail(handshake);
     this.handshake = handshake;
-    this.readyState = ReadyState.OPEN;
+    this.readyState = WsReadyState.OPEN;
     try {
       // A raw string offer is checked by name only (checkResponse) and installs nothing.
       if (this.#factories.length > 0) this.setExtensions(negotiateAsClient(handshake.extensions, this.#factories));
@@ -100,7 +100,7 @@ export class ClientProtocol extends WebSocketProtocol {
       // RFC 7692 5: the client fails the connection; the 101 made it open, so it can say why with 1010.
       this.fail(1010, error.message.slice(0, 120));
       this.queueEof();
-      this.readyState = ReadyState.CLOSED;
+      this.readyState = WsReadyState.CLOSED;
       return [{ type: "handshake-error", error }];
     }
     // Frames behind the head wait for the next call: the connection opens before their events.
@@ -109,16 +109,16 @@ export class ClientProtocol extends WebSocketProtocol {
   }
 
   override receiveEof(): WsEvent[] {
-    if (this.readyState !== ReadyState.CONNECTING) return super.receiveEof();
+    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveEof();
     this.#parser = undefined;
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.queueEof();
     const error = new HandshakeError(0, "WS_ERR_HANDSHAKE_EOF", "connection closed before the handshake response");
     return [{ type: "handshake-error", error }];
   }
 
   #fail(error: HandshakeError): WsEvent[] {
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.queueEof();
     return [{ type: "handshake-error", error }];
   }

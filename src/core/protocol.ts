@@ -28,9 +28,9 @@ export type { Side } from "./frame_reader.ts";
 
 export { type OutgoingData, SEND_EOF } from "./output_queue.ts";
 
-import { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, ReadyState } from "./protocol_options.ts";
+import { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, WsReadyState } from "./protocol_options.ts";
 
-export { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, ReadyState } from "./protocol_options.ts";
+export { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, WsReadyState } from "./protocol_options.ts";
 
 const encoder = new TextEncoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -39,8 +39,8 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 export class WebSocketProtocol {
   /** Which end this is. */
   readonly side: Side;
-  /** Current state; see {@link ReadyState}. */
-  readyState: ReadyState = ReadyState.OPEN;
+  /** Current state; see {@link WsReadyState}. */
+  readyState: WsReadyState = WsReadyState.OPEN;
   /** The close frame this side sent, once sent. */
   closeSent: CloseRecord | undefined;
   /** The close frame the peer sent, once received. */
@@ -185,7 +185,7 @@ export class WebSocketProtocol {
       return late;
     }
     const events: WsEvent[] = [];
-    if (!this.#discarding && this.readyState !== ReadyState.CLOSED) {
+    if (!this.#discarding && this.readyState !== WsReadyState.CLOSED) {
       if (chunk.length > 0) this.#input.push(chunk);
       try {
         this.#parse(events);
@@ -224,13 +224,13 @@ export class WebSocketProtocol {
   receiveEof(): WsEvent[] {
     const events: WsEvent[] = [];
     // A connection already CLOSED (a refused handshake) has nothing to report.
-    if (!this.#terminalReported && this.readyState !== ReadyState.CLOSED) {
+    if (!this.#terminalReported && this.readyState !== WsReadyState.CLOSED) {
       this.#terminalReported = true;
       events.push({ type: "close", code: 1006, reason: "", wasClean: false });
     }
     this.#discarding = true;
     this.#input.clear();
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.#queueEof();
     this.dispose();
     return events;
@@ -310,7 +310,7 @@ export class WebSocketProtocol {
       // RFC 6455 5.5.1: "the endpoint MUST send a Close frame in response"; echo code and reason, as ws and python-websockets do.
       this.#queueClose(code === 1005 ? undefined : code, reason);
     }
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.#endTransport();
   }
 
@@ -320,14 +320,14 @@ export class WebSocketProtocol {
     this.#reader.clear();
     this.#stage?.clear();
     let closeFrame = EMPTY;
-    if (this.closeSent === undefined && this.readyState !== ReadyState.CLOSED) {
+    if (this.closeSent === undefined && this.readyState !== WsReadyState.CLOSED) {
       closeFrame = this.#queueClose(error.closeCode, truncateReason(error.message));
     }
     if (!this.#terminalReported) {
       this.#terminalReported = true;
       events.push({ type: "error", error, closeFrame });
     }
-    if (this.readyState === ReadyState.OPEN) this.readyState = ReadyState.CLOSING;
+    if (this.readyState === WsReadyState.OPEN) this.readyState = WsReadyState.CLOSING;
     this.#endTransport();
   }
 
@@ -415,7 +415,7 @@ export class WebSocketProtocol {
    * @param reason At most 123 bytes of UTF-8.
    */
   sendClose(code?: number, reason = ""): void {
-    if (this.closeSent !== undefined || this.readyState === ReadyState.CLOSED) {
+    if (this.closeSent !== undefined || this.readyState === WsReadyState.CLOSED) {
       throw new InvalidStateError("close frame already sent or connection closed");
     }
     if (code === undefined && reason !== "") throw new TypeError("a close reason needs a close code");
@@ -424,7 +424,7 @@ export class WebSocketProtocol {
       throw new RangeError("close reason is longer than 123 bytes");
     }
     this.#queueClose(code, reason);
-    this.readyState = ReadyState.CLOSING;
+    this.readyState = WsReadyState.CLOSING;
   }
 
   /**
@@ -471,7 +471,7 @@ export class WebSocketProtocol {
   }
 
   #checkCanSend(): void {
-    if (this.readyState !== ReadyState.OPEN) {
+    if (this.readyState !== WsReadyState.OPEN) {
       throw new InvalidStateError(`cannot send in state ${this.readyState}`);
     }
   }

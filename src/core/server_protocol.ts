@@ -7,7 +7,7 @@
  */
 
 import { concat } from "./bytes.ts";
-import { WebSocketProtocol, type ProtocolOptions, ReadyState } from "./protocol.ts";
+import { WebSocketProtocol, type ProtocolOptions, WsReadyState } from "./protocol.ts";
 import { HandshakeError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
 import type { ServerExtensionFactory } from "./extensions/extension.ts";
@@ -100,7 +100,7 @@ export class ServerProtocol extends WebSocketProtocol {
 
   constructor(options: ServerProtocolOptions = {}) {
     super("server", options);
-    this.readyState = ReadyState.CONNECTING;
+    this.readyState = WsReadyState.CONNECTING;
     this.#parser = new RequestHeadParser(options.headLimits);
     this.#http = options.http ?? false;
     this.#maxHttpBodySize = options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
@@ -116,7 +116,7 @@ export class ServerProtocol extends WebSocketProtocol {
    * @returns The next event(s), or an empty array when the input is used up.
    */
   override receiveNext(chunk: Uint8Array = new Uint8Array(0)): WsEvent[] {
-    if (this.readyState !== ReadyState.CONNECTING) return super.receiveNext(chunk);
+    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveNext(chunk);
     const parser = this.#parser;
     if (parser === undefined) {
       // Request received, waiting for accept()/reject(), or a body being read.
@@ -152,7 +152,7 @@ export class ServerProtocol extends WebSocketProtocol {
     this.setExtensions(negotiated.extensions);
     // The head (every header string) is not kept for the connection's lifetime; copy what you need.
     this.request = undefined;
-    this.readyState = ReadyState.OPEN;
+    this.readyState = WsReadyState.OPEN;
     const pending = this.#pending;
     this.#pending = [];
     this.receiveLater(pending.length === 1 ? pending[0]! : concat(pending), this.#eofPending);
@@ -201,7 +201,7 @@ export class ServerProtocol extends WebSocketProtocol {
   }
 
   override receiveEof(): WsEvent[] {
-    if (this.readyState !== ReadyState.CONNECTING) return super.receiveEof();
+    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveEof();
     // A client may half-close once its request is sent: the answer still goes out, then we close.
     if (this.#httpResponding) return [];
     if (this.request !== undefined && this.#parser === undefined) {
@@ -213,7 +213,7 @@ export class ServerProtocol extends WebSocketProtocol {
   }
 
   #awaitingDecision(): HandshakeRequest {
-    if (this.readyState !== ReadyState.CONNECTING || this.request === undefined) {
+    if (this.readyState !== WsReadyState.CONNECTING || this.request === undefined) {
       throw new InvalidStateError("no handshake request is awaiting a decision");
     }
     return this.request;
@@ -262,7 +262,7 @@ export class ServerProtocol extends WebSocketProtocol {
   #close(): void {
     this.#pending = [];
     this.#parser = undefined;
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.queueEof();
   }
 }

@@ -10,7 +10,7 @@
 import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "../core/close_code.ts";
 import { InvalidStateError, type ProtocolError, WebSocketError } from "../core/errors.ts";
 import type { WsEvent } from "../core/events.ts";
-import { ReadyState, type WebSocketProtocol } from "../core/protocol.ts";
+import { WsReadyState, type WebSocketProtocol } from "../core/protocol.ts";
 import { utf8Length } from "../core/utf8.ts";
 import type { Transport } from "../transport/transport.ts";
 import { ConnectionTimers, kTimedOut } from "./connection_timers.ts";
@@ -133,8 +133,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   }
 
   /** 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED, as the WHATWG `WebSocket`. */
-  get readyState(): ReadyState {
-    return this.#closeInfo ? ReadyState.CLOSED : this.#core.readyState;
+  get readyState(): WsReadyState {
+    return this.#closeInfo ? WsReadyState.CLOSED : this.#core.readyState;
   }
 
   /** Bytes queued for sending and not yet handed to the OS. */
@@ -201,7 +201,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @param data Up to 125 bytes.
    */
   ping(data: string | Uint8Array = EMPTY): void {
-    if (this.#core.readyState !== ReadyState.OPEN) return;
+    if (this.#core.readyState !== WsReadyState.OPEN) return;
     this.#core.sendPing(data);
     this.#scheduleFlush();
   }
@@ -212,7 +212,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @param data Up to 125 bytes.
    */
   pong(data: string | Uint8Array = EMPTY): void {
-    if (this.#core.readyState !== ReadyState.OPEN) return;
+    if (this.#core.readyState !== WsReadyState.OPEN) return;
     this.#core.sendPong(data);
     this.#scheduleFlush();
   }
@@ -227,7 +227,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    */
   close(code = 1000, reason = ""): void {
     if (this.#closeInfo || this.#core.closeSent !== undefined) return;
-    if (this.#core.readyState === ReadyState.CLOSED) return;
+    if (this.#core.readyState === WsReadyState.CLOSED) return;
     this.#core.sendClose(code === 1005 ? undefined : code, reason);
     this.#timers.armClose();
     this.#scheduleFlush();
@@ -265,7 +265,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * stays under `maxBufferedAmount` (else it is closed with 1008).
    */
   #admit(size: number): boolean {
-    if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return false;
+    if (this.#core.readyState !== WsReadyState.OPEN || this.#closeInfo) return false;
     if (this.bufferedAmount + size > this.#policy.maxBufferedAmount) {
       this.close(1008, "send buffer limit exceeded");
       return false;
@@ -360,7 +360,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   /** @internal The application's timeout expired. */
   [kTimedOut](reason: string, code: number): void {
     // A connection already closing is finished by its close timer.
-    if (this.#closeInfo || this.#core.readyState !== ReadyState.OPEN) return;
+    if (this.#closeInfo || this.#core.readyState !== WsReadyState.OPEN) return;
     this.#timeoutReason = reason;
     this.#call("error", () => this.#handlers.error?.(this, new WebSocketError("WS_ERR_TIMEOUT", reason)));
     this.close(code, reason);
@@ -431,7 +431,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     if (this.#closeInfo) return;
     this.#timers.clear();
     this.#core.dispose();
-    if (this.#core.readyState !== ReadyState.CLOSED) this.#dispatch(this.#core.receiveEof());
+    if (this.#core.readyState !== WsReadyState.CLOSED) this.#dispatch(this.#core.receiveEof());
     const received = this.#core.closeReceived;
     const info: CloseInfo = received
       ? { code: received.code, reason: received.reason, wasClean: this.#core.closeSent !== undefined }
@@ -552,7 +552,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
           // An error handler that throws has nowhere left to report to.
         }
       }
-      if (this.#core.readyState === ReadyState.OPEN) this.close(1011, "internal error");
+      if (this.#core.readyState === WsReadyState.OPEN) this.close(1011, "internal error");
     }
   }
 

@@ -10,7 +10,7 @@
 
 import { InvalidStateError, WebSocketError } from "../core/errors.ts";
 import type { HandshakeRequest } from "../core/handshake.ts";
-import { ReadyState } from "../core/protocol.ts";
+import { WsReadyState } from "../core/protocol.ts";
 import { ServerProtocol } from "../core/server_protocol.ts";
 import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
 import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
@@ -291,7 +291,7 @@ export class Server {
     let frame: SharedFrame | undefined;
     let count = 0;
     for (const ws of receivers) {
-      if (ws === except || ws.readyState !== ReadyState.OPEN) continue;
+      if (ws === except || ws.readyState !== WsReadyState.OPEN) continue;
       frame ??= encodeSharedFrame(message); // only if someone receives it
       if (ws[kSendShared](frame) !== "dropped") count++;
     }
@@ -408,7 +408,7 @@ export class Server {
         rejection = { status: 500, body: "handshake filter failed" };
       }
     }
-    if (isClosed() || this.#closing || core.readyState !== ReadyState.CONNECTING) {
+    if (isClosed() || this.#closing || core.readyState !== WsReadyState.CONNECTING) {
       transport.destroy();
       return undefined;
     }
