@@ -40,12 +40,6 @@ const targets: Target[] = [
     skip: false,
     tls: true,
     skips: {
-      // adapters/node.ts creates sockets with allowHalfOpen false: node:net ends
-      // the writable side itself when the peer's FIN arrives, so a reply
-      // written after `end` fails (EPIPE "ended by the other party").
-      halfClose: "adapters/node.ts does not enable allowHalfOpen: node:net ends the writable side on the peer's FIN",
-      // NodeTransport.write only checks socket.destroyed, so a write after end() errors the socket.
-      writeAfterEnd: "adapters/node.ts: write() after end() fails the socket with ERR_STREAM_WRITE_AFTER_END",
       // Deno's node:tls client hands writes to its own buffer: writableLength falls to 0 (sometimes, by timing)
       // while the peer is paused. The pause itself holds: tested below.
       ...(g.Deno ? { tlsBackpressure: "Deno's node:tls client may report writableLength 0 while the peer is paused (tested below without it)" } : {}),

@@ -1096,9 +1096,14 @@ for (const variant of VARIANTS) {
   }
 }
 
-// Prints every negotiated header of the matrix with WSPORT_DEFLATE_REPORT=1.
-test(`deflate matrix (${runtime}): report`, () => {
+// Every cell of the matrix ran to its negotiation, each once, and each negotiated the
+// extension (printed with WSPORT_DEFLATE_REPORT=1).
+test(`deflate matrix (${runtime}): every cell ran and negotiated permessage-deflate`, () => {
   for (const line of matrixLog) report(line);
+  assert.equal(matrixLog.length, VARIANTS.length * COMBOS.length, "one line per cell");
+  const cells = matrixLog.map((line) => line.split(" | ").slice(0, 2).join(" | "));
+  assert.equal(new Set(cells).size, cells.length, "no cell twice");
+  assert.deepEqual(matrixLog.filter((line) => !/ \| answer: permessage-deflate/.test(line)), [], "cells without an answer");
 });
 
 // ---------------------------------------------------------------------------
