@@ -3,6 +3,7 @@
 // Bun.listen: this file runs on each) and the memory network.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { MemoryNetwork } from "../adapters/memory.ts";
 import { runtimeNetwork } from "../mod.ts";
 import { concat } from "../src/core/bytes.ts";
 import { ClientProtocol } from "../src/core/client_protocol.ts";
@@ -211,5 +212,54 @@ test("server: the reply and the close of a protocol error still leave in one wri
   await within(peer.ended);
   assert.equal(network.writes.length, before + 1, "one write for the read");
   assert.deepEqual(summary(client.receiveData(peer.received())), ["response", "text:re:a", "text:re:b", "close:1002"]);
+  await server.close();
+});
+
+// --- the send limits count bytes, not UTF-16 units ---
+
+test("maxBufferedAmount counts a string's UTF-8 bytes: 300 '€' (900 bytes) do not fit beside 302 in 1000", async () => {
+  const network = new MemoryNetwork();
+  const results: string[] = [];
+  const server = await serve({
+    network,
+    pingInterval: 0,
+    maxBufferedAmount: 1000,
+    protocols: [{
+      name: "p",
+      message: (ws) => {
+        results.push(ws.send("a".repeat(300))); // 302 bytes with its header
+        results.push(ws.send("€".repeat(300))); // 300 UTF-16 units, but 900 bytes: over the limit
+      },
+    }],
+  });
+  const ws = await connect(`ws://127.0.0.1:${server.port}/`, { network, pingInterval: 0 });
+  ws.send("go");
+  const messages: unknown[] = [];
+  for await (const message of ws) messages.push(message);
+  const closed = await within(ws.closed);
+  assert.deepEqual(results, ["ok", "dropped"]);
+  assert.deepEqual(messages, ["a".repeat(300)]);
+  assert.equal(closed.code, 1008);
+  await server.close();
+});
+
+test("close(1005) sends a close frame without a body; the peer reports 1005", async () => {
+  const network = new MemoryNetwork();
+  const server = await serve({ network, pingInterval: 0, protocols: [{ name: "p", open: (ws) => ws.close(1005) }] });
+  const ws = await connect(`ws://127.0.0.1:${server.port}/`, { network, pingInterval: 0 });
+  assert.deepEqual(await within(ws.closed), { code: 1005, reason: "", wasClean: true });
+  await server.close();
+});
+
+test("send() once closing is dropped, without a throw", async () => {
+  const network = new MemoryNetwork();
+  const results: string[] = [];
+  const server = await serve({ network, pingInterval: 0, protocols: [{ name: "p", open: (ws) => {
+    ws.close();
+    results.push(ws.send("late"), ws.sendFragment("late", true));
+  } }] });
+  const ws = await connect(`ws://127.0.0.1:${server.port}/`, { network, pingInterval: 0 });
+  await within(ws.closed);
+  assert.deepEqual(results, ["dropped", "dropped"]);
   await server.close();
 });

@@ -104,32 +104,35 @@ export function toSendable(data: unknown): Sendable {
   return { kind: "text", text: toUSVString(data) };
 }
 
-/** The `CloseEvent` of the platform, or an equivalent where it has none (Node 20), with read-only attributes. */
+/**
+ * A `CloseEvent` for runtimes that have none (Node 20): the DOM's
+ * interface, with read-only attributes and the class string "CloseEvent".
+ */
+export class CloseEventPolyfill extends Event {
+  readonly #code: number;
+  readonly #reason: string;
+  readonly #wasClean: boolean;
+  constructor(type: string, init: CloseEventInit = {}) {
+    super(type, init);
+    this.#code = init.code === undefined ? 0 : toUnsignedShort(init.code);
+    this.#reason = init.reason === undefined ? "" : toUSVString(init.reason);
+    this.#wasClean = Boolean(init.wasClean);
+  }
+  /** The close code: the peer's, 1005 when its close frame had none, 1006 for an abnormal close. */
+  get code(): number {
+    return this.#code;
+  }
+  /** The close reason, "" when none. */
+  get reason(): string {
+    return this.#reason;
+  }
+  /** Whether the closing handshake completed. */
+  get wasClean(): boolean {
+    return this.#wasClean;
+  }
+}
+Object.defineProperty(CloseEventPolyfill.prototype, Symbol.toStringTag, { value: "CloseEvent", configurable: true });
+
+/** The `CloseEvent` of the platform, or {@link CloseEventPolyfill} where it has none. */
 export const CloseEventClass: typeof CloseEvent = (globalThis as { CloseEvent?: typeof CloseEvent }).CloseEvent ??
-  (() => {
-    class CloseEvent extends Event {
-      readonly #code: number;
-      readonly #reason: string;
-      readonly #wasClean: boolean;
-      constructor(type: string, init: CloseEventInit = {}) {
-        super(type, init);
-        this.#code = init.code === undefined ? 0 : toUnsignedShort(init.code);
-        this.#reason = init.reason === undefined ? "" : toUSVString(init.reason);
-        this.#wasClean = Boolean(init.wasClean);
-      }
-      /** The close code: the peer's, 1005 when its close frame had none, 1006 for an abnormal close. */
-      get code(): number {
-        return this.#code;
-      }
-      /** The close reason, "" when none. */
-      get reason(): string {
-        return this.#reason;
-      }
-      /** Whether the closing handshake completed. */
-      get wasClean(): boolean {
-        return this.#wasClean;
-      }
-    }
-    Object.defineProperty(CloseEvent.prototype, Symbol.toStringTag, { value: "CloseEvent", configurable: true });
-    return CloseEvent as unknown as typeof globalThis.CloseEvent;
-  })();
+  (CloseEventPolyfill as unknown as typeof CloseEvent);
