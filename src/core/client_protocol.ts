@@ -37,8 +37,14 @@ export interface ClientProtocolOptions
  *
  * @example
  * ```ts
- * const client = new ClientConnection({ host: "example.com", path: "/chat" });
- * socket.write(client.dataToSend());
+ * import { ClientProtocol, SEND_EOF } from "wsport/core";
+ *
+ * declare const socket: { write(bytes: Uint8Array): void; end(): void }; // yours
+ * const client = new ClientProtocol({ host: "example.com", path: "/chat" });
+ * for (const item of client.dataToSend()) {
+ *   if (item === SEND_EOF) socket.end();
+ *   else socket.write(item);
+ * }
  * ```
  */
 export class ClientProtocol extends WebSocketProtocol {

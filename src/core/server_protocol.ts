@@ -77,10 +77,18 @@ export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
  *
  * @example
  * ```ts
- * const server = new ServerConnection();
+ * import { SEND_EOF, ServerProtocol } from "wsport/core";
+ *
+ * declare const socket: { write(bytes: Uint8Array): void; end(): void }; // yours
+ * declare const requestBytes: Uint8Array; // read from it
+ * const server = new ServerProtocol();
  * const [event] = server.receiveData(requestBytes);
  * if (event?.type === "request") server.accept({ protocol: "chat" });
- * socket.write(server.dataToSend());
+ * // dataToSend() is a list: bytes to write, and SEND_EOF where the socket must half-close.
+ * for (const item of server.dataToSend()) {
+ *   if (item === SEND_EOF) socket.end();
+ *   else socket.write(item);
+ * }
  * ```
  */
 export class ServerProtocol extends WebSocketProtocol {
