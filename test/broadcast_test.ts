@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type BroadcastChannelLike, BroadcastRelay, type RelayedKind } from "../src/services/broadcast.ts";
 import { until } from "./helpers.ts";
+import { skipIf } from "./skips.ts";
 
 /** A channel pair in memory: what one posts, every other end of the same name receives (not itself), structured-cloned. */
 class FakeHub {
@@ -71,7 +72,7 @@ test("broadcast: after close() nothing is posted or delivered, and the channel i
   assert.deepEqual(delivered, []);
 });
 
-test("broadcast: a channel name opens the runtime's BroadcastChannel, across relays of one process", { skip: typeof BroadcastChannel === "undefined" ? "no BroadcastChannel here" : false }, async () => {
+test("broadcast: a channel name opens the runtime's BroadcastChannel, across relays of one process", { skip: skipIf(typeof BroadcastChannel === "undefined" && "no BroadcastChannel here") }, async () => {
   const name = `wsport-broadcast-test-${Math.random()}`;
   const delivered: Delivered[] = [];
   const receiver = new BroadcastRelay(name, (...d) => void delivered.push(d));

@@ -29,6 +29,7 @@ import type { Network, Transport } from "../src/transport/transport.ts";
 import type { Message, WebSocketConnection } from "../src/services/connection.ts";
 import { startPtrServer } from "./dns_server.ts";
 import { deferred, enc, rawConnect, until, within } from "./helpers.ts";
+import { skipIf } from "./skips.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
@@ -818,7 +819,7 @@ async function childDroppingPrivileges(prefix: string[]): Promise<{ report: Reco
 }
 
 test("serve({ uid, gid }) drops to nobody once listening and keeps serving (child process)", {
-  skip: !isRoot ? "needs root" : runtime === "deno" && !hasSetpriv ? "Deno needs setpriv to start without supplementary groups" : false,
+  skip: skipIf(!isRoot ? "needs root" : runtime === "deno" && !hasSetpriv ? "Deno needs setpriv to start without supplementary groups" : false),
 }, async () => {
   // Start with supplementary groups where they can be cleared, to see them go; Deno cannot clear them, so it starts without.
   const prefix = !hasSetpriv ? [] : runtime === "deno" ? ["setpriv", "--clear-groups", "--"] : ["setpriv", "--groups=4242", "--"];
@@ -832,7 +833,7 @@ test("serve({ uid, gid }) drops to nobody once listening and keeps serving (chil
 });
 
 test("serve({ uid, gid }) on Deno with supplementary groups it cannot clear: refused before listening (child process)", {
-  skip: runtime !== "deno" ? "Deno only (Node and Bun clear them)" : !isRoot ? "needs root" : !hasSetpriv ? "needs setpriv" : false,
+  skip: skipIf(runtime !== "deno" ? "Deno only (Node and Bun clear them)" : !isRoot ? "needs root" : !hasSetpriv ? "needs setpriv" : false),
 }, async () => {
   const { report, code } = await childDroppingPrivileges(["setpriv", "--groups=4242", "--"]);
   assert.equal(report?.code, "WS_ERR_PRIVILEGES_UNSUPPORTED", JSON.stringify(report));

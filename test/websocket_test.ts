@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { runtimeNetwork, WebSocket } from "../mod.ts";
 import { deferred, until, within } from "./helpers.ts";
 import { WhatwgTestServer } from "./whatwg_server.ts";
+import { skipIf } from "./skips.ts";
 
 let server: WhatwgTestServer;
 before(async () => {
@@ -397,7 +398,7 @@ test("send: an ArrayBuffer, every kind of view (only its bytes) and a Blob go as
   ]);
 });
 
-test("send: shared memory is a TypeError, not a silent send", { skip: typeof SharedArrayBuffer === "undefined" ? "no SharedArrayBuffer here" : false }, async () => {
+test("send: shared memory is a TypeError, not a silent send", { skip: skipIf(typeof SharedArrayBuffer === "undefined" && "no SharedArrayBuffer here") }, async () => {
   const ws = new WebSocket(server.url("/echo"));
   const { closed } = trace(ws);
   await opened(ws);
