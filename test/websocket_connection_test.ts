@@ -63,131 +63,117 @@ function collect(items: OutgoingData[]): Uint8Array {
   return concat(items.filter((item): item is Uint8Array => item !== SEND_EOF));
 }
 
-/** Reads frames as the other side would, and the events they make. */
-function parseAs(side: "server" | "client", bytes: Uint8Array): WsEvent[] {
-  const protocol = side === "server" ? new ServerProtocol() : new ClientProtocol({ host: "x", path: "/" });
-  if (side === "server") {
-    // A request first, so the protocol reaches OPEN; its frames follow.
-    protocol.receiveData(enc.encode("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-    (protocol as ServerProtocol).accept();
-    return protocol.receiveData(bytes);
-  }
-  return protocol.receiveData(bytes);
+/** The events a server makes of a client's frames (a request first, so the server reaches OPEN). */
+function serverEventsOf(frames: Uint8Array): WsEvent[] {
+  const server = new ServerProtocol();
+  server.receiveData(collect(new ClientProtocol({ host: "x", path: "/" }).dataToSend()));
+  server.accept();
+  return server.receiveData(frames);
 }
 
 function summary(events: WsEvent[]): string[] {
   return events.map((e) => (e.type === "text" ? `text:${e.data}` : e.type === "close" ? `close:${e.code}` : e.type));
 }
 
-async function withNetworks(run: (network: Network) => Promise<void>): Promise<void> {
-  await run(await runtimeNetwork());
+/** A server on the runtime's own sockets that answers each message with "re:" and the message. */
+async function replyingServer(network: Network, open?: () => void) {
+  return await serve({
+    network,
+    hostname: "127.0.0.1",
+    port: 0,
+    pingInterval: 0,
+    maxMessageSize: LIMIT,
+    protocols: [{ name: "echo", open, message: (ws, m) => void ws.send(`re:${m}`) }],
+  });
 }
 
 for (const error of PROTOCOL_ERRORS) {
   test(`server: a reply to a message goes out before the close that a following ${error.name} causes (${error.code})`, async () => {
-    await withNetworks(async (network) => {
-      const server = await serve({
-        network,
-        hostname: "127.0.0.1",
-        port: 0,
-        pingInterval: 0,
-        maxMessageSize: LIMIT,
-        protocols: [{ name: "echo", message: (ws, m) => void ws.send(`re:${m}`) }],
-      });
-      try {
-        // The request, a valid message and the bad frame in one write.
-        const client = new ClientProtocol({ host: "x", path: "/" });
-        const request = collect(client.dataToSend());
-        const peer = await rawConnect(network, server.port);
-        peer.transport.write([concat([request, frame(true, Opcode.Text, "hello"), error.bytes(true)])]);
-        await within(peer.ended, 10000, "the server to close");
-        const events = client.receiveData(peer.received());
-        assert.deepEqual(summary(events), ["response", "text:re:hello", `close:${error.code}`]);
-        peer.transport.destroy();
-      } finally {
-        await server.close();
-      }
-    });
+    const network = await runtimeNetwork();
+    const server = await replyingServer(network);
+    try {
+      // The request, a valid message and the bad frame in one write.
+      const client = new ClientProtocol({ host: "x", path: "/" });
+      const request = collect(client.dataToSend());
+      const peer = await rawConnect(network, server.port);
+      peer.transport.write([concat([request, frame(true, Opcode.Text, "hello"), error.bytes(true)])]);
+      await within(peer.ended, 10000, "the server to close");
+      assert.deepEqual(summary(client.receiveData(peer.received())), ["response", "text:re:hello", `close:${error.code}`]);
+      peer.transport.destroy();
+    } finally {
+      await server.close();
+    }
   });
 
   test(`server: the same in a read after the handshake's (${error.name})`, async () => {
-    await withNetworks(async (network) => {
-      const opened = deferred();
-      const server = await serve({
-        network,
-        hostname: "127.0.0.1",
-        port: 0,
-        pingInterval: 0,
-        maxMessageSize: LIMIT,
-        protocols: [{ name: "echo", open: () => opened.resolve(), message: (ws, m) => void ws.send(`re:${m}`) }],
-      });
-      try {
-        const client = new ClientProtocol({ host: "x", path: "/" });
-        const peer = await rawConnect(network, server.port);
-        peer.transport.write([collect(client.dataToSend())]);
-        await within(opened.promise, 10000, "the connection to open");
-        await until(() => peer.text().includes("\r\n\r\n"), "the 101", 10000);
-        peer.transport.write([concat([frame(true, Opcode.Text, "hello"), error.bytes(true)])]);
-        await within(peer.ended, 10000, "the server to close");
-        assert.deepEqual(summary(client.receiveData(peer.received())), ["response", "text:re:hello", `close:${error.code}`]);
-        peer.transport.destroy();
-      } finally {
-        await server.close();
-      }
-    });
+    const network = await runtimeNetwork();
+    const opened = deferred();
+    const server = await replyingServer(network, () => opened.resolve());
+    try {
+      const client = new ClientProtocol({ host: "x", path: "/" });
+      const peer = await rawConnect(network, server.port);
+      peer.transport.write([collect(client.dataToSend())]);
+      await within(opened.promise, 10000, "the connection to open");
+      await until(() => peer.text().includes("\r\n\r\n"), "the 101", 10000);
+      peer.transport.write([concat([frame(true, Opcode.Text, "hello"), error.bytes(true)])]);
+      await within(peer.ended, 10000, "the server to close");
+      assert.deepEqual(summary(client.receiveData(peer.received())), ["response", "text:re:hello", `close:${error.code}`]);
+      peer.transport.destroy();
+    } finally {
+      await server.close();
+    }
   });
 
   for (const withHead of [true, false]) {
     test(`client: a reply goes out before the close that a following ${error.name} causes (${error.code}; ${withHead ? "in the 101's write" : "after it"})`, async () => {
-      await withNetworks(async (network) => {
-        const received: Uint8Array[] = [];
-        const clientClosed = deferred();
-        const listener = await network.listen({ hostname: "127.0.0.1", port: 0 }, (transport: Transport) => {
-          const core = new ServerProtocol();
-          let open = false;
-          transport.start({
-            data: (chunk) => {
-              if (open) return void received.push(chunk.slice());
-              const [event] = core.receiveData(chunk);
-              if (event?.type !== "request") return;
-              open = true;
-              core.accept();
-              const head = collect(core.dataToSend());
-              const frames = concat([frame(false, Opcode.Text, "hello"), error.bytes(false)]);
-              if (withHead) transport.write([concat([head, frames])]);
-              else {
-                transport.write([head]);
-                setTimeout(() => transport.write([frames]), 50);
-              }
-            },
-            drain: () => {},
-            end: () => transport.end(),
-            close: () => clientClosed.resolve(),
-          });
+      const network = await runtimeNetwork();
+      const received: Uint8Array[] = [];
+      const clientClosed = deferred();
+      // A raw server: the 101, then a valid message and the bad frame (in the 101's write, or in one of their own).
+      const listener = await network.listen({ hostname: "127.0.0.1", port: 0 }, (transport: Transport) => {
+        const core = new ServerProtocol();
+        let open = false;
+        transport.start({
+          data: (chunk) => {
+            if (open) return void received.push(chunk.slice());
+            const [event] = core.receiveData(chunk);
+            if (event?.type !== "request") return;
+            open = true;
+            core.accept();
+            const head = collect(core.dataToSend());
+            const frames = concat([frame(false, Opcode.Text, "hello"), error.bytes(false)]);
+            if (withHead) transport.write([concat([head, frames])]);
+            else {
+              transport.write([head]);
+              setTimeout(() => transport.write([frames]), 50);
+            }
+          },
+          drain: () => {},
+          end: () => transport.end(),
+          close: () => clientClosed.resolve(),
         });
-        try {
-          const ws = await connect(`ws://127.0.0.1:${listener.port}/`, {
-            network,
-            pingInterval: 0,
-            closeTimeout: 200,
-            maxMessageSize: LIMIT,
-            handlers: { message: (conn, m) => void conn.send(`re:${m}`) },
-          });
-          await within(ws.closed, 10000, "the client to close");
-          await within(clientClosed.promise, 10000, "the transport to close");
-          const events = parseAs("server", concat(received));
-          assert.deepEqual(summary(events), ["text:re:hello", `close:${error.code}`]);
-        } finally {
-          await listener.close();
-        }
       });
+      try {
+        const ws = await connect(`ws://127.0.0.1:${listener.port}/`, {
+          network,
+          pingInterval: 0,
+          closeTimeout: 200,
+          maxMessageSize: LIMIT,
+          handlers: { message: (conn, m) => void conn.send(`re:${m}`) },
+        });
+        await within(ws.closed, 10000, "the client to close");
+        await within(clientClosed.promise, 10000, "the transport to close");
+        assert.deepEqual(summary(serverEventsOf(concat(received))), ["text:re:hello", `close:${error.code}`]);
+      } finally {
+        await listener.close();
+      }
     });
   }
 }
 
 test("server: a reply goes out before the echo of a close that followed its message in the same read", async () => {
   const network = await runtimeNetwork();
-  const server = await serve({ network, hostname: "127.0.0.1", port: 0, pingInterval: 0, protocols: [{ name: "echo", message: (ws, m) => void ws.send(`re:${m}`) }] });
+  const server = await replyingServer(network);
   try {
     const client = new ClientProtocol({ host: "x", path: "/" });
     const peer = await rawConnect(network, server.port);
