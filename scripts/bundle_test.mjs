@@ -128,4 +128,4 @@ try {
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-process.exit(failed === 0 ? 0 : 1);
+process.exitCode = failed === 0 ? 0 : 1;

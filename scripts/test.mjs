@@ -106,4 +106,6 @@ for (const r of results) {
     console.log(`  ${r.name} reports ${r.skipped} skipped but ${r.recorded} reasons were recorded: a skip that bypasses test/skips.ts (skipIf, skipUnlessPeer) fails the run`);
   }
 }
-process.exit(results.every((r) => r.ok) ? 0 : 1);
+// exitCode, not exit(): stdout may be a pipe (`npm test | tee` in .ci/run) whose pending writes
+// process.exit() would drop, cutting a failing runtime's report after the first 128 KiB.
+process.exitCode = results.every((r) => r.ok) ? 0 : 1;
