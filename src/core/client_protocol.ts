@@ -72,30 +72,31 @@ export class ClientProtocol extends WebSocketProtocol {
   }
 
   /**
-   * Processes received bytes one event at a time (see
-   * {@link WebSocketProtocol.receiveNext}): the response head first, then
-   * frames. Frames that arrived in the same chunk as the head come with the
-   * following calls, after the `"response"` event.
-   *
-   * @param chunk Bytes read from the transport, or an empty chunk to continue.
-   * @returns The next event(s), or an empty array when the input is used up.
+   * The response head first, then frames (see
+   * {@link WebSocketProtocol.receiveNext}): frames that arrived in the same
+   * chunk as the head come after the `"response"` event (with
+   * `receiveNext`, from the following calls).
    */
-  override receiveNext(chunk: Uint8Array = new Uint8Array(0)): WsEvent[] {
+  protected override receiveInto(chunk: Uint8Array, events: WsEvent[], step: boolean): void {
     const parser = this.#parser;
-    if (parser === undefined) return super.receiveNext(chunk);
+    if (parser === undefined) return super.receiveInto(chunk, events, step);
     const result = parser.push(chunk);
-    if (result.state === "incomplete") return [];
+    if (result.state === "incomplete") return;
     this.#parser = undefined;
     if (result.state === "error") {
       // No status was received: the response head itself was malformed.
-      return this.#fail(new HandshakeError(0, result.error.code, `invalid response head: ${result.error.message}`));
+      events.push(...this.#fail(new HandshakeError(0, result.error.code, `invalid response head: ${result.error.message}`)));
+      return;
     }
     const handshake = checkResponse(result.head, {
       key: this.#key,
       protocols: this.#protocols,
       extensions: this.#extensionNames,
     });
-    if (handshake instanceof HandshakeError) return this.#fail(handshake);
+    if (handshake instanceof HandshakeError) {
+      events.push(...this.#fail(handshake));
+      return;
+    }
     this.handshake = handshake;
     this.readyState = WsReadyState.OPEN;
     try {
@@ -107,11 +108,13 @@ export class ClientProtocol extends WebSocketProtocol {
       this.fail(1010, error.message.slice(0, 120));
       this.queueEof();
       this.readyState = WsReadyState.CLOSED;
-      return [{ type: "handshake-error", error }];
+      events.push({ type: "handshake-error", error });
+      return;
     }
-    // Frames behind the head wait for the next call: the connection opens before their events.
+    events.push({ type: "response", response: result.head, protocol: handshake.protocol });
+    // Frames behind the head: the connection opens before their events.
     if (result.rest.length > 0) this.receiveLater(result.rest);
-    return [{ type: "response", response: result.head, protocol: handshake.protocol }];
+    if (!step) super.receiveInto(new Uint8Array(0), events, false);
   }
 
   override receiveEof(): WsEvent[] {

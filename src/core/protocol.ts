@@ -153,13 +153,9 @@ export class WebSocketProtocol {
    * @returns The events these bytes completed, in order.
    */
   receiveData(chunk: Uint8Array): WsEvent[] {
-    const events = this.receiveNext(chunk);
-    if (events.length === 0) return events;
-    for (;;) {
-      const more = this.receiveNext(EMPTY);
-      if (more.length === 0) return events;
-      for (const event of more) events.push(event);
-    }
+    const events: WsEvent[] = [];
+    this.receiveInto(chunk, events, false);
+    return events;
   }
 
   /**
@@ -175,20 +171,37 @@ export class WebSocketProtocol {
    * read. Never throws, as {@link receiveData}.
    *
    * @param chunk Bytes read from the transport, or an empty chunk to continue.
-   * @returns The next event(s), or an empty array when the input is used up.
+   * @param into Where to put the events (an array the caller reuses, emptied first), or a new one.
+   * @returns `into`: the next event(s), or none when the input is used up.
    */
-  receiveNext(chunk: Uint8Array = EMPTY): WsEvent[] {
+  receiveNext(chunk: Uint8Array = EMPTY, into: WsEvent[] = []): WsEvent[] {
+    into.length = 0;
+    this.receiveInto(chunk, into, true);
+    return into;
+  }
+
+  /**
+   * What {@link receiveData} (`step` false: everything) and
+   * {@link receiveNext} (`step` true: up to the first complete event) do;
+   * the handshake phases of subclasses come first.
+   *
+   * @param chunk Bytes read from the transport.
+   * @param events Where the events go.
+   * @param step Whether to stop once an event is complete.
+   */
+  protected receiveInto(chunk: Uint8Array, events: WsEvent[], step: boolean): void {
     if (this.#lateEvents.length > 0) {
-      if (chunk.length > 0) this.#input.push(chunk);
-      const late = this.#lateEvents;
+      for (const event of this.#lateEvents) events.push(event);
       this.#lateEvents = [];
-      return late;
+      if (step) {
+        if (chunk.length > 0) this.#input.push(chunk);
+        return;
+      }
     }
-    const events: WsEvent[] = [];
     if (!this.#discarding && this.readyState !== WsReadyState.CLOSED) {
       if (chunk.length > 0) this.#input.push(chunk);
       try {
-        this.#parse(events);
+        this.#parse(events, step);
       } catch (cause) {
         // Defence in depth: a bug here must fail one connection, not the process.
         const error = new ProtocolError(1011, "WS_ERR_INTERNAL", "internal error while parsing");
@@ -196,16 +209,16 @@ export class WebSocketProtocol {
         this.#failWith(error, events);
       }
     }
-    if (events.length === 0 && this.#eofAfterInput && !this.receiveBlocked) {
+    // A half-close that came behind the handshake's bytes: once they are all parsed.
+    if (this.#eofAfterInput && !(step && events.length > 0) && !this.receiveBlocked) {
       this.#eofAfterInput = false;
-      return this.receiveEof();
+      for (const event of this.receiveEof()) events.push(event);
     }
-    return events;
   }
 
   /**
    * For the handshake phase of subclasses: bytes that arrived with the
-   * handshake, parsed as frames by the next {@link receiveNext} call.
+   * handshake, parsed as frames by the next receive call.
    *
    * @param chunk Bytes received after the handshake's head.
    * @param eof Whether the peer half-closed after them: reported once they are processed.
@@ -236,14 +249,14 @@ export class WebSocketProtocol {
     return events;
   }
 
-  /** Parses frames until one completes an event (or the input runs out). */
-  #parse(events: WsEvent[]): void {
+  /** Parses frames until the input runs out, or (`step`) until one completes an event. */
+  #parse(events: WsEvent[], step: boolean): void {
     const header = this.#header;
     const input = this.#input;
     const reader = this.#reader;
     const stage = this.#stage;
     if (stage?.decoding && !this.#acceptDecoded(stage.resume(), events)) return;
-    while (!this.#discarding && events.length === 0) {
+    while (!this.#discarding && !(step && events.length > 0)) {
       if (!this.#inPayload) {
         const got = readFrameHeader(input, this.side, this.#allowedRsv, this.#maxFrameSize, header);
         if (got === false) return;

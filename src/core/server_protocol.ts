@@ -115,16 +115,17 @@ export class ServerProtocol extends WebSocketProtocol {
   }
 
   /**
-   * Processes received bytes one event at a time (see
-   * {@link WebSocketProtocol.receiveNext}): the request head first, then
-   * frames. Bytes that follow the head before `accept()` are kept and
-   * processed by it.
-   *
-   * @param chunk Bytes read from the transport, or an empty chunk to continue.
-   * @returns The next event(s), or an empty array when the input is used up.
+   * The request head first, then frames (see
+   * {@link WebSocketProtocol.receiveNext}). Bytes that follow the head
+   * before `accept()` are kept for it.
    */
-  override receiveNext(chunk: Uint8Array = new Uint8Array(0)): WsEvent[] {
-    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveNext(chunk);
+  protected override receiveInto(chunk: Uint8Array, events: WsEvent[], step: boolean): void {
+    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveInto(chunk, events, step);
+    for (const event of this.#receiveHead(chunk)) events.push(event);
+  }
+
+  /** The opening phase: the request head, or a plain HTTP request and its body. */
+  #receiveHead(chunk: Uint8Array): WsEvent[] {
     const parser = this.#parser;
     if (parser === undefined) {
       // Request received, waiting for accept()/reject(), or a body being read.

@@ -92,6 +92,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   // Messages kept for the async iterator when there is no message handler.
   readonly #inbox = new MessageInbox();
+  // The events of one step of a read, reused from step to step (receiveNext empties it).
+  readonly #events: WsEvent[] = [];
 
   /** @internal Created by the server and client services. */
   constructor(init: {
@@ -409,10 +411,13 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * whole read still leaves in one write.
    */
   #receive(chunk: Uint8Array): void {
-    for (let events = this.#core.receiveNext(chunk); events.length > 0; events = this.#core.receiveNext(EMPTY)) {
+    // The reused array, unless a handler made a transport deliver again inside this loop.
+    const events = this.#events.length === 0 ? this.#events : [];
+    for (this.#core.receiveNext(chunk, events); events.length > 0; this.#core.receiveNext(EMPTY, events)) {
       this.#dispatch(events);
-      if (this.#closeInfo) return;
+      if (this.#closeInfo) break;
     }
+    events.length = 0;
   }
 
   /** @internal The transport flushed. */
