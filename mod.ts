@@ -20,7 +20,7 @@
 
 export * from "./src/core/errors.ts";
 export { CloseCode } from "./src/core/close_code.ts";
-export { ReadyState } from "./src/core/protocol.ts";
+export { WsReadyState } from "./src/core/protocol.ts";
 export type { ClientExtensionFactory, Extension, ExtensionFrame, ServerExtensionFactory } from "./src/core/extensions/extension.ts";
 export type { DeflateCodec } from "./src/core/extensions/deflate_codec.ts";
 export { pakoCodec } from "./src/core/extensions/pako_codec.ts";

@@ -23,5 +23,7 @@ export default defineConfig({
   sourcemap: true,
   target: "es2022",
   platform: "neutral",
+  // Keep "node:" on built-in imports: Deno and bundlers for non-Node targets need the prefix to know them.
+  removeNodeProtocol: false,
   outDir: "dist",
 });

@@ -249,8 +249,14 @@ export const nodeNetwork: Network = {
  * @returns The listener for `httpServer.on("upgrade", ...)`.
  * @example
  * ```ts
- * const wss = createServer({ protocols: [{ name: "chat", message: (ws, m) => ws.send(m) }] });
+ * import http from "node:http";
+ * import { createServer } from "wsport";
+ * import { upgradeHandler } from "wsport/node";
+ *
+ * const wss = createServer({ protocols: [{ name: "chat", message: (ws, m) => void ws.send(m) }] });
+ * const httpServer = http.createServer((_request, response) => response.end("hello"));
  * httpServer.on("upgrade", upgradeHandler(wss));
+ * httpServer.listen(8080);
  * ```
  */
 export function upgradeHandler(server: Server): (request: IncomingMessage, socket: Duplex, head: Uint8Array) => void {

@@ -53,8 +53,16 @@ function fromIpc(data: unknown): unknown {
  * @throws WebSocketError `"WS_ERR_NO_IPC"` in a process without an IPC channel to a primary.
  * @example
  * ```ts
+ * import { serve } from "wsport";
+ * import { clusterChannel } from "wsport/node";
+ *
  * // in each cluster worker
- * const server = await serve({ port: 9001, broadcastChannel: clusterChannel("chat"), protocols });
+ * const server = await serve({
+ *   port: 9001,
+ *   reusePort: true,
+ *   broadcastChannel: clusterChannel("chat"),
+ *   protocols: [{ name: "chat", message: (_ws, m) => void server.broadcast("chat", m) }],
+ * });
  * ```
  */
 export function clusterChannel(name: string): BroadcastChannelLike {

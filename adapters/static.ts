@@ -87,6 +87,9 @@ interface Entry {
  * @returns The response.
  * @example
  * ```ts
+ * import { serve } from "wsport";
+ * import { serveFile } from "wsport/static";
+ *
  * await serve({ fetch: (request) => serveFile(request, "./dist/app.html") });
  * ```
  */
@@ -113,7 +116,11 @@ export async function serveFile(request: Request, filePath: string, options: Ser
  * @throws TypeError if `index` is not a plain file name.
  * @example
  * ```ts
+ * import { serve } from "wsport";
+ * import { serveDir } from "wsport/static";
+ *
  * const files = serveDir("./public", { fallthrough: true });
+ * const api = (request: Request) => Response.json({ path: new URL(request.url).pathname });
  * await serve({ fetch: async (request) => (await files(request)) ?? api(request) });
  * ```
  */

@@ -29,7 +29,12 @@ export interface StreamEndpoints {
  *
  * @example
  * ```ts
- * const { readable, writable } = someDuplex;
+ * import { createServer } from "wsport";
+ * import { StreamTransport } from "wsport/streams";
+ *
+ * const server = createServer({ protocols: [{ name: "echo", message: (ws, m) => void ws.send(m) }] });
+ * // Any byte stream pair: a tunnel, a child process's pipes, a WebTransport stream...
+ * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
  * server.adopt(new StreamTransport(readable, writable, { remoteAddress: "tunnel" }));
  * ```
  */

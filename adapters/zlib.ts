@@ -9,7 +9,7 @@
  * ```ts
  * import { perMessageDeflate, serve } from "wsport";
  * import { zlibCodec } from "wsport/zlib";
- * await serve({ extensions: [perMessageDeflate({ codec: zlibCodec() })], protocols: [...] });
+ * await serve({ extensions: [perMessageDeflate({ codec: zlibCodec() })], protocols: [{ name: "chat" }] });
  * ```
  *
  * @module

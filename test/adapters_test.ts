@@ -4,20 +4,22 @@
 // networks on their own runtime. The same tests exist on every runtime and
 // are skipped where they cannot run, so each runtime reports the same count.
 import { test } from "node:test";
-import { testCertificate } from "./certificate.ts";
+import { opensslMissing, testCertificate } from "./certificate.ts";
+import { PEERS_REQUIRED, skipUnlessPeer } from "./peers/requirements.ts";
 import { MemoryNetwork } from "../adapters/memory.ts";
 import { nodeNetwork } from "../adapters/node.ts";
 import { denoNetwork } from "../adapters/deno.ts";
 import { bunNetwork } from "../adapters/bun.ts";
 import type { ClientTlsOptions, Network, ServerTlsOptions } from "../src/transport/transport.ts";
 import * as contract from "./transport_contract.ts";
+import { skipIf } from "./skips.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
 
-// Self-signed, CN=localhost, SAN IP:127.0.0.1 + DNS:localhost, valid until 2126
-// (openssl req -x509 -newkey rsa:2048 -nodes -days 36500 ...).
-const { cert, key } = testCertificate();
+// Made at run time with openssl (test/certificate.ts): self-signed, CN=localhost, SAN IP:127.0.0.1 + DNS:localhost.
+const tlsMissing = opensslMissing();
+const { cert, key } = tlsMissing === undefined || PEERS_REQUIRED ? testCertificate() : { cert: "", key: "" };
 const serverTls: ServerTlsOptions = { cert, key };
 
 interface Target {
@@ -40,12 +42,6 @@ const targets: Target[] = [
     skip: false,
     tls: true,
     skips: {
-      // adapters/node.ts creates sockets with allowHalfOpen false: node:net ends
-      // the writable side itself when the peer's FIN arrives, so a reply
-      // written after `end` fails (EPIPE "ended by the other party").
-      halfClose: "adapters/node.ts does not enable allowHalfOpen: node:net ends the writable side on the peer's FIN",
-      // NodeTransport.write only checks socket.destroyed, so a write after end() errors the socket.
-      writeAfterEnd: "adapters/node.ts: write() after end() fails the socket with ERR_STREAM_WRITE_AFTER_END",
       // Deno's node:tls client hands writes to its own buffer: writableLength falls to 0 (sometimes, by timing)
       // while the peer is paused. The pause itself holds: tested below.
       ...(g.Deno ? { tlsBackpressure: "Deno's node:tls client may report writableLength 0 while the peer is paused (tested below without it)" } : {}),
@@ -63,8 +59,12 @@ const secure = (t: Target, client: ClientTlsOptions = { ca: cert }, server = ser
 });
 
 for (const t of targets) {
-  const skip = (key: string, needsTls = false): false | string =>
-    t.skip || (needsTls && !t.tls ? `the ${t.name} network has no TLS` : false) || (t.skips?.[key] ?? false);
+  // One call per test: a skip is recorded once.
+  const skip = (key: string, needsTls = false): false | string => {
+    const reason = t.skip || (needsTls && !t.tls ? `the ${t.name} network has no TLS` : false) || t.skips?.[key];
+    if (reason) return skipIf(reason);
+    return needsTls ? skipUnlessPeer(tlsMissing) : false;
+  };
   const name = (what: string) => `${t.name} network: ${what}`;
 
   test(name("bytes arrive in order both ways"), { skip: skip("bytes") }, () => contract.bytesBothWays(plain(t)));
@@ -117,7 +117,7 @@ for (const t of targets) {
   }
 }
 
-test("node network on Deno: TLS with a paused reader delivers nothing until resume and loses nothing", { skip: g.Deno ? false : "Deno only" }, () =>
+test("node network on Deno: TLS with a paused reader delivers nothing until resume and loses nothing", { skip: g.Deno ? skipUnlessPeer(tlsMissing) : skipIf("Deno only") }, () =>
   contract.pausedReaderLosesNothing({ network: nodeNetwork, real: true, tls: { server: serverTls, client: { ca: cert } } }));
 
 test(`adapters (${runtime}): the contract ran against this runtime's own network`, () => {

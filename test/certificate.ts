@@ -17,13 +17,13 @@ export interface TestCertificate {
   key: string;
 }
 
-/** Why the certificates cannot be made here (no `openssl` command), or false. */
-export const opensslMissing: false | string = (() => {
+/** Why the certificates cannot be made here (no `openssl` command), or undefined. */
+export function opensslMissing(): string | undefined {
   const run = spawnSync("openssl", ["version"], { stdio: "ignore" });
   return run.error || run.status !== 0
-    ? "needs the `openssl` command (Debian package `openssl`) to make test certificates"
-    : false;
-})();
+    ? "needs the `openssl` command to make test certificates: install the Debian package openssl (apt-get install openssl)"
+    : undefined;
+}
 
 let made: TestCertificate | undefined;
 

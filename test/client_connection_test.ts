@@ -5,7 +5,7 @@ import { plain, splitAt } from "./helpers.ts";
 import { concat } from "../src/core/bytes.ts";
 import fc from "fast-check";
 import { ClientProtocol, type ClientProtocolOptions } from "../src/core/client_protocol.ts";
-import { ReadyState, SEND_EOF } from "../src/core/protocol.ts";
+import { WsReadyState, SEND_EOF } from "../src/core/protocol.ts";
 import { HandshakeError, InvalidStateError } from "../src/core/errors.ts";
 import type { WsEvent } from "../src/core/events.ts";
 import {
@@ -96,7 +96,7 @@ function assertHandshakeFailed(client: ClientProtocol, events: WsEvent[], code: 
   assert.ok(error instanceof HandshakeError);
   assert.equal(error.code, code, error.message);
   assert.equal(error.status, status);
-  assert.equal(client.readyState, ReadyState.CLOSED);
+  assert.equal(client.readyState, WsReadyState.CLOSED);
   assert.equal(client.handshake, undefined);
   assert.deepEqual(client.dataToSend(), [SEND_EOF]);
   // Nothing more comes out of it.
@@ -110,7 +110,7 @@ function assertHandshakeFailed(client: ClientProtocol, events: WsEvent[], code: 
 
 test("ClientConnection queues a valid request at construction", () => {
   const client = new ClientProtocol(OPTIONS);
-  assert.equal(client.readyState, ReadyState.CONNECTING);
+  assert.equal(client.readyState, WsReadyState.CONNECTING);
   assert.equal(client.handshake, undefined);
   const out = drain(client);
   assert.equal(out.eof, false);
@@ -180,7 +180,7 @@ test("a valid 101 yields a response event with the protocol and opens the connec
     ["Sec-WebSocket-Accept", acceptKey(request.key)],
     ["Sec-WebSocket-Protocol", "chat"],
   ]);
-  assert.equal(client.readyState, ReadyState.OPEN);
+  assert.equal(client.readyState, WsReadyState.OPEN);
   assert.deepEqual(client.handshake, { protocol: "chat", extensions: [] });
   assert.deepEqual(client.dataToSend(), []);
 });
@@ -225,10 +225,10 @@ test("a 101 fed one byte at a time yields one response event on the last byte", 
   const bytes = response101(request, { protocol: "chat" });
   for (let i = 0; i < bytes.length - 1; i++) {
     assert.deepEqual(client.receiveData(bytes.subarray(i, i + 1)), [], `event before the last byte (at ${i})`);
-    assert.equal(client.readyState, ReadyState.CONNECTING);
+    assert.equal(client.readyState, WsReadyState.CONNECTING);
   }
   assert.equal(only(client.receiveData(bytes.subarray(bytes.length - 1)), "response").protocol, "chat");
-  assert.equal(client.readyState, ReadyState.OPEN);
+  assert.equal(client.readyState, WsReadyState.OPEN);
   assert.deepEqual(client.receiveData(UNMASKED_HELLO), [{ type: "text", data: "Hello" }]);
 });
 
@@ -287,7 +287,7 @@ test("a malformed response head yields handshake-error WS_ERR_INVALID_HEAD", () 
   assert.equal(error.code, "WS_ERR_INVALID_HEAD");
   // No status was received (HandshakeError: "0 when no response arrived").
   assert.equal(error.status, 0);
-  assert.equal(client.readyState, ReadyState.CLOSED);
+  assert.equal(client.readyState, WsReadyState.CLOSED);
   assert.deepEqual(client.dataToSend(), [SEND_EOF]);
 });
 
@@ -297,7 +297,7 @@ test("a response head over headLimits.maxHeadSize yields handshake-error WS_ERR_
   const { error } = only(client.receiveData(latin1(text)), "handshake-error");
   assert.equal(error.code, "WS_ERR_HEAD_TOO_LARGE");
   assert.equal(error.status, 0);
-  assert.equal(client.readyState, ReadyState.CLOSED);
+  assert.equal(client.readyState, WsReadyState.CLOSED);
   assert.deepEqual(client.dataToSend(), [SEND_EOF]);
 });
 
@@ -307,7 +307,7 @@ test("receiveEof() before the response yields handshake-error WS_ERR_HANDSHAKE_E
   assert.ok(error instanceof HandshakeError);
   assert.equal(error.code, "WS_ERR_HANDSHAKE_EOF");
   assert.equal(error.status, 0);
-  assert.equal(client.readyState, ReadyState.CLOSED);
+  assert.equal(client.readyState, WsReadyState.CLOSED);
   assert.deepEqual(client.dataToSend(), [SEND_EOF]);
   assert.deepEqual(client.receiveData(UNMASKED_HELLO), []);
 });
@@ -317,7 +317,7 @@ test("receiveEof() in the middle of the response head yields WS_ERR_HANDSHAKE_EO
   const bytes = response101(request);
   assert.deepEqual(client.receiveData(bytes.subarray(0, bytes.length - 1)), []);
   assert.equal(only(client.receiveEof(), "handshake-error").error.code, "WS_ERR_HANDSHAKE_EOF");
-  assert.equal(client.readyState, ReadyState.CLOSED);
+  assert.equal(client.readyState, WsReadyState.CLOSED);
   assert.deepEqual(client.receiveData(bytes.subarray(bytes.length - 1)), []);
   assert.equal(client.handshake, undefined);
 });
@@ -386,7 +386,7 @@ test("a masked frame from the server fails the client with close code 1002", () 
   const close = readMaskedFrame(out.bytes);
   assert.equal(close.b0, 0x88);
   assert.deepEqual(Array.from(close.payload.subarray(0, 2)), [0x03, 0xea]);
-  assert.equal(client.readyState, ReadyState.CLOSING);
+  assert.equal(client.readyState, WsReadyState.CLOSING);
   assert.equal(client.closeExpected(), true);
   assert.deepEqual(client.receiveData(UNMASKED_HELLO), []);
 });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { WebSocketProtocol, ReadyState, SEND_EOF, type ProtocolOptions } from "../src/core/protocol.ts";
+import { WebSocketProtocol, WsReadyState, SEND_EOF, type ProtocolOptions } from "../src/core/protocol.ts";
 import { encodeFrame, Opcode } from "../src/core/frame.ts";
 import { concat } from "../src/core/bytes.ts";
 import type { WsEvent } from "../src/core/events.ts";
@@ -57,7 +57,7 @@ function assertFails(bytes: Uint8Array, code: number, options?: ProtocolOptions)
   assert.equal(out.bytes[0], 0x88);
   assert.deepEqual(out.bytes, last.closeFrame);
   assert.equal(out.eof, true);
-  assert.equal(conn.readyState, ReadyState.CLOSING);
+  assert.equal(conn.readyState, WsReadyState.CLOSING);
   return events;
 }
 
@@ -161,7 +161,7 @@ test("Connection (server) echoes the peer's close code and reason, then half-clo
   const out = sent(conn);
   assert.deepEqual([...out.bytes], [0x88, 0x05, 0x03, 0xe8, 0x62, 0x79, 0x65]);
   assert.equal(out.eof, true);
-  assert.equal(conn.readyState, ReadyState.CLOSED);
+  assert.equal(conn.readyState, WsReadyState.CLOSED);
   assert.deepEqual(conn.closeReceived, { code: 1000, reason: "bye" });
   assert.deepEqual(conn.closeSent, { code: 1000, reason: "bye" });
 });
@@ -175,11 +175,11 @@ test("Connection reports 1005 for an empty close frame and echoes an empty one",
 test("Connection (client) that starts the close expects the server to end TCP", () => {
   const client = new WebSocketProtocol("client");
   client.sendClose(1001, "going");
-  assert.equal(client.readyState, ReadyState.CLOSING);
+  assert.equal(client.readyState, WsReadyState.CLOSING);
   assert.equal(client.closeExpected(), false);
   const events = client.receiveData(serverFrame(Opcode.Close, new Uint8Array([0x03, 0xe9])));
   assert.deepEqual(events, [{ type: "close", code: 1001, reason: "", wasClean: true }]);
-  assert.equal(client.readyState, ReadyState.CLOSED);
+  assert.equal(client.readyState, WsReadyState.CLOSED);
   assert.equal(client.closeExpected(), true);
   const out = sent(client);
   assert.equal(out.eof, false, "the client waits for the server to close TCP");
@@ -232,7 +232,7 @@ test("Connection.receiveEof() reports 1006 when no close frame arrived, and only
   const conn = server();
   conn.receiveData(clientFrame(Opcode.Text, "par", { fin: false }));
   assert.deepEqual(conn.receiveEof(), [{ type: "close", code: 1006, reason: "", wasClean: false }]);
-  assert.equal(conn.readyState, ReadyState.CLOSED);
+  assert.equal(conn.readyState, WsReadyState.CLOSED);
   assert.equal(sent(conn).eof, true);
   assert.deepEqual(conn.receiveEof(), []);
   const closed = server();

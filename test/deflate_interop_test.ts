@@ -40,6 +40,8 @@ import {
 } from "./peers/deflate_peers.ts";
 import { headerOf, tapNetwork, type TappedNetwork, type WireConnection, type WireDirection } from "./peers/wire_tap.ts";
 import { rawConnect, until, within } from "./helpers.ts";
+import { skipUnlessPeer } from "./peers/requirements.ts";
+import { skipIf } from "./skips.ts";
 
 const g = globalThis as { Deno?: DenoLike; Bun?: BunLike; WebSocket?: typeof WebSocket };
 const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
@@ -1096,9 +1098,14 @@ for (const variant of VARIANTS) {
   }
 }
 
-// Prints every negotiated header of the matrix with WSPORT_DEFLATE_REPORT=1.
-test(`deflate matrix (${runtime}): report`, () => {
+// Every cell of the matrix ran to its negotiation, each once, and each negotiated the
+// extension (printed with WSPORT_DEFLATE_REPORT=1).
+test(`deflate matrix (${runtime}): every cell ran and negotiated permessage-deflate`, () => {
   for (const line of matrixLog) report(line);
+  assert.equal(matrixLog.length, VARIANTS.length * COMBOS.length, "one line per cell");
+  const cells = matrixLog.map((line) => line.split(" | ").slice(0, 2).join(" | "));
+  assert.equal(new Set(cells).size, cells.length, "no cell twice");
+  assert.deepEqual(matrixLog.filter((line) => !/ \| answer: permessage-deflate/.test(line)), [], "cells without an answer");
 });
 
 // ---------------------------------------------------------------------------
@@ -1106,7 +1113,7 @@ test(`deflate matrix (${runtime}): report`, () => {
 
 test(`deflate interop (${runtime}): the runtime's built-in WebSocket client → wsport server`, {
   ...LONG,
-  skip: g.WebSocket ? false : "no built-in WebSocket client here (Node 20 has one behind --experimental-websocket)",
+  skip: skipIf(!g.WebSocket && "no built-in WebSocket client here (Node 20 has one behind --experimental-websocket)"),
 }, async () => {
   const echo = await wsportEchoServer();
   try {
@@ -1165,7 +1172,7 @@ test(`deflate interop (${runtime}): the runtime's built-in WebSocket client → 
 // ---------------------------------------------------------------------------
 // 3. Bun's and Deno's own servers
 
-test(`deflate interop (${runtime}): wsport client → Bun.serve (perMessageDeflate: true)`, { ...LONG, skip: g.Bun ? false : "runs under Bun only" }, async () => {
+test(`deflate interop (${runtime}): wsport client → Bun.serve (perMessageDeflate: true)`, { ...LONG, skip: skipIf(!g.Bun && "runs under Bun only") }, async () => {
   const bunServer = g.Bun!.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -1188,7 +1195,7 @@ test(`deflate interop (${runtime}): wsport client → Bun.serve (perMessageDefla
   }
 });
 
-test(`deflate interop (${runtime}): wsport client → Deno.upgradeWebSocket server`, { ...LONG, skip: g.Deno ? false : "runs under Deno only" }, async () => {
+test(`deflate interop (${runtime}): wsport client → Deno.upgradeWebSocket server`, { ...LONG, skip: skipIf(!g.Deno && "runs under Deno only") }, async () => {
   let offerSeen: string | null = null;
   let port = 0;
   let stopDeno = async () => {};
@@ -1225,7 +1232,7 @@ function sha256(data: Data): string {
   return createHash("sha256").update(bytesOf(data)).digest("hex");
 }
 
-test(`deflate interop (${runtime}): python websockets client → wsport server`, { ...LONG, skip: pythonWebsocketsMissing() ?? false }, async () => {
+test(`deflate interop (${runtime}): python websockets client → wsport server`, { ...LONG, skip: skipUnlessPeer(pythonWebsocketsMissing()) }, async () => {
   const echo = await wsportEchoServer();
   try {
     const py: PythonClientReport = await runPythonDeflateClient(echo.url);
@@ -1250,7 +1257,7 @@ test(`deflate interop (${runtime}): python websockets client → wsport server`,
   }
 });
 
-test(`deflate interop (${runtime}): python websockets client (no context takeover, windows 10/11) → wsport server`, { ...LONG, skip: pythonWebsocketsMissing() ?? false }, async () => {
+test(`deflate interop (${runtime}): python websockets client (no context takeover, windows 10/11) → wsport server`, { ...LONG, skip: skipUnlessPeer(pythonWebsocketsMissing()) }, async () => {
   const echo = await wsportEchoServer();
   try {
     const py = await runPythonDeflateClient(echo.url, {
@@ -1330,18 +1337,18 @@ async function pythonServerRun(options: Parameters<typeof startPythonDeflateServ
   }
 }
 
-test(`deflate interop (${runtime}): wsport client → python websockets server (its defaults)`, { ...LONG, skip: pythonWebsocketsMissing() ?? false }, async () => {
+test(`deflate interop (${runtime}): wsport client → python websockets server (its defaults)`, { ...LONG, skip: skipUnlessPeer(pythonWebsocketsMissing()) }, async () => {
   await pythonServerRun({}, {});
 });
 
-test(`deflate interop (${runtime}): wsport client (no context takeover, windows 9/10) → python websockets server`, { ...LONG, skip: pythonWebsocketsMissing() ?? false }, async () => {
+test(`deflate interop (${runtime}): wsport client (no context takeover, windows 9/10) → python websockets server`, { ...LONG, skip: skipUnlessPeer(pythonWebsocketsMissing()) }, async () => {
   await pythonServerRun({}, { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 9, clientMaxWindowBits: 10 });
 });
 
 // ---------------------------------------------------------------------------
 // 5. Headless Chromium
 
-test(`deflate interop (${runtime}): headless Chromium → wsport server (page served by wsport)`, { ...LONG, skip: chromiumMissing() ?? false }, async () => {
+test(`deflate interop (${runtime}): headless Chromium → wsport server (page served by wsport)`, { ...LONG, skip: skipUnlessPeer(chromiumMissing()) }, async () => {
   const echo = await wsportEchoServer({}, { page: DEFLATE_BROWSER_PAGE_HTML });
   try {
     const result = await runDeflateBrowserPage(echo.page);
@@ -1373,7 +1380,7 @@ test(`deflate interop (${runtime}): headless Chromium → wsport server (page se
 // third, lws-status, accepts it and exists to test it: it sends compressed
 // status documents and logs "pmd test: RX len N" for each piece it inflates.
 
-const LWS_SKIP = lwsMissing() ?? false;
+const LWS_MISSING = lwsMissing();
 
 async function lwsClient(port: number, path: string, protocol: string, deflate: PerMessageDeflateOptions | false = {}, headers?: Record<string, string>) {
   const network = tapNetwork(await runtimeNetwork(), { capture: true });
@@ -1394,7 +1401,7 @@ async function lwsClient(port: number, path: string, protocol: string, deflate: 
   return { ws, next, wire: () => network.connections[0]! };
 }
 
-test(`deflate interop (${runtime}): wsport client → libwebsockets-test-server lws-mirror-protocol`, { ...LONG, skip: LWS_SKIP }, async () => {
+test(`deflate interop (${runtime}): wsport client → libwebsockets-test-server lws-mirror-protocol`, { ...LONG, skip: skipUnlessPeer(LWS_MISSING) }, async () => {
   const lws = await startLwsTestServer();
   try {
     const { ws, next, wire } = await lwsClient(lws.port, `/?mirror=wsport-${Date.now()}`, "lws-mirror-protocol");
@@ -1424,7 +1431,7 @@ test(`deflate interop (${runtime}): wsport client → libwebsockets-test-server 
   }
 });
 
-test(`deflate interop (${runtime}): wsport client → libwebsockets-test-server dumb-increment-protocol`, { ...LONG, skip: LWS_SKIP }, async () => {
+test(`deflate interop (${runtime}): wsport client → libwebsockets-test-server dumb-increment-protocol`, { ...LONG, skip: skipUnlessPeer(LWS_MISSING) }, async () => {
   const lws = await startLwsTestServer();
   try {
     const { ws, next, wire } = await lwsClient(lws.port, "/", "dumb-increment-protocol");
@@ -1475,7 +1482,7 @@ for (const [label, deflate] of [
   ["client_no_context_takeover", { clientNoContextTakeover: true }],
   ["client window 8", { clientMaxWindowBits: 8 }],
 ] as [string, PerMessageDeflateOptions][]) {
-  test(`deflate interop (${runtime}): wsport client → libwebsockets-test-server lws-status (${label})`, { ...LONG, skip: LWS_SKIP }, async () => {
+  test(`deflate interop (${runtime}): wsport client → libwebsockets-test-server lws-status (${label})`, { ...LONG, skip: skipUnlessPeer(LWS_MISSING) }, async () => {
     const lws = await startLwsTestServer();
     try {
       const a = await lwsClient(lws.port, "/", "lws-status", deflate, { "User-Agent": `wsport ${"deflate ".repeat(20)}` });
@@ -1530,7 +1537,7 @@ for (const [label, deflate] of [
   });
 }
 
-test(`deflate interop (${runtime}): libwebsockets-test-server ignores server_max_window_bits, and wsport refuses that answer`, { ...LONG, skip: LWS_SKIP }, async () => {
+test(`deflate interop (${runtime}): libwebsockets-test-server ignores server_max_window_bits, and wsport refuses that answer`, { ...LONG, skip: skipUnlessPeer(LWS_MISSING) }, async () => {
   const lws = await startLwsTestServer();
   try {
     const network = tapNetwork(await runtimeNetwork());

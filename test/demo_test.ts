@@ -21,7 +21,9 @@ import {
   type StatusMessage,
 } from "../examples/test_server.ts";
 import { chromiumMissing, launchChromium } from "./peers/peers.ts";
+import { opensslMissing } from "./certificate.ts";
 import { deferred, until, within } from "./helpers.ts";
+import { skipUnlessPeer } from "./peers/requirements.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
@@ -219,7 +221,7 @@ test(`demo (${runtime}): the page is served at / as text/html, anything else is 
   });
 });
 
-test(`demo (${runtime}): --ssl generates a self-signed certificate and serves wss; --cert and --key use given files`, async () => {
+test(`demo (${runtime}): --ssl generates a self-signed certificate and serves wss; --cert and --key use given files`, { skip: skipUnlessPeer(opensslMissing()) }, async () => {
   const lines: string[] = [];
   const generated = await startFromArguments(["--port", "0", "--host", "127.0.0.1", "--ssl"], (line) => void lines.push(line));
   const certificate = generated.certificate!;
@@ -280,7 +282,7 @@ test(`demo (${runtime}): the command line prints its URL and closes connections 
 // --- the page in a real browser ---
 
 
-test(`demo (${runtime}): headless Chromium shows the counter, and a stroke drawn in one tab appears in another`, { skip: chromiumMissing() ?? false, timeout: LONG_TEST }, async () => {
+test(`demo (${runtime}): headless Chromium shows the counter, and a stroke drawn in one tab appears in another`, { skip: skipUnlessPeer(chromiumMissing()), timeout: LONG_TEST }, async () => {
   await withDemo(async (server) => {
     const pageUrl = `http://127.0.0.1:${server.port}/`;
     const browser = await launchChromium();

@@ -23,6 +23,8 @@ import {
   startPythonServer,
 } from "./peers/peers.ts";
 import { deferred, within } from "./helpers.ts";
+import { skipUnlessPeer } from "./peers/requirements.ts";
+import { skipIf } from "./skips.ts";
 
 // Browsers and interpreters start slowly on a loaded 2-core machine; bun test defaults to 5 s.
 const PEER_TIMEOUT = 60_000;
@@ -165,7 +167,7 @@ test(`interop (${runtime}): ws client → wsport server`, async () => {
 });
 
 test(`interop (${runtime}): the runtime's built-in WebSocket client → wsport server`, {
-  skip: g.WebSocket ? false : "no built-in WebSocket client here (Node 20 has one behind --experimental-websocket, which npm test passes)",
+  skip: skipIf(!g.WebSocket && "no built-in WebSocket client here (Node 20 has one behind --experimental-websocket, which npm test passes)"),
 }, async () => {
   const { server, url } = await wsportServer();
   try {
@@ -175,7 +177,7 @@ test(`interop (${runtime}): the runtime's built-in WebSocket client → wsport s
   }
 });
 
-test(`interop (${runtime}): python websockets client → wsport server`, { skip: pythonWebsocketsMissing() ?? false, timeout: PEER_TIMEOUT }, async () => {
+test(`interop (${runtime}): python websockets client → wsport server`, { skip: skipUnlessPeer(pythonWebsocketsMissing()), timeout: PEER_TIMEOUT }, async () => {
   const { server, url } = await wsportServer();
   try {
     assertExchange(await runPythonClient(url));
@@ -184,7 +186,7 @@ test(`interop (${runtime}): python websockets client → wsport server`, { skip:
   }
 });
 
-test(`interop (${runtime}): headless Chromium → wsport server (page served by wsport's HTTP handler)`, { skip: chromiumMissing() ?? false, timeout: PEER_TIMEOUT }, async () => {
+test(`interop (${runtime}): headless Chromium → wsport server (page served by wsport's HTTP handler)`, { skip: skipUnlessPeer(chromiumMissing()), timeout: PEER_TIMEOUT }, async () => {
   const { server, page } = await wsportServer();
   try {
     assertExchange(await runBrowserExchange(page));
@@ -211,7 +213,7 @@ test(`interop (${runtime}): wsport client → ws server`, async () => {
   }
 });
 
-test(`interop (${runtime}): wsport client → Deno.upgradeWebSocket server`, { skip: g.Deno ? false : "runs under Deno only" }, async () => {
+test(`interop (${runtime}): wsport client → Deno.upgradeWebSocket server`, { skip: skipIf(!g.Deno && "runs under Deno only") }, async () => {
   const listening = deferred<number>();
   const httpServer = g.Deno!.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) => listening.resolve(port) }, (request) => {
     const { socket, response } = g.Deno!.upgradeWebSocket(request, { protocol: "wsport-test" });
@@ -229,7 +231,7 @@ test(`interop (${runtime}): wsport client → Deno.upgradeWebSocket server`, { s
   }
 });
 
-test(`interop (${runtime}): wsport client → Bun.serve websocket server`, { skip: g.Bun ? false : "runs under Bun only" }, async () => {
+test(`interop (${runtime}): wsport client → Bun.serve websocket server`, { skip: skipIf(!g.Bun && "runs under Bun only") }, async () => {
   const bunServer = g.Bun!.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -248,7 +250,7 @@ test(`interop (${runtime}): wsport client → Bun.serve websocket server`, { ski
   }
 });
 
-test(`interop (${runtime}): wsport client → python websockets server`, { skip: pythonWebsocketsMissing() ?? false, timeout: PEER_TIMEOUT }, async () => {
+test(`interop (${runtime}): wsport client → python websockets server`, { skip: skipUnlessPeer(pythonWebsocketsMissing()), timeout: PEER_TIMEOUT }, async () => {
   const python = await startPythonServer();
   try {
     assertExchange(await wsportClientExchange(`ws://127.0.0.1:${python.port}/ws`));

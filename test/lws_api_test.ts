@@ -27,7 +27,9 @@ import { createServer, type Subprotocol, serve, type ServeOptions } from "../src
 import type { PeerInfo } from "../src/transport/transport.ts";
 import type { Network, Transport } from "../src/transport/transport.ts";
 import type { Message, WebSocketConnection } from "../src/services/connection.ts";
+import { startPtrServer } from "./dns_server.ts";
 import { deferred, enc, rawConnect, until, within } from "./helpers.ts";
+import { skipIf } from "./skips.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
@@ -608,27 +610,72 @@ test("filterHandshake sees path, headers, protocol and address, and refuses with
 
 // --- peer and host names, native socket ---
 
-test("lookupPeer resolves 127.0.0.1's names or fails clearly; canonicalHostname is the OS's (real sockets)", async () => {
+test("lookupPeer returns a DNS server's PTR names without the final dot, and WS_ERR_LOOKUP_FAILED for NXDOMAIN (node:dns networks)", async (t) => {
+  // The names come from a DNS server of the test's own (node:dns.setServers), so the answer is pinned on every machine.
+  const dns = await import("node:dns");
+  const ptr = await startPtrServer({
+    "7.2.0.192.in-addr.arpa": ["pinned-a.example.", "pinned-b.example."],
+    [`7.${"0.".repeat(23)}8.b.d.0.1.0.0.2.ip6.arpa`]: ["six.example."],
+  });
+  const saved = dns.getServers();
+  dns.setServers([`127.0.0.1:${ptr.port}`]);
+  try {
+    for (const network of g.Bun ? [nodeNetwork, bunNetwork] : [nodeNetwork]) {
+      await t.test(network.name, async () => {
+        const server = createServer({ network });
+        assert.deepEqual(await within(server.lookupPeer({ remoteAddress: "192.0.2.7" }), 15_000), ["pinned-a.example", "pinned-b.example"]);
+        assert.deepEqual(await within(server.lookupPeer({ remoteAddress: "2001:db8::7" }), 15_000), ["six.example"]);
+        await assert.rejects(server.lookupPeer({ remoteAddress: "192.0.2.8" }), (e: WebSocketError) =>
+          e.code === "WS_ERR_LOOKUP_FAILED" && /192\.0\.2\.8/.test(e.message));
+        await assert.rejects(server.lookupPeer({ remoteAddress: "not-an-address" }), (e: WebSocketError) => e.code === "WS_ERR_LOOKUP_FAILED");
+      });
+    }
+    assert.ok(ptr.queries.includes("7.2.0.192.in-addr.arpa") && ptr.queries.includes("8.2.0.192.in-addr.arpa"), "the lookups asked our server");
+  } finally {
+    dns.setServers(saved);
+    await ptr.close();
+  }
+});
+
+test("lookupPeer on this runtime's own network says exactly what the runtime's resolver says for the connection's peer and ::1 (real sockets)", async () => {
   let serverWs: WebSocketConnection<unknown> | undefined;
   const { network, server, url } = await setup({ network: realNetwork, protocols: [{ name: "p", open: (ws) => void (serverWs = ws) }] });
   const ws = await client(url, network);
   await until(() => serverWs !== undefined, "the connection");
   for (const peer of [serverWs!, { remoteAddress: "::1" }]) {
-    try {
+    // The oracle: the runtime's own resolver, asked directly (this machine's hosts file and DNS decide what it says).
+    const expected = await resolverSays(peer.remoteAddress);
+    if (expected.ok) {
+      // The same names; their order is not (Deno's resolver returns hosts-file names in any order).
       const names = await within(server.lookupPeer(peer), 15_000, "the reverse lookup");
-      assert.ok(names.length > 0 && names.every((n) => typeof n === "string" && n.length > 0 && !n.endsWith(".")), String(names));
-    } catch (error) {
-      // No name server here is a fine answer; a malformed query is not.
-      assert.ok(error instanceof WebSocketError, String(error));
-      assert.equal(error.code, "WS_ERR_LOOKUP_FAILED");
-      assert.doesNotMatch(error.message, /not an IP address/);
+      assert.deepEqual([...names].sort(), [...expected.names].sort(), peer.remoteAddress);
+    } else {
+      await assert.rejects(within(server.lookupPeer(peer), 15_000, "the reverse lookup"), (e: WebSocketError) =>
+        e.code === "WS_ERR_LOOKUP_FAILED" && e.message.includes(peer.remoteAddress) && !/not an IP address/.test(e.message));
     }
   }
-  await assert.rejects(server.lookupPeer({ remoteAddress: "not-an-address" }), (e: WebSocketError) => e.code === "WS_ERR_LOOKUP_FAILED");
   assert.equal(server.canonicalHostname(), os.hostname());
   ws.close();
   await server.close();
 });
+
+/** What this runtime's resolver answers for an address's PTR names, without wsport. */
+async function resolverSays(address: string): Promise<{ ok: true; names: string[] } | { ok: false }> {
+  try {
+    if (runtime === "deno") {
+      const deno = (globalThis as unknown as { Deno: { resolveDns(name: string, type: "PTR"): Promise<string[]> } }).Deno;
+      const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i.exec(address);
+      const name = v4 ? `${v4[4]}.${v4[3]}.${v4[2]}.${v4[1]}.in-addr.arpa` : "1." + "0.".repeat(31) + "ip6.arpa";
+      if (!v4 && address !== "::1") throw new Error(`the oracle knows IPv4 and ::1 only, not ${address}`);
+      return { ok: true, names: (await deno.resolveDns(name, "PTR")).map((n) => n.replace(/\.$/, "")) };
+    }
+    const dns = await import("node:dns");
+    return { ok: true, names: await dns.promises.reverse(address) };
+  } catch (error) {
+    if (error instanceof Error && /oracle knows/.test(error.message)) throw error;
+    return { ok: false };
+  }
+}
 
 test("the runtime's own socket is exposed on the connection and to the hooks (real sockets)", async () => {
   let serverWs: WebSocketConnection<unknown> | undefined;
@@ -800,7 +847,7 @@ async function childDroppingPrivileges(prefix: string[]): Promise<{ report: Reco
 }
 
 test("serve({ uid, gid }) drops to nobody once listening and keeps serving (child process)", {
-  skip: !isRoot ? "needs root" : runtime === "deno" && !hasSetpriv ? "Deno needs setpriv to start without supplementary groups" : false,
+  skip: skipIf(!isRoot ? "needs root" : runtime === "deno" && !hasSetpriv ? "Deno needs setpriv to start without supplementary groups" : false),
 }, async () => {
   // Start with supplementary groups where they can be cleared, to see them go; Deno cannot clear them, so it starts without.
   const prefix = !hasSetpriv ? [] : runtime === "deno" ? ["setpriv", "--clear-groups", "--"] : ["setpriv", "--groups=4242", "--"];
@@ -814,7 +861,7 @@ test("serve({ uid, gid }) drops to nobody once listening and keeps serving (chil
 });
 
 test("serve({ uid, gid }) on Deno with supplementary groups it cannot clear: refused before listening (child process)", {
-  skip: runtime !== "deno" ? "Deno only (Node and Bun clear them)" : !isRoot ? "needs root" : !hasSetpriv ? "needs setpriv" : false,
+  skip: skipIf(runtime !== "deno" ? "Deno only (Node and Bun clear them)" : !isRoot ? "needs root" : !hasSetpriv ? "needs setpriv" : false),
 }, async () => {
   const { report, code } = await childDroppingPrivileges(["setpriv", "--groups=4242", "--"]);
   assert.equal(report?.code, "WS_ERR_PRIVILEGES_UNSUPPORTED", JSON.stringify(report));

@@ -13,6 +13,8 @@ import { connect, type Message, type ServerTlsOptions, type WebSocketConnection 
 import { type DemoEvent, DUMB_INCREMENT_PROTOCOL, MIRROR_PROTOCOL, startTestServer } from "../examples/test_server.ts";
 import { generateSelfSignedCertificate } from "../examples/test_server/certificate.ts";
 import { until, within } from "./helpers.ts";
+import { skipUnlessPeer } from "./peers/requirements.ts";
+import { opensslMissing } from "./certificate.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
@@ -30,7 +32,7 @@ function lwsMissing(): string | undefined {
   if (missing.length === 0) return undefined;
   return `${missing.join(" and ")} not found: install the Debian package libwebsockets-test-server (apt-get install libwebsockets-test-server)`;
 }
-const skip = lwsMissing() ?? false;
+const LWS_MISSING = lwsMissing();
 
 /** A libwebsockets test app's output, kept small: the numbers it printed and its notices and errors. */
 interface LwsOutput {
@@ -129,11 +131,11 @@ async function lwsClientAgainstDemo(tls: ServerTlsOptions | undefined): Promise<
   }
 }
 
-test(`lws interop (${runtime}): libwebsockets-test-client → wsport test server (ws)`, { skip, timeout: TIMEOUT }, async () => {
+test(`lws interop (${runtime}): libwebsockets-test-client → wsport test server (ws)`, { skip: skipUnlessPeer(LWS_MISSING), timeout: TIMEOUT }, async () => {
   await lwsClientAgainstDemo(undefined);
 });
 
-test(`lws interop (${runtime}): libwebsockets-test-client --ssl → wsport test server (wss, generated certificate)`, { skip, timeout: TIMEOUT }, async () => {
+test(`lws interop (${runtime}): libwebsockets-test-client --ssl → wsport test server (wss, generated certificate)`, { skip: skipUnlessPeer(LWS_MISSING ?? opensslMissing()), timeout: TIMEOUT }, async () => {
   const certificate = generateSelfSignedCertificate();
   try {
     await lwsClientAgainstDemo({ cert: certificate.cert, key: certificate.key });
@@ -164,7 +166,7 @@ async function connectWhenUp(url: string, protocol: string, messages: Message[],
   }
 }
 
-test(`lws interop (${runtime}): wsport client → libwebsockets-test-server`, { skip, timeout: TIMEOUT }, async () => {
+test(`lws interop (${runtime}): wsport client → libwebsockets-test-server`, { skip: skipUnlessPeer(LWS_MISSING), timeout: TIMEOUT }, async () => {
   const port = await freePort();
   const resources = existsSync(LWS_RESOURCES) ? ["-r", `${LWS_RESOURCES}/`] : [];
   const server = spawn(LWS_SERVER, [`--port=${port}`, ...resources], { stdio: ["ignore", "pipe", "pipe"] });

@@ -13,7 +13,8 @@ import { exited, tail, terminate, track } from "./peers/children.ts";
 import { startClient, type TestClient } from "./redis_helpers.ts";
 import { until, within } from "./helpers.ts";
 
-const skip = skipUnlessPeer(redisServerMissing());
+/** The `skip` option of a test that needs redis-server: one call per test, so `npm test` counts each skip. */
+const skip = () => skipUnlessPeer(redisServerMissing());
 const RUNTIMES: Record<string, [string, string[]]> = {
   node: ["node", ["--import", "tsx"]],
   deno: ["node_modules/.bin/deno", ["run", "-A"]],
@@ -103,7 +104,7 @@ async function waitForCount(node: ChildNode, topic: string, count: number): Prom
   assert.equal(seen, count, `subscribers of ${topic} across nodes`);
 }
 
-test("redis, three processes (Node, Deno, Bun): every client receives every message exactly once, in each publisher's order", { skip }, async () => {
+test("redis, three processes (Node, Deno, Bun): every client receives every message exactly once, in each publisher's order", { skip: skip() }, async () => {
   await withNodes(async (_redis, nodes) => {
     const clients = await clientsOn(nodes, 3);
     await waitForCount(nodes[0]!, "feed", 9);
@@ -127,7 +128,7 @@ test("redis, three processes (Node, Deno, Bun): every client receives every mess
   });
 });
 
-test("redis, three processes: 10,000 subscribers spread over the nodes each receive every message once", { skip, timeout: 600_000 }, async () => {
+test("redis, three processes: 10,000 subscribers spread over the nodes each receive every message once", { skip: skip(), timeout: 600_000 }, async () => {
   await withNodes(async (_redis, nodes) => {
     const total = 10_000;
     const clients: TestClient[] = [];
@@ -150,7 +151,7 @@ test("redis, three processes: 10,000 subscribers spread over the nodes each rece
   });
 });
 
-test("redis, three processes: kill -9 of redis-server mid-stream; publications reported, subscriptions restored, the gap filled from the history", { skip, timeout: 300_000 }, async () => {
+test("redis, three processes: kill -9 of redis-server mid-stream; publications reported, subscriptions restored, the gap filled from the history", { skip: skip(), timeout: 300_000 }, async () => {
   // The publisher (Node) reconnects within 50 ms; the Deno node only after 1.5 s, so it misses
   // what the publisher sends meanwhile on pub/sub, and must read it back from the stream.
   const args = { node: ["--history", "1", "--reconnect-ms", "50"], deno: ["--history", "1", "--reconnect-ms", "1500"], bun: ["--history", "1", "--reconnect-ms", "300"] };
@@ -207,7 +208,7 @@ test("redis, three processes: kill -9 of redis-server mid-stream; publications r
   }, { persistent: true, args });
 });
 
-test("redis, three processes: a node killed mid-stream disappears from presence; the others go on", { skip }, async () => {
+test("redis, three processes: a node killed mid-stream disappears from presence; the others go on", { skip: skip() }, async () => {
   await withNodes(async (_redis, nodes) => {
     const clients = await clientsOn(nodes, 1);
     await waitForCount(nodes[0]!, "feed", 3);

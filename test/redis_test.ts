@@ -15,7 +15,8 @@ import { opensslMissing, testPki } from "./certificate.ts";
 import { until, within } from "./helpers.ts";
 import { compareStreamIds } from "../src/services/pubsub/stream_ids.ts";
 
-const skip = skipUnlessPeer(redisServerMissing());
+/** The `skip` option of a test that needs redis-server: one call per test, so `npm test` counts each skip. */
+const skip = () => skipUnlessPeer(redisServerMissing());
 
 async function withRedis(run: (redis: RedisServer) => Promise<void>, options: Parameters<typeof startRedisServer>[0] = {}): Promise<void> {
   const redis = await startRedisServer(options);
@@ -30,7 +31,7 @@ async function stopAll(nodes: TestNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.stop()));
 }
 
-test("redis: broadcast and publish reach every client of every node exactly once, in order, text and binary", { skip }, async () => {
+test("redis: broadcast and publish reach every client of every node exactly once, in order, text and binary", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const nodes = [await startNode(redis.url), await startNode(redis.url), await startNode(redis.url)];
     try {
@@ -66,7 +67,7 @@ test("redis: broadcast and publish reach every client of every node exactly once
   });
 });
 
-test("redis: a node subscribes to a topic only while it has local subscribers, in one command per batch", { skip }, async () => {
+test("redis: a node subscribes to a topic only while it has local subscribers, in one command per batch", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const [a, b] = [await startNode(redis.url), await startNode(redis.url)];
     try {
@@ -89,7 +90,7 @@ test("redis: a node subscribes to a topic only while it has local subscribers, i
   });
 });
 
-test("redis: sharded mode (SSUBSCRIBE/SPUBLISH) relays the same way", { skip }, async () => {
+test("redis: sharded mode (SSUBSCRIBE/SPUBLISH) relays the same way", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const nodes = [await startNode(redis.url, { sharded: true }), await startNode(redis.url, { sharded: true })];
     try {
@@ -108,7 +109,7 @@ test("redis: sharded mode (SSUBSCRIBE/SPUBLISH) relays the same way", { skip }, 
   });
 });
 
-test("redis: a message on a wsport channel that is not wsport's is dropped with an error event", { skip }, async () => {
+test("redis: a message on a wsport channel that is not wsport's is dropped with an error event", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const node = await startNode(redis.url);
     try {
@@ -129,7 +130,7 @@ test("redis: a message on a wsport channel that is not wsport's is dropped with 
   });
 });
 
-test("redis: with history, each message carries its stream id, and a client coming back with it recovers what it missed", { skip }, async () => {
+test("redis: with history, each message carries its stream id, and a client coming back with it recovers what it missed", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const history = { maxLength: 50 };
     const [a, b] = [await startNode(redis.url, { history }), await startNode(redis.url, { history })];
@@ -167,7 +168,7 @@ test("redis: with history, each message carries its stream id, and a client comi
   });
 });
 
-test("redis: recovery reports a gap when the history no longer reaches back, and 'unavailable' without history", { skip }, async () => {
+test("redis: recovery reports a gap when the history no longer reaches back, and 'unavailable' without history", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const node = await startNode(redis.url, { history: { maxLength: 5, topics: (t) => t !== "plain" } });
     try {
@@ -200,7 +201,7 @@ test("redis: recovery reports a gap when the history no longer reaches back, and
   });
 });
 
-test("redis: presence lists the live nodes and counts a topic's subscribers across them; a closed node leaves at once", { skip }, async () => {
+test("redis: presence lists the live nodes and counts a topic's subscribers across them; a closed node leaves at once", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const presence = { interval: 200, countsInterval: 10 };
     const nodes = [
@@ -233,7 +234,7 @@ test("redis: presence lists the live nodes and counts a topic's subscribers acro
   });
 });
 
-test("redis: a password and rediss:// (TLS with a private CA) work", { skip: skip || opensslMissing }, async () => {
+test("redis: a password and rediss:// (TLS with a private CA) work", { skip: skipUnlessPeer(redisServerMissing() ?? opensslMissing()) }, async () => {
   const pki = testPki();
   await withRedis(async (redis) => {
     assert.match(redis.url, /^rediss:\/\/:s3cret@127\.0\.0\.1:\d+$/);
@@ -253,7 +254,7 @@ test("redis: a password and rediss:// (TLS with a private CA) work", { skip: ski
   }, { password: "s3cret", tls: pki.server });
 });
 
-test("redis: an ioredis client, or a node-redis client, passed in works as well", { skip }, async () => {
+test("redis: an ioredis client, or a node-redis client, passed in works as well", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const io = new IoRedis(redis.url, { lazyConnect: true });
     const nr = createClient({ url: redis.url });
@@ -273,7 +274,7 @@ test("redis: an ioredis client, or a node-redis client, passed in works as well"
   });
 });
 
-test("redis: server.subscribe() hears every server's publications; local: false skips this server; except holds with history", { skip }, async () => {
+test("redis: server.subscribe() hears every server's publications; local: false skips this server; except holds with history", { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const [a, b] = [await startNode(redis.url, { history: true }), await startNode(redis.url, { history: true })];
     try {
@@ -308,7 +309,7 @@ const quickReconnect = (client: "node-redis" | "ioredis", url: string) =>
     ? { client: new IoRedis(url, { lazyConnect: true, retryStrategy: () => 50 }) }
     : { clientOptions: { socket: { reconnectStrategy: () => 50 } } };
 
-for (const client of ["node-redis", "ioredis"] as const) test(`redis (${client}): while Redis is down, publications are reported and local delivery goes on; a recovery answers 'unavailable'; then everything comes back`, { skip }, async () => {
+for (const client of ["node-redis", "ioredis"] as const) test(`redis (${client}): while Redis is down, publications are reported and local delivery goes on; a recovery answers 'unavailable'; then everything comes back`, { skip: skip() }, async () => {
   await withRedis(async (redis) => {
     const [a, b] = [await startNode(redis.url, { history: true, ...quickReconnect(client, redis.url) }), await startNode(redis.url, { history: true, ...quickReconnect(client, redis.url) })];
     try {

@@ -4,7 +4,7 @@ import { asText, drain, latin1 } from "./helpers.ts";
 import { plain, splitAt, RFC_KEY, RFC_REQUEST_TEXT as REQUEST_TEXT } from "./helpers.ts";
 import { concat } from "../src/core/bytes.ts";
 import fc from "fast-check";
-import { ReadyState, SEND_EOF } from "../src/core/protocol.ts";
+import { WsReadyState, SEND_EOF } from "../src/core/protocol.ts";
 import { HandshakeError, InvalidStateError } from "../src/core/errors.ts";
 import type { WsEvent } from "../src/core/events.ts";
 import { acceptResponse, checkRequest, type HandshakeRequest, rejectResponse } from "../src/core/handshake.ts";
@@ -100,12 +100,12 @@ function openServer(): ServerProtocol {
 
 test("ServerConnection reports one request event for a request fed whole", () => {
   const server = new ServerProtocol();
-  assert.equal(server.readyState, ReadyState.CONNECTING);
+  assert.equal(server.readyState, WsReadyState.CONNECTING);
   assert.equal(server.request, undefined);
   const event = only(server.receiveData(REQUEST), "request");
   assertRfcRequest(event.request);
   assert.equal(server.request, event.request);
-  assert.equal(server.readyState, ReadyState.CONNECTING);
+  assert.equal(server.readyState, WsReadyState.CONNECTING);
   // Nothing is written before accept() or reject().
   assert.deepEqual(server.dataToSend(), []);
 });
@@ -119,7 +119,7 @@ test("ServerConnection reports one request event for a request fed one byte at a
     events.push(...got);
   }
   assertRfcRequest(only(events, "request").request);
-  assert.equal(server.readyState, ReadyState.CONNECTING);
+  assert.equal(server.readyState, WsReadyState.CONNECTING);
 });
 
 test("ServerConnection request event matches checkRequest() on the same head", () => {
@@ -139,9 +139,9 @@ test("ServerConnection request event matches checkRequest() on the same head", (
 test("accept() queues the exact 101 response and moves CONNECTING to OPEN", () => {
   const server = new ServerProtocol();
   const { request } = only(server.receiveData(REQUEST), "request");
-  assert.equal(server.readyState, ReadyState.CONNECTING);
+  assert.equal(server.readyState, WsReadyState.CONNECTING);
   assert.deepEqual(server.accept(), []);
-  assert.equal(server.readyState, ReadyState.OPEN);
+  assert.equal(server.readyState, WsReadyState.OPEN);
   const out = drain(server);
   assert.equal(out.eof, false);
   assert.deepEqual(out.bytes, acceptResponse(request));
@@ -164,10 +164,10 @@ test("accept() with an unoffered subprotocol throws TypeError and leaves the req
   const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   assert.throws(() => server.accept({ protocol: "v2" }), TypeError);
-  assert.equal(server.readyState, ReadyState.CONNECTING);
+  assert.equal(server.readyState, WsReadyState.CONNECTING);
   assert.deepEqual(server.dataToSend(), []);
   server.accept({ protocol: "chat" });
-  assert.equal(server.readyState, ReadyState.OPEN);
+  assert.equal(server.readyState, WsReadyState.OPEN);
 });
 
 test("a frame in the same chunk as the request head comes out of accept()", () => {
@@ -214,7 +214,7 @@ test("a bad request yields handshake-error, its response, SEND_EOF and CLOSED", 
   assert.ok(error instanceof HandshakeError);
   assert.equal(error.status, 426);
   assert.equal(error.code, "WS_ERR_INVALID_WS_VERSION");
-  assert.equal(server.readyState, ReadyState.CLOSED);
+  assert.equal(server.readyState, WsReadyState.CLOSED);
   const out = drain(server);
   assert.equal(out.eof, true);
   assert.deepEqual(out.bytes, rejectResponse(426, error.message, [["Sec-WebSocket-Version", "13"]]));
@@ -235,7 +235,7 @@ test("a request with a bare LF is answered 400", () => {
   const { error } = only(server.receiveData(latin1("GET / HTTP/1.1\nHost: a\r\n\r\n")), "handshake-error");
   assert.equal(error.status, 400);
   assert.equal(error.code, "WS_ERR_INVALID_HEAD");
-  assert.equal(server.readyState, ReadyState.CLOSED);
+  assert.equal(server.readyState, WsReadyState.CLOSED);
   const out = drain(server);
   assert.equal(out.eof, true);
   assert.deepEqual(out.bytes, rejectResponse(400, error.message));
@@ -251,7 +251,7 @@ test("after a handshake error later bytes yield no events and queue nothing", ()
   assert.deepEqual(server.receiveData(MASKED_HELLO), []);
   assert.deepEqual(server.receiveData(REQUEST), []);
   assert.deepEqual(server.dataToSend(), []);
-  assert.equal(server.readyState, ReadyState.CLOSED);
+  assert.equal(server.readyState, WsReadyState.CLOSED);
   assert.throws(() => server.accept(), InvalidStateError);
 });
 
@@ -268,7 +268,7 @@ test("a head over 8 KiB is answered 431, and a head of exactly 8 KiB is accepted
   assert.equal(out.eof, true);
   assert.deepEqual(out.bytes, rejectResponse(431, error.message));
   assert.ok(asText(out.bytes).startsWith("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
-  assert.equal(server.readyState, ReadyState.CLOSED);
+  assert.equal(server.readyState, WsReadyState.CLOSED);
 });
 
 test("an oversized head is refused as soon as the limit is passed, before its end arrives", () => {
@@ -307,7 +307,7 @@ test("reject(403, \"nope\") queues the exact 403 response then SEND_EOF", () => 
   const server = new ServerProtocol();
   only(server.receiveData(REQUEST), "request");
   server.reject(403, "nope");
-  assert.equal(server.readyState, ReadyState.CLOSED);
+  assert.equal(server.readyState, WsReadyState.CLOSED);
   const out = server.dataToSend();
   assert.equal(out.at(-1), SEND_EOF);
   const bytes = concat(out.filter((x): x is Uint8Array => x !== SEND_EOF));
@@ -340,7 +340,7 @@ test("accept() twice throws InvalidStateError", () => {
   drain(server);
   assert.throws(() => server.accept(), InvalidStateError);
   assert.throws(() => server.reject(403), InvalidStateError);
-  assert.equal(server.readyState, ReadyState.OPEN);
+  assert.equal(server.readyState, WsReadyState.OPEN);
   assert.deepEqual(server.dataToSend(), []);
 });
 
@@ -362,7 +362,7 @@ test("accept() or reject() before a request throws InvalidStateError", () => {
   server.receiveData(REQUEST.subarray(0, 20));
   assert.throws(() => server.accept(), InvalidStateError);
   assert.throws(() => server.reject(400), InvalidStateError);
-  assert.equal(server.readyState, ReadyState.CONNECTING);
+  assert.equal(server.readyState, WsReadyState.CONNECTING);
   assert.deepEqual(server.dataToSend(), []);
 });
 
@@ -380,7 +380,7 @@ test("receiveEof() during the handshake closes, queues SEND_EOF and does not thr
   const server = new ServerProtocol();
   server.receiveData(REQUEST.subarray(0, 30));
   assert.deepEqual(server.receiveEof(), []);
-  assert.equal(server.readyState, ReadyState.CLOSED);
+  assert.equal(server.readyState, WsReadyState.CLOSED);
   assert.deepEqual(server.dataToSend(), [SEND_EOF]);
   assert.deepEqual(server.receiveData(REQUEST.subarray(30)), []);
   assert.throws(() => server.accept(), InvalidStateError);
@@ -390,12 +390,12 @@ test("receiveEof() after the request event but before accept() takes effect afte
   const server = new ServerProtocol();
   only(server.receiveData(concat([REQUEST, MASKED_HELLO])), "request");
   assert.deepEqual(server.receiveEof(), []);
-  assert.equal(server.readyState, ReadyState.CONNECTING, "the decision is still pending");
+  assert.equal(server.readyState, WsReadyState.CONNECTING, "the decision is still pending");
   assert.deepEqual(server.accept(), [
     { type: "text", data: "Hello" },
     { type: "close", code: 1006, reason: "", wasClean: false },
   ]);
-  assert.equal(server.readyState, ReadyState.CLOSED);
+  assert.equal(server.readyState, WsReadyState.CLOSED);
   assert.equal(server.dataToSend().at(-1), SEND_EOF);
 });
 
@@ -447,7 +447,7 @@ test("a close frame received before accept() is reported by accept() and echoed 
   const out = drain(server);
   assert.equal(out.eof, true);
   assert.equal(asText(out.bytes), RFC_101_TEXT + "\x88\x02\x03\xe8");
-  assert.equal(server.readyState, ReadyState.CLOSED);
+  assert.equal(server.readyState, WsReadyState.CLOSED);
 });
 
 // --- property ---

@@ -14,6 +14,7 @@ import { connect } from "../src/services/client.ts";
 import type { Network } from "../src/transport/transport.ts";
 import type { Message, WebSocketConnection } from "../src/services/connection.ts";
 import { until, within } from "./helpers.ts";
+import { skipIf } from "./skips.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = g.Bun ? "bun" : g.Deno ? "deno" : "node";
@@ -147,7 +148,7 @@ test("worker threads: a broadcast in one worker reaches the clients of every wor
 });
 
 test("worker threads on Deno without --unstable-net: one port per worker, broadcasts still reach everyone", {
-  skip: runtime === "deno" ? false : "Deno only (its reusePort needs --unstable-net)",
+  skip: skipIf(runtime !== "deno" && "Deno only (its reusePort needs --unstable-net)"),
 }, async () => {
   const example = await startExample(["--workers", "2"]);
   const { ready, stderr } = example;
@@ -162,7 +163,7 @@ test("worker threads on Deno without --unstable-net: one port per worker, broadc
 });
 
 test("node:cluster processes share one port; clusterChannel relays broadcasts through the primary", {
-  skip: runtime === "node" ? false : "node:cluster mode is the Node answer (Deno and Bun share a port between threads)",
+  skip: skipIf(runtime !== "node" && "node:cluster mode is the Node answer (Deno and Bun share a port between threads)"),
 }, async () => {
   const example = await startExample(["--workers", "2", "--mode", "cluster"]);
   const { ready, stderr } = example;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { WebSocketProtocol, type ProtocolOptions, ReadyState } from "./protocol.ts";
+import { WebSocketProtocol, type ProtocolOptions, WsReadyState } from "./protocol.ts";
 import { ExtensionNegotiationError, HandshakeError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
 import type { ClientExtensionFactory } from "./extensions/extension.ts";
@@ -32,12 +32,19 @@ export interface ClientProtocolOptions
 /**
  * Sans-IO client connection. The handshake request is in `dataToSend()`
  * from the start; feed the server's bytes to `receiveData()`, which yields a
- * `"response"` event when the connection opens or a `"handshake-error"`.
+ * `"response"` event when the connection opens (then the events of any
+ * frames that came with it) or a `"handshake-error"`.
  *
  * @example
  * ```ts
- * const client = new ClientConnection({ host: "example.com", path: "/chat" });
- * socket.write(client.dataToSend());
+ * import { ClientProtocol, SEND_EOF } from "wsport/core";
+ *
+ * declare const socket: { write(bytes: Uint8Array): void; end(): void }; // yours
+ * const client = new ClientProtocol({ host: "example.com", path: "/chat" });
+ * for (const item of client.dataToSend()) {
+ *   if (item === SEND_EOF) socket.end();
+ *   else socket.write(item);
+ * }
  * ```
  */
 export class ClientProtocol extends WebSocketProtocol {
@@ -51,7 +58,7 @@ export class ClientProtocol extends WebSocketProtocol {
 
   constructor(options: ClientProtocolOptions) {
     super("client", { ...options, extensions: undefined });
-    this.readyState = ReadyState.CONNECTING;
+    this.readyState = WsReadyState.CONNECTING;
     this.#factories = typeof options.extensions === "string" ? [] : options.extensions ?? [];
     const offer = typeof options.extensions === "string" ? options.extensions : extensionOffer(this.#factories);
     const { bytes, key } = buildRequest({ ...options, extensions: offer });
@@ -65,30 +72,33 @@ export class ClientProtocol extends WebSocketProtocol {
   }
 
   /**
-   * Processes received bytes: the response head first, then frames (which
-   * may arrive in the same chunk as the head).
-   *
-   * @param chunk Bytes read from the transport.
-   * @returns The events these bytes completed.
+   * The response head first, then frames (see
+   * {@link WebSocketProtocol.receiveNext}): frames that arrived in the same
+   * chunk as the head come after the `"response"` event (with
+   * `receiveNext`, from the following calls).
    */
-  override receiveData(chunk: Uint8Array): WsEvent[] {
+  protected override receiveInto(chunk: Uint8Array, events: WsEvent[], step: boolean): void {
     const parser = this.#parser;
-    if (parser === undefined) return super.receiveData(chunk);
+    if (parser === undefined) return super.receiveInto(chunk, events, step);
     const result = parser.push(chunk);
-    if (result.state === "incomplete") return [];
+    if (result.state === "incomplete") return;
     this.#parser = undefined;
     if (result.state === "error") {
       // No status was received: the response head itself was malformed.
-      return this.#fail(new HandshakeError(0, result.error.code, `invalid response head: ${result.error.message}`));
+      events.push(...this.#fail(new HandshakeError(0, result.error.code, `invalid response head: ${result.error.message}`)));
+      return;
     }
     const handshake = checkResponse(result.head, {
       key: this.#key,
       protocols: this.#protocols,
       extensions: this.#extensionNames,
     });
-    if (handshake instanceof HandshakeError) return this.#fail(handshake);
+    if (handshake instanceof HandshakeError) {
+      events.push(...this.#fail(handshake));
+      return;
+    }
     this.handshake = handshake;
-    this.readyState = ReadyState.OPEN;
+    this.readyState = WsReadyState.OPEN;
     try {
       // A raw string offer is checked by name only (checkResponse) and installs nothing.
       if (this.#factories.length > 0) this.setExtensions(negotiateAsClient(handshake.extensions, this.#factories));
@@ -97,25 +107,27 @@ export class ClientProtocol extends WebSocketProtocol {
       // RFC 7692 5: the client fails the connection; the 101 made it open, so it can say why with 1010.
       this.fail(1010, error.message.slice(0, 120));
       this.queueEof();
-      this.readyState = ReadyState.CLOSED;
-      return [{ type: "handshake-error", error }];
+      this.readyState = WsReadyState.CLOSED;
+      events.push({ type: "handshake-error", error });
+      return;
     }
-    const events: WsEvent[] = [{ type: "response", response: result.head, protocol: handshake.protocol }];
-    if (result.rest.length > 0) events.push(...super.receiveData(result.rest));
-    return events;
+    events.push({ type: "response", response: result.head, protocol: handshake.protocol });
+    // Frames behind the head: the connection opens before their events.
+    if (result.rest.length > 0) this.receiveLater(result.rest);
+    if (!step) super.receiveInto(new Uint8Array(0), events, false);
   }
 
   override receiveEof(): WsEvent[] {
-    if (this.readyState !== ReadyState.CONNECTING) return super.receiveEof();
+    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveEof();
     this.#parser = undefined;
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.queueEof();
     const error = new HandshakeError(0, "WS_ERR_HANDSHAKE_EOF", "connection closed before the handshake response");
     return [{ type: "handshake-error", error }];
   }
 
   #fail(error: HandshakeError): WsEvent[] {
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.queueEof();
     return [{ type: "handshake-error", error }];
   }

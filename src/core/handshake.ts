@@ -78,8 +78,18 @@ function reject(status: number, code: string, message: string, headers: [string,
  * @returns The request's parameters, or the error to answer with.
  * @example
  * ```ts
- * const result = checkRequest(head);
- * if (result instanceof HandshakeError) console.log(result.status);
+ * import { checkRequest, HandshakeError, RequestHeadParser } from "wsport/core";
+ *
+ * const bytes = new TextEncoder().encode(
+ *   "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+ *     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+ * );
+ * const parsed = new RequestHeadParser().push(bytes);
+ * if (parsed.state === "done") {
+ *   const result = checkRequest(parsed.head);
+ *   if (result instanceof HandshakeError) console.log(result.status); // 400, 426...
+ *   else console.log(result.path, result.key); // "/chat" "dGhlIHNhbXBsZSBub25jZQ=="
+ * }
  * ```
  */
 export function checkRequest(head: RequestHead): HandshakeRequest | HandshakeError {
@@ -147,6 +157,9 @@ export interface AcceptOptions {
  * @returns The response head's bytes.
  * @example
  * ```ts
+ * import { acceptResponse, type HandshakeRequest } from "wsport/core";
+ *
+ * declare const request: HandshakeRequest; // from checkRequest(), offering "chat"
  * const bytes = acceptResponse(request, { protocol: "chat" });
  * ```
  */
@@ -176,7 +189,10 @@ export function acceptResponse(request: HandshakeRequest, options: AcceptOptions
  * @returns True for an upgrade request, valid or not.
  * @example
  * ```ts
- * isUpgradeRequest(head); // false for a browser's GET of a page
+ * import { isUpgradeRequest, RequestHeadParser } from "wsport/core";
+ *
+ * const page = new RequestHeadParser().push(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+ * if (page.state === "done") isUpgradeRequest(page.head); // false for a browser's GET of a page
  * ```
  */
 export function isUpgradeRequest(head: RequestHead): boolean {
@@ -325,6 +341,10 @@ export interface HandshakeResponse {
  * @returns What was negotiated, or a {@link HandshakeError} whose `status` is the status received.
  * @example
  * ```ts
+ * import { checkResponse, generateKey, type ResponseHead } from "wsport/core";
+ *
+ * const key = generateKey(); // sent in the request
+ * declare const head: ResponseHead; // the server's answer, from a ResponseHeadParser
  * const result = checkResponse(head, { key, protocols: ["chat"], extensions: [] });
  * ```
  */

@@ -32,7 +32,7 @@ export {
   DEFAULT_MAX_MESSAGE_SIZE,
   type OutgoingData,
   type ProtocolOptions,
-  ReadyState,
+  WsReadyState,
   SEND_EOF,
   type Side,
   WebSocketProtocol,

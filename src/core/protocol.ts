@@ -28,9 +28,9 @@ export type { Side } from "./frame_reader.ts";
 
 export { type OutgoingData, SEND_EOF } from "./output_queue.ts";
 
-import { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, ReadyState } from "./protocol_options.ts";
+import { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, WsReadyState } from "./protocol_options.ts";
 
-export { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, ReadyState } from "./protocol_options.ts";
+export { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, WsReadyState } from "./protocol_options.ts";
 
 const encoder = new TextEncoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -39,8 +39,8 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 export class WebSocketProtocol {
   /** Which end this is. */
   readonly side: Side;
-  /** Current state; see {@link ReadyState}. */
-  readyState: ReadyState = ReadyState.OPEN;
+  /** Current state; see {@link WsReadyState}. */
+  readyState: WsReadyState = WsReadyState.OPEN;
   /** The close frame this side sent, once sent. */
   closeSent: CloseRecord | undefined;
   /** The close frame the peer sent, once received. */
@@ -64,6 +64,8 @@ export class WebSocketProtocol {
   #sendingFragmented = false;
   // Events produced after receiveData() returned (an asynchronous encode that failed).
   #lateEvents: WsEvent[] = [];
+  // The peer half-closed behind bytes that came with the handshake: EOF once they are parsed.
+  #eofAfterInput = false;
 
   readonly #output = new OutputQueue();
   #closeExpected = false;
@@ -142,26 +144,88 @@ export class WebSocketProtocol {
    * `"error"` event, queues the close frame and ignores all later input.
    * The connection may keep views of `chunk`: do not reuse its memory.
    *
+   * Everything the bytes complete is processed at once, a close or an error
+   * included: a reply to a message that preceded a bad frame in the same
+   * chunk can no longer be sent. An I/O layer that runs handlers between
+   * events uses {@link receiveNext} instead.
+   *
    * @param chunk Bytes read from the transport.
    * @returns The events these bytes completed, in order.
    */
   receiveData(chunk: Uint8Array): WsEvent[] {
-    let events: WsEvent[] = [];
-    if (this.#lateEvents.length > 0) {
-      events = this.#lateEvents;
-      this.#lateEvents = [];
-    }
-    if (this.#discarding || this.readyState === ReadyState.CLOSED) return events;
-    if (chunk.length > 0) this.#input.push(chunk);
-    try {
-      this.#parse(events);
-    } catch (cause) {
-      // Defence in depth: a bug here must fail one connection, not the process.
-      const error = new ProtocolError(1011, "WS_ERR_INTERNAL", "internal error while parsing");
-      (error as { cause?: unknown }).cause = cause;
-      this.#failWith(error, events);
-    }
+    const events: WsEvent[] = [];
+    this.receiveInto(chunk, events, false);
     return events;
+  }
+
+  /**
+   * Processes received bytes one event at a time: parses only until an
+   * event is complete and returns it (with any other event the same frame
+   * completed), keeping the rest of the input for the next call. Call it
+   * again with an empty chunk until it returns no event.
+   *
+   * This is how the I/O layer keeps frames in order (RFC 6455 processes
+   * them one after the other): the handlers of an event run before the next
+   * frame is looked at, so what they send goes out before the close frame
+   * of a protocol error (or the echo of a close) that followed in the same
+   * read. Never throws, as {@link receiveData}.
+   *
+   * @param chunk Bytes read from the transport, or an empty chunk to continue.
+   * @param into Where to put the events (an array the caller reuses, emptied first), or a new one.
+   * @returns `into`: the next event(s), or none when the input is used up.
+   */
+  receiveNext(chunk: Uint8Array = EMPTY, into: WsEvent[] = []): WsEvent[] {
+    into.length = 0;
+    this.receiveInto(chunk, into, true);
+    return into;
+  }
+
+  /**
+   * What {@link receiveData} (`step` false: everything) and
+   * {@link receiveNext} (`step` true: up to the first complete event) do;
+   * the handshake phases of subclasses come first.
+   *
+   * @param chunk Bytes read from the transport.
+   * @param events Where the events go.
+   * @param step Whether to stop once an event is complete.
+   */
+  protected receiveInto(chunk: Uint8Array, events: WsEvent[], step: boolean): void {
+    if (this.#lateEvents.length > 0) {
+      for (const event of this.#lateEvents) events.push(event);
+      this.#lateEvents = [];
+      if (step) {
+        if (chunk.length > 0) this.#input.push(chunk);
+        return;
+      }
+    }
+    if (!this.#discarding && this.readyState !== WsReadyState.CLOSED) {
+      if (chunk.length > 0) this.#input.push(chunk);
+      try {
+        this.#parse(events, step);
+      } catch (cause) {
+        // Defence in depth: a bug here must fail one connection, not the process.
+        const error = new ProtocolError(1011, "WS_ERR_INTERNAL", "internal error while parsing");
+        (error as { cause?: unknown }).cause = cause;
+        this.#failWith(error, events);
+      }
+    }
+    // A half-close that came behind the handshake's bytes: once they are all parsed.
+    if (this.#eofAfterInput && !(step && events.length > 0) && !this.receiveBlocked) {
+      this.#eofAfterInput = false;
+      for (const event of this.receiveEof()) events.push(event);
+    }
+  }
+
+  /**
+   * For the handshake phase of subclasses: bytes that arrived with the
+   * handshake, parsed as frames by the next receive call.
+   *
+   * @param chunk Bytes received after the handshake's head.
+   * @param eof Whether the peer half-closed after them: reported once they are processed.
+   */
+  protected receiveLater(chunk: Uint8Array, eof = false): void {
+    this.#input.push(chunk);
+    if (eof) this.#eofAfterInput = true;
   }
 
   /**
@@ -173,25 +237,26 @@ export class WebSocketProtocol {
   receiveEof(): WsEvent[] {
     const events: WsEvent[] = [];
     // A connection already CLOSED (a refused handshake) has nothing to report.
-    if (!this.#terminalReported && this.readyState !== ReadyState.CLOSED) {
+    if (!this.#terminalReported && this.readyState !== WsReadyState.CLOSED) {
       this.#terminalReported = true;
       events.push({ type: "close", code: 1006, reason: "", wasClean: false });
     }
     this.#discarding = true;
     this.#input.clear();
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.#queueEof();
     this.dispose();
     return events;
   }
 
-  #parse(events: WsEvent[]): void {
+  /** Parses frames until the input runs out, or (`step`) until one completes an event. */
+  #parse(events: WsEvent[], step: boolean): void {
     const header = this.#header;
     const input = this.#input;
     const reader = this.#reader;
     const stage = this.#stage;
     if (stage?.decoding && !this.#acceptDecoded(stage.resume(), events)) return;
-    while (!this.#discarding) {
+    while (!this.#discarding && !(step && events.length > 0)) {
       if (!this.#inPayload) {
         const got = readFrameHeader(input, this.side, this.#allowedRsv, this.#maxFrameSize, header);
         if (got === false) return;
@@ -258,7 +323,7 @@ export class WebSocketProtocol {
       // RFC 6455 5.5.1: "the endpoint MUST send a Close frame in response"; echo code and reason, as ws and python-websockets do.
       this.#queueClose(code === 1005 ? undefined : code, reason);
     }
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.#endTransport();
   }
 
@@ -268,14 +333,14 @@ export class WebSocketProtocol {
     this.#reader.clear();
     this.#stage?.clear();
     let closeFrame = EMPTY;
-    if (this.closeSent === undefined && this.readyState !== ReadyState.CLOSED) {
+    if (this.closeSent === undefined && this.readyState !== WsReadyState.CLOSED) {
       closeFrame = this.#queueClose(error.closeCode, truncateReason(error.message));
     }
     if (!this.#terminalReported) {
       this.#terminalReported = true;
       events.push({ type: "error", error, closeFrame });
     }
-    if (this.readyState === ReadyState.OPEN) this.readyState = ReadyState.CLOSING;
+    if (this.readyState === WsReadyState.OPEN) this.readyState = WsReadyState.CLOSING;
     this.#endTransport();
   }
 
@@ -363,7 +428,7 @@ export class WebSocketProtocol {
    * @param reason At most 123 bytes of UTF-8.
    */
   sendClose(code?: number, reason = ""): void {
-    if (this.closeSent !== undefined || this.readyState === ReadyState.CLOSED) {
+    if (this.closeSent !== undefined || this.readyState === WsReadyState.CLOSED) {
       throw new InvalidStateError("close frame already sent or connection closed");
     }
     if (code === undefined && reason !== "") throw new TypeError("a close reason needs a close code");
@@ -372,7 +437,7 @@ export class WebSocketProtocol {
       throw new RangeError("close reason is longer than 123 bytes");
     }
     this.#queueClose(code, reason);
-    this.readyState = ReadyState.CLOSING;
+    this.readyState = WsReadyState.CLOSING;
   }
 
   /**
@@ -419,7 +484,7 @@ export class WebSocketProtocol {
   }
 
   #checkCanSend(): void {
-    if (this.readyState !== ReadyState.OPEN) {
+    if (this.readyState !== WsReadyState.OPEN) {
       throw new InvalidStateError(`cannot send in state ${this.readyState}`);
     }
   }

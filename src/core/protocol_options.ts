@@ -6,10 +6,13 @@
 
 import type { Extension } from "./extensions/extension.ts";
 
-/** Connection states, numbered as the WHATWG `WebSocket.readyState`. */
-export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
-/** One of {@link ReadyState}. */
-export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+/**
+ * Connection states, numbered as the WHATWG `WebSocket.readyState`. (Named
+ * `Ws...`, as the core's events: the DOM has a `ReadyState` type of its own.)
+ */
+export const WsReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+/** One of {@link WsReadyState}. */
+export type WsReadyState = (typeof WsReadyState)[keyof typeof WsReadyState];
 
 /** Limits and behaviour of a connection. Every limit has a safe default. */
 export interface ProtocolOptions {

@@ -7,7 +7,7 @@
  */
 
 import { concat } from "./bytes.ts";
-import { WebSocketProtocol, type ProtocolOptions, ReadyState } from "./protocol.ts";
+import { WebSocketProtocol, type ProtocolOptions, WsReadyState } from "./protocol.ts";
 import { HandshakeError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
 import type { ServerExtensionFactory } from "./extensions/extension.ts";
@@ -60,6 +60,14 @@ export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
   extensions?: readonly ServerExtensionFactory[];
   /** Report messages as `"chunk"` events as they arrive instead of whole (see `ConnectionOptions.streamMessages`). */
   streamMessages?: boolean;
+  /**
+   * Leave the bytes that arrived behind the request unparsed, for
+   * {@link WebSocketProtocol.receiveNext} to return one event at a time
+   * (what an I/O layer that runs handlers between events wants: their
+   * replies then precede the close a later frame causes). Default false:
+   * `accept()` returns their events.
+   */
+  deferInput?: boolean;
 }
 
 /**
@@ -69,10 +77,18 @@ export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
  *
  * @example
  * ```ts
- * const server = new ServerConnection();
+ * import { SEND_EOF, ServerProtocol } from "wsport/core";
+ *
+ * declare const socket: { write(bytes: Uint8Array): void; end(): void }; // yours
+ * declare const requestBytes: Uint8Array; // read from it
+ * const server = new ServerProtocol();
  * const [event] = server.receiveData(requestBytes);
  * if (event?.type === "request") server.accept({ protocol: "chat" });
- * socket.write(server.dataToSend());
+ * // dataToSend() is a list: bytes to write, and SEND_EOF where the socket must half-close.
+ * for (const item of server.dataToSend()) {
+ *   if (item === SEND_EOF) socket.end();
+ *   else socket.write(item);
+ * }
  * ```
  */
 export class ServerProtocol extends WebSocketProtocol {
@@ -92,21 +108,24 @@ export class ServerProtocol extends WebSocketProtocol {
 
   constructor(options: ServerProtocolOptions = {}) {
     super("server", options);
-    this.readyState = ReadyState.CONNECTING;
+    this.readyState = WsReadyState.CONNECTING;
     this.#parser = new RequestHeadParser(options.headLimits);
     this.#http = options.http ?? false;
     this.#maxHttpBodySize = options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
   }
 
   /**
-   * Processes received bytes: the request head first, then frames. Bytes
-   * that follow the head before `accept()` are kept and processed by it.
-   *
-   * @param chunk Bytes read from the transport.
-   * @returns The events these bytes completed.
+   * The request head first, then frames (see
+   * {@link WebSocketProtocol.receiveNext}). Bytes that follow the head
+   * before `accept()` are kept for it.
    */
-  override receiveData(chunk: Uint8Array): WsEvent[] {
-    if (this.readyState !== ReadyState.CONNECTING) return super.receiveData(chunk);
+  protected override receiveInto(chunk: Uint8Array, events: WsEvent[], step: boolean): void {
+    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveInto(chunk, events, step);
+    for (const event of this.#receiveHead(chunk)) events.push(event);
+  }
+
+  /** The opening phase: the request head, or a plain HTTP request and its body. */
+  #receiveHead(chunk: Uint8Array): WsEvent[] {
     const parser = this.#parser;
     if (parser === undefined) {
       // Request received, waiting for accept()/reject(), or a body being read.
@@ -130,11 +149,11 @@ export class ServerProtocol extends WebSocketProtocol {
    * that arrived after the request.
    *
    * @param options The chosen subprotocol (one the client offered), extension response, extra headers.
-   * @returns Events from bytes received before the call.
+   * @returns Events from bytes received before the call (none with `deferInput`).
    */
   accept(options: ServerAcceptOptions = {}): WsEvent[] {
     const request = this.#awaitingDecision();
-    const { extensions = [], streamMessages = false, ...response } = options;
+    const { extensions = [], streamMessages = false, deferInput = false, ...response } = options;
     const negotiated = negotiateAsServer(request.extensions, extensions);
     this.queueBytes(acceptResponse(request, { ...response, extensions: negotiated.header }));
     this.extensionsHeader = negotiated.header;
@@ -142,12 +161,11 @@ export class ServerProtocol extends WebSocketProtocol {
     this.setExtensions(negotiated.extensions);
     // The head (every header string) is not kept for the connection's lifetime; copy what you need.
     this.request = undefined;
-    this.readyState = ReadyState.OPEN;
+    this.readyState = WsReadyState.OPEN;
     const pending = this.#pending;
     this.#pending = [];
-    const events = pending.length === 0 ? [] : super.receiveData(pending.length === 1 ? pending[0]! : concat(pending));
-    if (this.#eofPending) events.push(...super.receiveEof());
-    return events;
+    this.receiveLater(pending.length === 1 ? pending[0]! : concat(pending), this.#eofPending);
+    return deferInput ? [] : this.receiveData(new Uint8Array(0));
   }
 
   /**
@@ -192,7 +210,7 @@ export class ServerProtocol extends WebSocketProtocol {
   }
 
   override receiveEof(): WsEvent[] {
-    if (this.readyState !== ReadyState.CONNECTING) return super.receiveEof();
+    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveEof();
     // A client may half-close once its request is sent: the answer still goes out, then we close.
     if (this.#httpResponding) return [];
     if (this.request !== undefined && this.#parser === undefined) {
@@ -204,7 +222,7 @@ export class ServerProtocol extends WebSocketProtocol {
   }
 
   #awaitingDecision(): HandshakeRequest {
-    if (this.readyState !== ReadyState.CONNECTING || this.request === undefined) {
+    if (this.readyState !== WsReadyState.CONNECTING || this.request === undefined) {
       throw new InvalidStateError("no handshake request is awaiting a decision");
     }
     return this.request;
@@ -253,7 +271,7 @@ export class ServerProtocol extends WebSocketProtocol {
   #close(): void {
     this.#pending = [];
     this.#parser = undefined;
-    this.readyState = ReadyState.CLOSED;
+    this.readyState = WsReadyState.CLOSED;
     this.queueEof();
   }
 }

@@ -315,3 +315,28 @@ export class Utf8Validator {
 export function isValidUtf8(bytes: Uint8Array): boolean {
   return run(bytes, S_ACCEPT) === S_ACCEPT;
 }
+
+/**
+ * The number of bytes `text` takes in UTF-8, without encoding it. A lone
+ * surrogate counts 3 bytes, as the U+FFFD that `TextEncoder` writes for it.
+ *
+ * @param text Any string.
+ * @returns Its UTF-8 length in bytes.
+ * @example
+ * ```ts
+ * utf8Length("héllo 🌍"); // 11
+ * ```
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length; // one per UTF-16 unit, then what each needs beyond that
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a pair: 4 bytes for 2 units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}

@@ -108,6 +108,7 @@ export async function connect<Data = undefined>(
   const signal = options.signal;
   signal?.throwIfAborted();
   const network = options.network ?? await defaultNetwork();
+  signal?.throwIfAborted();
   const policy = resolvePolicy(options);
   const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
 
@@ -180,7 +181,8 @@ export function parseWebSocketUrl(url: string | URL): WebSocketUrl {
     throw new SyntaxError(`unsupported URL scheme ${scheme} (use ws: or wss:)`);
   }
   // RFC 6455 3: "Fragment identifiers are meaningless in the context of WebSocket URIs".
-  if (parsed.hash !== "") throw new SyntaxError("a WebSocket URL cannot have a fragment");
+  // An empty fragment ("ws://h/#") has hash "" but is a fragment all the same.
+  if (parsed.hash !== "" || parsed.href.endsWith("#")) throw new SyntaxError("a WebSocket URL cannot have a fragment");
   const secure = scheme === "wss:" || scheme === "https:";
   const port = parsed.port === "" ? (secure ? 443 : 80) : Number(parsed.port);
   // URL keeps brackets around IPv6 literals; sockets want them off.
@@ -237,7 +239,7 @@ function handshake<Data>(
         path: target.path,
       });
       forward = ws;
-      ws.open(events.slice(1));
+      ws.open(); // the open handler, then the frames that came with the 101
       settle.resolve(ws);
     } else if (first?.type === "handshake-error") {
       if (first.error instanceof ExtensionNegotiationError) {
@@ -250,7 +252,7 @@ function handshake<Data>(
     }
   };
   transport.start({
-    data: (chunk) => (forward ? forward[kData](chunk) : onEvents(core.receiveData(chunk))),
+    data: (chunk) => (forward ? forward[kData](chunk) : onEvents(core.receiveNext(chunk))),
     drain: () => forward?.[kDrain](),
     end: () => (forward ? forward[kEnd]() : onEvents(core.receiveEof())),
     close: (error) => {

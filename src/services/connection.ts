@@ -10,7 +10,8 @@
 import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "../core/close_code.ts";
 import { InvalidStateError, type ProtocolError, WebSocketError } from "../core/errors.ts";
 import type { WsEvent } from "../core/events.ts";
-import { ReadyState, type WebSocketProtocol } from "../core/protocol.ts";
+import { WsReadyState, type WebSocketProtocol } from "../core/protocol.ts";
+import { utf8Length } from "../core/utf8.ts";
 import type { Transport } from "../transport/transport.ts";
 import { ConnectionTimers, kTimedOut } from "./connection_timers.ts";
 import type { CloseInfo, Handlers, Message, SendResult } from "./handlers.ts";
@@ -43,6 +44,11 @@ export const DEFAULT_TIMEOUT_CLOSE_CODE = 1008;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+
+/** The bytes a message takes on the wire: UTF-8 for text, not UTF-16 units. */
+function byteLength(message: Message): number {
+  return typeof message === "string" ? utf8Length(message) : message.length;
+}
 
 /**
  * One WebSocket connection. Get it from a server's handlers or from
@@ -90,6 +96,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
 
   // Messages kept for the async iterator when there is no message handler.
   readonly #inbox = new MessageInbox();
+  // The events of one step of a read, reused from step to step (receiveNext empties it).
+  readonly #events: WsEvent[] = [];
 
   /** @internal Created by the server and client services. */
   constructor(init: {
@@ -134,8 +142,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   }
 
   /** 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED, as the WHATWG `WebSocket`. */
-  get readyState(): ReadyState {
-    return this.#closeInfo ? ReadyState.CLOSED : this.#core.readyState;
+  get readyState(): WsReadyState {
+    return this.#closeInfo ? WsReadyState.CLOSED : this.#core.readyState;
   }
 
   /** Bytes queued for sending and not yet handed to the OS. */
@@ -170,7 +178,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @returns Whether it was queued, and whether the buffer is now above the high-water mark.
    */
   send(message: Message): SendResult {
-    if (!this.#admit(message.length)) return "dropped";
+    if (!this.#admit(byteLength(message))) return "dropped";
     this.#core.send(message);
     this.#scheduleFlush();
     return this.#afterSend();
@@ -188,7 +196,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @returns As {@link send}.
    */
   sendFragment(data: Message, fin: boolean): SendResult {
-    if (!this.#admit(data.length)) return "dropped";
+    if (!this.#admit(byteLength(data))) return "dropped";
     this.#core.sendFragment(data, fin);
     this.#fragmenting = !fin;
     if (fin) this.#releaseDeferredShared();
@@ -202,7 +210,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @param data Up to 125 bytes.
    */
   ping(data: string | Uint8Array = EMPTY): void {
-    if (this.#core.readyState !== ReadyState.OPEN) return;
+    if (this.#core.readyState !== WsReadyState.OPEN) return;
     this.#core.sendPing(data);
     this.#scheduleFlush();
   }
@@ -213,7 +221,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * @param data Up to 125 bytes.
    */
   pong(data: string | Uint8Array = EMPTY): void {
-    if (this.#core.readyState !== ReadyState.OPEN) return;
+    if (this.#core.readyState !== WsReadyState.OPEN) return;
     this.#core.sendPong(data);
     this.#scheduleFlush();
   }
@@ -223,13 +231,12 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * (or after `closeTimeout`, when the connection is destroyed).
    *
    * @param code 1000 (default), another code valid on the wire, or 3000–4999;
-   *   or 1005 (no status) for a close frame without a code (and then no
-   *   reason), which the peer reports as 1005, as the WHATWG `close()` sends.
+   *   1005 ("no status") sends a close frame without a code (and so without a reason).
    * @param reason At most 123 bytes of UTF-8.
    */
   close(code = 1000, reason = ""): void {
     if (this.#closeInfo || this.#core.closeSent !== undefined) return;
-    if (this.#core.readyState === ReadyState.CLOSED) return;
+    if (this.#core.readyState === WsReadyState.CLOSED) return;
     this.#core.sendClose(code === 1005 ? undefined : code, reason);
     this.#timers.armClose();
     this.#scheduleFlush();
@@ -267,7 +274,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * stays under `maxBufferedAmount` (else it is closed with 1008).
    */
   #admit(size: number): boolean {
-    if (this.#core.readyState !== ReadyState.OPEN || this.#closeInfo) return false;
+    if (this.#core.readyState !== WsReadyState.OPEN || this.#closeInfo) return false;
     if (this.bufferedAmount + size > this.#policy.maxBufferedAmount) {
       this.close(1008, "send buffer limit exceeded");
       return false;
@@ -391,7 +398,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   /** @internal The application's timeout expired. */
   [kTimedOut](reason: string, code: number): void {
     // A connection already closing is finished by its close timer.
-    if (this.#closeInfo || this.#core.readyState !== ReadyState.OPEN) return;
+    if (this.#closeInfo || this.#core.readyState !== WsReadyState.OPEN) return;
     this.#timeoutReason = reason;
     this.#call("error", () => this.#handlers.error?.(this, new WebSocketError("WS_ERR_TIMEOUT", reason)));
     this.close(code, reason);
@@ -427,9 +434,26 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     if (this.#closeInfo) return;
     this.#timers.received();
     this.#inRead = true;
-    this.#dispatch(this.#core.receiveData(chunk));
+    this.#receive(chunk);
     this.#inRead = false;
     this.#flush();
+  }
+
+  /**
+   * Hands the events of received bytes to the handlers one at a time: the
+   * core looks at the next frame only once the handlers of the previous
+   * event have run, so their replies are queued before the close frame a
+   * later bad frame (or close) in the same read makes the core queue. The
+   * whole read still leaves in one write.
+   */
+  #receive(chunk: Uint8Array): void {
+    // The reused array, unless a handler made a transport deliver again inside this loop.
+    const events = this.#events.length === 0 ? this.#events : [];
+    for (this.#core.receiveNext(chunk, events); events.length > 0; this.#core.receiveNext(EMPTY, events)) {
+      this.#dispatch(events);
+      if (this.#closeInfo) break;
+    }
+    events.length = 0;
   }
 
   /** @internal The transport flushed. */
@@ -448,7 +472,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     if (this.#closeInfo) return;
     this.#timers.clear();
     this.#core.dispose();
-    if (this.#core.readyState !== ReadyState.CLOSED) this.#dispatch(this.#core.receiveEof());
+    if (this.#core.readyState !== WsReadyState.CLOSED) this.#dispatch(this.#core.receiveEof());
     const received = this.#core.closeReceived;
     const info: CloseInfo = received
       ? { code: received.code, reason: received.reason, wasClean: this.#core.closeSent !== undefined }
@@ -500,13 +524,18 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     }
   }
 
-  /** @internal Called by the service once the handshake is done, with events that came with it. */
+  /**
+   * @internal Called by the service once the handshake is done: the `open`
+   * handler runs, then the events of bytes that came with the handshake
+   * (still unparsed in the core, or already parsed in `events`).
+   */
   open(events: WsEvent[] = []): void {
     this.#opened = true;
     this.#timers.start();
     this.#inRead = true;
     this.#call("open", () => this.#handlers.open?.(this));
     this.#dispatch(events);
+    if (!this.#closeInfo) this.#receive(EMPTY);
     this.#inRead = false;
     this.#flush();
   }
@@ -564,7 +593,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
           // An error handler that throws has nowhere left to report to.
         }
       }
-      if (this.#core.readyState === ReadyState.OPEN) this.close(1011, "internal error");
+      if (this.#core.readyState === WsReadyState.OPEN) this.close(1011, "internal error");
     }
   }
 
@@ -602,7 +631,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       this.#awaitingExtensions = false;
       if (this.#closeInfo) return;
       this.#inRead = true;
-      this.#dispatch(this.#core.receiveData(EMPTY));
+      this.#receive(EMPTY);
       this.#inRead = false;
       if (!this.#core.receiveBlocked && !this.#paused && !this.#inbox.full) this.#transport.resume();
       this.#flush();

@@ -9,7 +9,7 @@
  */
 
 import type { WebSocketConnection } from "./connection.ts";
-import { ReadyState } from "../core/protocol_options.ts";
+import { WsReadyState } from "../core/protocol_options.ts";
 import type { Handlers, Message } from "./handlers.ts";
 import {
   type CloseRequest,
@@ -198,7 +198,7 @@ class StreamPair implements ConnectionStreams {
 
   #write(chunk: unknown, controller: WritableStreamDefaultController): Promise<void> | void {
     const message = toMessage(chunk);
-    if (this.#ws.readyState !== ReadyState.OPEN) throw new DOMException("the WebSocket is closing", "InvalidStateError");
+    if (this.#ws.readyState !== WsReadyState.OPEN) throw new DOMException("the WebSocket is closing", "InvalidStateError");
     const result = this.#ws.send(message);
     if (result === "ok") return;
     if (result === "dropped") {
@@ -313,7 +313,7 @@ export function streamHandlers<Data = unknown>(
       if (result instanceof Promise) {
         result.catch((error: unknown) => {
           options.error?.(ws, error);
-          if (ws.readyState === ReadyState.OPEN) ws.close(1011, "internal error");
+          if (ws.readyState === WsReadyState.OPEN) ws.close(1011, "internal error");
         });
       }
     },

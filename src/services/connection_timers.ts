@@ -8,7 +8,7 @@
  */
 
 import type { WebSocketProtocol } from "../core/protocol.ts";
-import { ReadyState } from "../core/protocol_options.ts";
+import { WsReadyState } from "../core/protocol_options.ts";
 import type { Timer } from "./clock.ts";
 import type { ConnectionPolicy } from "./policy.ts";
 
@@ -107,7 +107,7 @@ export class ConnectionTimers {
   }
 
   #sendKeepalivePing(): void {
-    if (this.core.readyState !== ReadyState.OPEN) return;
+    if (this.core.readyState !== WsReadyState.OPEN) return;
     const { clock, pingInterval, pongTimeout } = this.policy;
     // Quiet for a whole interval: let extensions free what they can rebuild (a compressor).
     if (clock.now() - this.lastReceived >= pingInterval) this.core.idle();

@@ -10,7 +10,7 @@
 
 import { InvalidStateError, WebSocketError } from "../core/errors.ts";
 import type { HandshakeRequest } from "../core/handshake.ts";
-import { ReadyState } from "../core/protocol.ts";
+import { WsReadyState } from "../core/protocol.ts";
 import { ServerProtocol } from "../core/server_protocol.ts";
 import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
 import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
@@ -371,7 +371,8 @@ export class Server {
   readonly #hooks: HandshakeHooks = {
     clock: () => this.#policy.clock,
     closeTimeout: () => this.#policy.closeTimeout,
-    decide: (handshake, request) => this.#decide(handshake.core, handshake.transport, request, handshake.peer, () => handshake.closed),
+    decide: (handshake, request) =>
+      this.#decide(handshake.core, handshake.transport, request, handshake.peer, () => handshake.closed, (ws) => handshake.upgrade(ws)),
     serveHttp: (handshake, head, body) =>
       serveHttp(handshake.core, head, body, handshake.peer, this.#options.fetch!, {
         secure: this.#options.tls !== undefined,
@@ -398,6 +399,7 @@ export class Server {
     request: HandshakeRequest,
     peer: PeerInfo,
     isClosed: () => boolean,
+    upgrade: (ws: WebSocketConnection<any>) => void,
   ): Promise<WebSocketConnection<any> | undefined> {
     const chosen = request.protocols.find((name) => this.#protocols.has(name));
     const protocol = chosen !== undefined ? this.#protocols.get(chosen)! : this.#defaultProtocol;
@@ -413,7 +415,7 @@ export class Server {
         rejection = { status: 500, body: "handshake filter failed" };
       }
     }
-    if (isClosed() || this.#closing || core.readyState !== ReadyState.CONNECTING) {
+    if (isClosed() || this.#closing || core.readyState !== WsReadyState.CONNECTING) {
       transport.destroy();
       return undefined;
     }
@@ -428,8 +430,12 @@ export class Server {
       core.reject(500, "could not create the connection's data");
       return undefined;
     }
-    const early = core.accept({ protocol: chosen, extensions: this.#extensionsFor(request, chosen ?? "", peer),
+    // deferInput: frames that came with the request are parsed by ws.open(), after the open handler.
+    core.accept({
+      protocol: chosen,
+      extensions: this.#extensionsFor(request, chosen ?? "", peer),
       streamMessages: protocol.chunk !== undefined,
+      deferInput: true,
     });
     const ws = new WebSocketConnection<any>({
       core,
@@ -447,7 +453,9 @@ export class Server {
     this.#connections.add(ws);
     this.#byProtocol.get(protocol.name)!.add(ws);
     this.#protocolOf.set(ws, protocol.name);
-    ws.open(early);
+    // From here on the transport's events go to the connection, before open() runs any handler.
+    upgrade(ws);
+    ws.open();
     return ws;
   }
 

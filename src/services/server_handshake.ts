@@ -77,14 +77,25 @@ export class ServerHandshake implements TransportEvents {
     this.ws?.[kClose]();
   }
 
+  /**
+   * The handshake was accepted: every later transport event goes to `ws`.
+   * Called synchronously, before `ws` runs any handler, so no chunk can
+   * fall between the accept and the connection (a network may deliver
+   * several in one synchronous loop).
+   *
+   * @param ws The connection the request was upgraded to.
+   */
+  upgrade(ws: WebSocketConnection<any>): void {
+    this.ws = ws;
+    this.hooks.upgraded(this.transport);
+  }
+
   #onEvents(events: WsEvent[]): void {
     for (const event of events) {
       if (event.type === "request") {
         this.#stopTimer();
         void this.hooks.decide(this, event.request).then((ws) => {
-          if (ws === undefined) return this.#flush();
-          this.hooks.upgraded(this.transport);
-          this.ws = ws;
+          if (ws === undefined) this.#flush();
         });
       } else if (event.type === "http-request") {
         this.#stopTimer();

@@ -222,7 +222,8 @@ export interface FileResponsePlan {
  * @returns Status, headers, and whether to send the bytes.
  * @example
  * ```ts
- * const plan = planFileResponse(request, { name: "app.js", size: 1200, mtimeMs: stat.mtimeMs });
+ * const request = new Request("http://localhost/app.js");
+ * const plan = planFileResponse(request, { name: "app.js", size: 1200, mtimeMs: Date.parse("2024-01-01") });
  * // { status: 200, headers: Content-Type: text/javascript; charset=utf-8 ..., sendBody: true }
  * ```
  */
@@ -248,7 +249,7 @@ export function planFileResponse(
  * @returns A plain-text 404.
  * @example
  * ```ts
- * return notFoundResponse();
+ * const response = notFoundResponse(); // 404, text/plain
  * ```
  */
 export function notFoundResponse(): Response {
@@ -262,7 +263,10 @@ export function notFoundResponse(): Response {
  * @returns A plain-text 405.
  * @example
  * ```ts
- * if (!isReadMethod(request.method)) return methodNotAllowedResponse();
+ * function handle(request: Request): Response {
+ *   if (!isReadMethod(request.method)) return methodNotAllowedResponse();
+ *   return new Response("ok");
+ * }
  * ```
  */
 export function methodNotAllowedResponse(): Response {

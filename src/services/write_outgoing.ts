@@ -17,7 +17,13 @@ import type { Transport } from "../transport/transport.ts";
  * @returns True when the transport was half-closed.
  * @example
  * ```ts
- * writeOutgoing(connection.dataToSend(), transport);
+ * import { WebSocketProtocol } from "../core/protocol.ts";
+ * import type { Transport } from "../transport/transport.ts";
+ *
+ * declare const transport: Transport;
+ * const protocol = new WebSocketProtocol("server");
+ * protocol.send("hello");
+ * const halfClosed = writeOutgoing(protocol.dataToSend(), transport); // false: no SEND_EOF in it
  * ```
  */
 export function writeOutgoing(items: readonly OutgoingData[], transport: Transport): boolean {

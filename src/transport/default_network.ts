@@ -17,7 +17,11 @@ let provider: (() => Promise<Network>) | undefined;
  * @param next A function resolving to the network to use.
  * @example
  * ```ts
- * setDefaultNetwork(() => Promise.resolve(nodeNetwork));
+ * import { setDefaultNetwork } from "wsport";
+ * import { MemoryNetwork } from "wsport/memory";
+ *
+ * const memory = new MemoryNetwork();
+ * setDefaultNetwork(() => Promise.resolve(memory)); // serve(), connect() and WebSocket now use it
  * ```
  */
 export function setDefaultNetwork(next: () => Promise<Network>): void {

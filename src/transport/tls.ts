@@ -130,6 +130,9 @@ export interface NodeStyleCertificate {
  * @returns The certificate, or undefined when there is none.
  * @example
  * ```ts
+ * import type { TLSSocket } from "node:tls";
+ *
+ * declare const socket: TLSSocket;
  * const certificate = toPeerCertificate(socket.getPeerCertificate(), socket.authorized, socket.authorizationError);
  * ```
  */

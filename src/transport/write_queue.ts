@@ -23,7 +23,10 @@ export const COALESCE_LIMIT = 16 * 1024;
  * @returns Chunks with the same bytes in the same order.
  * @example
  * ```ts
- * coalesce([header, smallPayload, header2, bigPayload]); // [header+smallPayload+header2, bigPayload]
+ * const header = new Uint8Array(2);
+ * const small = new Uint8Array(100);
+ * const big = new Uint8Array(COALESCE_LIMIT);
+ * coalesce([header, small, header, big]); // [header+small+header (204 bytes), big]
  * ```
  */
 export function coalesce(chunks: readonly Uint8Array[]): Uint8Array[] {

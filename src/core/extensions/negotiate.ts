@@ -26,7 +26,11 @@ export interface ServerNegotiation {
  * @returns The response header value and the negotiated extensions.
  * @example
  * ```ts
- * const { header, extensions } = negotiateAsServer(request.extensions, [perMessageDeflate()]);
+ * import { negotiateAsServer, parseExtensions, perMessageDeflate } from "wsport/core";
+ *
+ * const offers = parseExtensions("permessage-deflate; client_max_window_bits") ?? [];
+ * const { header, extensions } = negotiateAsServer(offers, [perMessageDeflate()]);
+ * // header: "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
  * ```
  */
 export function negotiateAsServer(

@@ -137,6 +137,8 @@ const EMPTY_INPUT = new Uint8Array(0);
  *
  * @example
  * ```ts
+ * import { pakoCodec, perMessageDeflate } from "wsport";
+ *
  * const extension = perMessageDeflate({ codec: pakoCodec });
  * ```
  */

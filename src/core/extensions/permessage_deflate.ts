@@ -125,7 +125,9 @@ interface Agreement {
  * @returns A factory for both roles.
  * @example
  * ```ts
- * const server = await serve({ port: 8080, extensions: [perMessageDeflate({ threshold: 256 })], protocols: [...] });
+ * import { connect, perMessageDeflate, serve } from "wsport";
+ *
+ * const server = await serve({ port: 8080, extensions: [perMessageDeflate({ threshold: 256 })], protocols: [{ name: "chat" }] });
  * const ws = await connect("ws://127.0.0.1:8080", { extensions: [perMessageDeflate()] });
  * ```
  */

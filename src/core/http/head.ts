@@ -195,9 +195,11 @@ export class HeadScanner<T> {
  *
  * @example
  * ```ts
+ * import { RequestHeadParser } from "wsport/core";
+ *
  * const parser = new RequestHeadParser();
- * const r = parser.push(bytes);
- * if (r.state === "done") console.log(r.head.target, r.head.headers.get("host"));
+ * const r = parser.push(new TextEncoder().encode("GET /chat HTTP/1.1\r\nHost: example.com\r\n\r\n"));
+ * if (r.state === "done") console.log(r.head.target, r.head.headers.get("host")); // "/chat" "example.com"
  * ```
  */
 export class RequestHeadParser extends HeadScanner<RequestHead> {
@@ -216,6 +218,10 @@ export class RequestHeadParser extends HeadScanner<RequestHead> {
  *
  * @example
  * ```ts
+ * import { ResponseHeadParser } from "wsport/core";
+ *
+ * declare const bytes: Uint8Array; // read from the server
+ * declare function startWebSocket(frames: Uint8Array): void; // yours
  * const r = new ResponseHeadParser().push(bytes);
  * if (r.state === "done" && r.head.status === 101) startWebSocket(r.rest);
  * ```

@@ -43,6 +43,7 @@ export class HeaderMap {
    * @param value - Field value.
    * @example
    * ```ts
+   * const h = new HeaderMap();
    * h.append("Sec-WebSocket-Protocol", "chat");
    * ```
    */
@@ -58,6 +59,7 @@ export class HeaderMap {
    * @param value - Field value.
    * @example
    * ```ts
+   * const h = new HeaderMap([["Connection", "keep-alive"]]);
    * h.set("Connection", "Upgrade");
    * ```
    */
@@ -78,6 +80,7 @@ export class HeaderMap {
    * @param name - Field name, any case.
    * @example
    * ```ts
+   * const h = new HeaderMap([["Sec-WebSocket-Extensions", "permessage-deflate"]]);
    * h.delete("sec-websocket-extensions");
    * ```
    */
@@ -91,7 +94,7 @@ export class HeaderMap {
    * @returns Whether at least one line has that name.
    * @example
    * ```ts
-   * h.has("HOST");
+   * new HeaderMap([["Host", "example.com"]]).has("HOST"); // true
    * ```
    */
   has(name: string): boolean {
@@ -120,6 +123,7 @@ export class HeaderMap {
    * @returns The values of every line of that name, in order.
    * @example
    * ```ts
+   * const h = new HeaderMap([["Sec-WebSocket-Protocol", "chat"], ["sec-websocket-protocol", "superchat"]]);
    * h.getAll("sec-websocket-protocol"); // ["chat", "superchat"]
    * ```
    */
@@ -149,6 +153,7 @@ export class HeaderMap {
    * @returns A fresh iterator over copies of the lines.
    * @example
    * ```ts
+   * const h = new HeaderMap([["Host", "example.com"], ["Upgrade", "websocket"]]);
    * for (const [name, value] of h) console.log(`${name}: ${value}`);
    * ```
    */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ReadyState } from "../../core/protocol.ts";
+import { WsReadyState } from "../../core/protocol.ts";
 import { kSendShared, type Message, type WebSocketConnection } from "../connection.ts";
 import { encodeSharedFrame, type SharedFrame } from "../shared_frames.ts";
 import { TopicRegistry } from "../topics.ts";
@@ -142,7 +142,7 @@ export class Fanout {
       result = { type: "unavailable" as const, error: new PubSubError("WS_ERR_PUBSUB_UNAVAILABLE", `history of ${topic} failed`, { target: topic, cause }) };
     }
     const { send, recovery } = mergeRecovery(since, result, this.#gate.release(ws, topic));
-    if (ws.readyState === ReadyState.OPEN) for (const message of send) ws[kSendShared](encodeSharedFrame(message));
+    if (ws.readyState === WsReadyState.OPEN) for (const message of send) ws[kSendShared](encodeSharedFrame(message));
     return recovery;
   }
 
@@ -176,7 +176,7 @@ export class Fanout {
     let frame: SharedFrame | undefined;
     let count = 0;
     for (const ws of receivers) {
-      if (ws === except || ws.readyState !== ReadyState.OPEN) continue;
+      if (ws === except || ws.readyState !== WsReadyState.OPEN) continue;
       if (held !== undefined && this.#gate.intercept(ws, held)) continue;
       frame ??= encodeSharedFrame(message); // only if someone receives it
       if (ws[kSendShared](frame) !== "dropped") count++;
@@ -187,6 +187,6 @@ export class Fanout {
 
 function countOpen(receivers: ReadonlySet<Connection>, except: Connection | undefined): number {
   let count = 0;
-  for (const ws of receivers) if (ws !== except && ws.readyState === ReadyState.OPEN) count++;
+  for (const ws of receivers) if (ws !== except && ws.readyState === WsReadyState.OPEN) count++;
   return count;
 }
