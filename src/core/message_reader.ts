@@ -17,12 +17,16 @@ import { InvalidFrameError, InvalidUtf8Error, MessageTooBigError, type ProtocolE
 import type { WsEvent } from "./events.ts";
 import { Opcode } from "./frame.ts";
 import type { ReadHeader } from "./frame_reader.ts";
-import { applyMask } from "./mask.ts";
+import { applyMask, maskInto } from "./mask.ts";
 import { Utf8Validator } from "./utf8.ts";
 
 /**
- * Data frames up to this size are read into one buffer allocated at their
- * header; larger ones are kept as received pieces and joined at the end.
+ * A data frame split across reads is read into one buffer of its full
+ * length, each piece copied (and unmasked) into place once: at its first
+ * piece when the frame is up to this size, else once a quarter of it has
+ * arrived, so a peer that announces a large frame and sends little costs
+ * at most four times what it sent. Pieces that came before the buffer are
+ * moved into it then (at most a quarter of the frame is copied twice).
  */
 const PREALLOCATE_LIMIT = 256 * 1024;
 
@@ -62,8 +66,10 @@ export class MessageReader {
   #parts: Uint8Array[] = [];
   #cost = 0;
   #decodedSize = 0;
-  // The payload of the data frame being read, when it is copied into one buffer as it arrives.
+  // The payload of the data frame being read, when it is copied into one buffer as it arrives,
+  // and where the frame's pieces start in #parts until then.
   #frameBuffer: Uint8Array | undefined;
+  #frameStart = 0;
 
   constructor(options: MessageReaderOptions) {
     this.#maxMessageSize = options.maxMessageSize;
@@ -110,6 +116,7 @@ export class MessageReader {
     this.#cost = cost;
     this.payloadRead = 0;
     this.#frameBuffer = undefined;
+    this.#frameStart = this.#parts.length;
     return undefined;
   }
 
@@ -137,16 +144,11 @@ export class MessageReader {
         part = unmasked(view, header, 0);
         this.#parts.push(part);
       } else {
-        // Split across reads: one buffer for the payload, each piece copied (and unmasked) into
-        // place once, no join at the end. Bounded, so a frame announced but never sent costs little.
-        if (this.#frameBuffer === undefined && header.length <= PREALLOCATE_LIMIT) {
-          this.#frameBuffer = new Uint8Array(header.length);
-          this.#parts.push(this.#frameBuffer);
-        }
-        const buffer = this.#frameBuffer;
+        // Split across reads: one buffer for the payload, no join at the end (see PREALLOCATE_LIMIT).
+        const buffer = this.#frameBuffer ?? this.#allocateFrame(header, at + view.length);
         if (buffer !== undefined) {
-          buffer.set(view, at);
-          if (header.mask !== null) applyMask(buffer, header.mask, at, at + view.length, at);
+          if (header.mask !== null) maskInto(view, header.mask, at, buffer, at);
+          else buffer.set(view, at);
           part = buffer.subarray(at, at + view.length);
         } else {
           part = unmasked(view, header, at);
@@ -201,6 +203,25 @@ export class MessageReader {
   /** Drops the message in progress (the connection failed). */
   clear(): void {
     this.#parts = [];
+  }
+
+  /**
+   * The buffer for the current frame's payload, once it may be allocated
+   * (see {@link PREALLOCATE_LIMIT}): the pieces already read move into it.
+   */
+  #allocateFrame(header: ReadHeader, received: number): Uint8Array | undefined {
+    if (header.length > PREALLOCATE_LIMIT && received * 4 < header.length) return undefined;
+    const buffer = new Uint8Array(header.length);
+    let offset = 0;
+    for (let i = this.#frameStart; i < this.#parts.length; i++) {
+      const piece = this.#parts[i]!;
+      buffer.set(piece, offset);
+      offset += piece.length;
+    }
+    this.#parts.length = this.#frameStart;
+    this.#parts.push(buffer);
+    this.#frameBuffer = buffer;
+    return buffer;
   }
 
   /** Streaming mode: reports each piece of a data frame as it arrives. */
@@ -279,7 +300,7 @@ export class MessageReader {
  */
 export function unmasked(view: Uint8Array, header: ReadHeader, keyOffset: number): Uint8Array {
   if (header.mask === null || view.length === 0) return view;
-  const copy = view.slice();
-  applyMask(copy, header.mask, 0, copy.length, keyOffset);
+  const copy = new Uint8Array(view.length);
+  maskInto(view, header.mask, keyOffset, copy, 0);
   return copy;
 }

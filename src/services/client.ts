@@ -12,7 +12,7 @@ import { defaultNetwork } from "../transport/default_network.ts";
 import { ExtensionNegotiationError, HandshakeError } from "../core/errors.ts";
 import type { WsEvent } from "../core/events.ts";
 import type { ClientExtensionFactory } from "../core/extensions/extension.ts";
-import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
+import { useNetworkFeatures } from "./network_features.ts";
 import { WEBSOCKET_VERSION } from "../core/handshake.ts";
 import type { HeadLimits } from "../core/http/head.ts";
 import type { ClientTlsOptions, Network, Transport } from "../transport/transport.ts";
@@ -100,6 +100,7 @@ export async function connect<Data = undefined>(
   const target = parseWebSocketUrl(url);
   checkVersion(options.version);
   const network = options.network ?? await defaultNetwork();
+  await useNetworkFeatures(network);
   const policy = resolvePolicy(options);
   const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
 
@@ -113,7 +114,6 @@ export async function connect<Data = undefined>(
       network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined }),
       timedOut,
     ]);
-    if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
     const opening = handshake(transport, target, options, policy, network.isUtf8);
     return await Promise.race([opening.result, timedOut.catch((error) => {
       transport.destroy();

@@ -13,7 +13,6 @@ import type { HandshakeRequest } from "../core/handshake.ts";
 import { ReadyState } from "../core/protocol.ts";
 import { ServerProtocol } from "../core/server_protocol.ts";
 import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
-import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
 import { defaultNetwork } from "../transport/default_network.ts";
 import type { Listener, Network, PeerInfo, Transport } from "../transport/transport.ts";
 import type { Timer } from "./clock.ts";
@@ -21,6 +20,7 @@ import { type ConnectionPolicy, kSendShared, type Message, resolvePolicy, WebSoc
 import { BroadcastRelay, type RelayedKind } from "./broadcast.ts";
 import { encodeSharedFrame, type SharedFrame } from "./shared_frames.ts";
 import { serveHttp } from "./http_bridge.ts";
+import { useNetworkFeatures } from "./network_features.ts";
 import { type HandshakeHooks, ServerHandshake } from "./server_handshake.ts";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -115,7 +115,7 @@ export class Server {
   async listen(network: Network): Promise<void> {
     if (this.#listener) throw new InvalidStateError("the server is already listening");
     this.#isUtf8 ??= network.isUtf8;
-    if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
+    await useNetworkFeatures(network);
     this.#network = network;
     const sharing = network.reusePort ?? { supported: false, reason: `the ${network.name} network cannot share a port (reusePort)` };
     if (this.#options.reusePort && !sharing.supported) throw new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", sharing.reason);
