@@ -38,6 +38,29 @@ const scratch = new Uint8Array(SCRATCH_SIZE);
 const decoder = new TextDecoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+/** Single-frame messages up to this size that lie in one received chunk are read in place. */
+const SMALL_MESSAGE = 1024;
+// Views of the scratch buffer's first n bytes, made once per length.
+const scratchViews: Uint8Array[] = [];
+function scratchView(length: number): Uint8Array {
+  return (scratchViews[length] ??= scratch.subarray(0, length));
+}
+
+/** Unmasks `length` bytes of `source` from `from` into the start of `output`, by index: no view, no call. */
+function unmaskAt(source: Uint8Array, from: number, length: number, key: Uint8Array, output: Uint8Array): void {
+  const k0 = key[0]!, k1 = key[1]!, k2 = key[2]!, k3 = key[3]!;
+  let i = 0;
+  for (const whole = length & ~3; i < whole; i += 4) {
+    output[i] = source[from + i]! ^ k0;
+    output[i + 1] = source[from + i + 1]! ^ k1;
+    output[i + 2] = source[from + i + 2]! ^ k2;
+    output[i + 3] = source[from + i + 3]! ^ k3;
+  }
+  if (i < length) output[i] = source[from + i]! ^ k0;
+  if (++i < length) output[i] = source[from + i]! ^ k1;
+  if (++i < length) output[i] = source[from + i]! ^ k2;
+}
+
 /**
  * What reading a frame's payload came to: `true` the frame is complete,
  * `false` more input is needed, or the error that fails the connection.
@@ -131,6 +154,11 @@ export class MessageReader {
    */
   read(input: ByteQueue, header: ReadHeader, events: WsEvent[]): ReadProgress {
     if (this.streaming) return this.#stream(input, header, events);
+    if (this.payloadRead === 0 && header.fin && header.length <= SMALL_MESSAGE && this.#parts.length === 0) {
+      const chunk = input.front;
+      const at = input.frontOffset;
+      if (chunk.length - at >= header.length) return this.#smallMessage(input, chunk, at, header, events) ?? true;
+    }
     while (this.payloadRead < header.length) {
       const view = input.takeUpTo(header.length - this.payloadRead);
       if (view.length === 0) return false;
@@ -244,6 +272,44 @@ export class MessageReader {
     if (text && (!this.#utf8.push(data) || (last && !this.#utf8.end()))) return new InvalidUtf8Error();
     if (data.length > 0 || last) events.push({ type: "chunk", messageType: text ? "text" : "binary", data, frameRemaining, last });
     if (last) this.#endMessage();
+    return undefined;
+  }
+
+  /**
+   * A whole single-frame message that lies in the first received chunk,
+   * read in place: small messages are most of the traffic, and on
+   * JavaScriptCore every typed-array view made per message costs as much as
+   * the rest of the work. Text is unmasked into the scratch buffer and
+   * decoded from a cached view of it; binary is unmasked into the message's
+   * own buffer (or, unmasked, viewed where it lies).
+   */
+  #smallMessage(input: ByteQueue, chunk: Uint8Array, at: number, header: ReadHeader, events: WsEvent[]): ProtocolError | undefined {
+    const length = header.length;
+    const key = header.mask;
+    input.skip(length);
+    this.payloadRead = length;
+    const opcode = this.#opcode;
+    this.#endMessage();
+    if (opcode === Opcode.Text) {
+      let bytes: Uint8Array;
+      if (key !== null) {
+        unmaskAt(chunk, at, length, key, scratch);
+        bytes = scratchView(length);
+      } else {
+        bytes = chunk.subarray(at, at + length);
+      }
+      if (!this.#utf8.push(bytes) || !this.#utf8.end()) return new InvalidUtf8Error();
+      events.push({ type: "text", data: decoder.decode(bytes) });
+      return undefined;
+    }
+    let data: Uint8Array;
+    if (key !== null) {
+      data = new Uint8Array(length);
+      unmaskAt(chunk, at, length, key, data);
+    } else {
+      data = chunk.subarray(at, at + length);
+    }
+    events.push({ type: "binary", data });
     return undefined;
   }
 

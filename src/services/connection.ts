@@ -85,7 +85,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   readonly #topics: TopicRegistry<WebSocketConnection<any>> | undefined;
 
   // Messages kept for the async iterator when there is no message handler.
-  readonly #inbox = new MessageInbox();
+  // Made on first use: connections with a message handler never need it.
+  #inbox: MessageInbox | undefined;
 
   /** @internal Created by the server and client services. */
   constructor(init: {
@@ -240,7 +241,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   /** Resumes reading. */
   resume(): void {
     this.#paused = false;
-    if (!this.#inbox.full) this.#transport.resume();
+    if (!this.#inbox?.full) this.#transport.resume();
   }
 
   /**
@@ -370,9 +371,10 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     return {
       next: () => {
-        const waiting = this.#inbox.size;
-        const next = this.#inbox.next(this.#closeInfo !== undefined);
-        if (this.#inbox.size < waiting && !this.#inbox.full && !this.#paused) this.#transport.resume();
+        const inbox = (this.#inbox ??= new MessageInbox());
+        const waiting = inbox.size;
+        const next = inbox.next(this.#closeInfo !== undefined);
+        if (inbox.size < waiting && !inbox.full && !this.#paused) this.#transport.resume();
         return next;
       },
       return: () => {
@@ -419,7 +421,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.#shared?.clear();
     this.#topics?.removeSubscriber(this);
     if (this.#opened) this.#call("close", () => this.#handlers.close?.(this, info.code, info.reason));
-    this.#inbox.end();
+    this.#inbox?.end();
     this.#resolveClosed?.(info);
     this.#onClosed?.(this);
   }
@@ -510,7 +512,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       this.#call("message", () => handler(this, message));
       return;
     }
-    if (this.#inbox.push(message)) this.#transport.pause();
+    if ((this.#inbox ??= new MessageInbox()).push(message)) this.#transport.pause();
   }
 
   /** Runs a user handler; an exception is reported to `error` and closes the connection with 1011. */
@@ -566,7 +568,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       this.#inRead = true;
       this.#dispatch(this.#core.receiveData(EMPTY));
       this.#inRead = false;
-      if (!this.#core.receiveBlocked && !this.#paused && !this.#inbox.full) this.#transport.resume();
+      if (!this.#core.receiveBlocked && !this.#paused && !this.#inbox?.full) this.#transport.resume();
       this.#flush();
       this.#maybeDrain();
     });

@@ -21,7 +21,7 @@ import { BroadcastRelay, type RelayedKind } from "./broadcast.ts";
 import { encodeSharedFrame, type SharedFrame } from "./shared_frames.ts";
 import { serveHttp } from "./http_bridge.ts";
 import { useNetworkFeatures } from "./network_features.ts";
-import { type HandshakeHooks, ServerHandshake } from "./server_handshake.ts";
+import { type HandshakeHooks, peerOf, ServerHandshake } from "./server_handshake.ts";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   type PublishOptions,
@@ -335,14 +335,15 @@ export class Server {
   // --- handshake phase ---
 
   #accept(transport: Transport): void {
-    const peer: PeerInfo = { remoteAddress: transport.remoteAddress, remotePort: transport.remotePort, raw: transport.raw, peerCertificate: transport.peerCertificate };
-    // TLS client-certificate check: the transport arrives with its TLS handshake done.
+    // The peer is read when a hook asks (its address costs a system call and a string per connection),
+    // here at once if a connection hook will see it.
     const verifyClient = this.#options.tls?.verifyClient;
-    if (verifyClient && !this.#safely(() => verifyClient(peer.peerCertificate, peer) === true, false)) {
+    const peer = verifyClient || this.#options.filterConnection ? peerOf(transport) : undefined;
+    if (verifyClient && !this.#safely(() => verifyClient(peer!.peerCertificate, peer!) === true, false)) {
       transport.destroy();
       return;
     }
-    if (this.#closing || (this.#options.filterConnection && !this.#safely(() => this.#options.filterConnection!(peer), false))) {
+    if (this.#closing || (this.#options.filterConnection && !this.#safely(() => this.#options.filterConnection!(peer!), false))) {
       transport.destroy();
       return;
     }
