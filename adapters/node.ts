@@ -16,6 +16,8 @@ import * as os from "node:os";
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
 import type { Server } from "../src/services/server.ts";
+import { useNetworkFeatures } from "../src/services/network_features.ts";
+import { loadBufferutil } from "../src/transport/native_mask.ts";
 import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
 import { coalesce } from "../src/transport/write_queue.ts";
 import { type ConnectOptions, type Listener, type ListenOptions, type Network, type PeerCertificate, type Transport, type TransportEvents } from "../src/transport/transport.ts";
@@ -232,6 +234,8 @@ export const nodeNetwork: Network = {
   listen,
   connect,
   isUtf8,
+  // bufferutil masks faster than V8 from 32 bytes (Node 20: 2x at 64 B, 6x at 64 KiB).
+  nativeMask: () => loadBufferutil(32),
   reverseLookup,
   hostname: () => os.hostname(),
   prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "node", isMainThread),
@@ -260,6 +264,7 @@ export const nodeNetwork: Network = {
  * ```
  */
 export function upgradeHandler(server: Server): (request: IncomingMessage, socket: Duplex, head: Uint8Array) => void {
+  void useNetworkFeatures(nodeNetwork);
   return (request, socket, head) => {
     // The head is re-serialised so the core validates it exactly as if it had read it itself.
     const lines = [`${request.method} ${request.url} HTTP/${request.httpVersion}`];

@@ -254,7 +254,7 @@ async function measureServer(runtime, spec) {
     }
   };
   try {
-    if (!spec.raw && SCENARIOS.has("memory")) {
+    if (SCENARIOS.has("memory")) {
       await attempt([["idle memory RSS", "KiB/conn"], ["idle memory JS heap", "KiB/conn"]], async () => {
         const empty = await server.mem();
         const holder = spawnPinned(LOADGEN_CPU, [process.execPath, "bench/loadgen.mjs", "idle", "--port", String(server.port), "--conns", String(CFG.idle)]);
@@ -319,7 +319,7 @@ async function measureServer(runtime, spec) {
 
 function plannedRows(spec) {
   const out = [];
-  if (!spec.raw && SCENARIOS.has("memory")) out.push(["idle memory RSS", "KiB/conn"], ["idle memory JS heap", "KiB/conn"]);
+  if (SCENARIOS.has("memory")) out.push(["idle memory RSS", "KiB/conn"], ["idle memory JS heap", "KiB/conn"]);
   if (SCENARIOS.has("handshake")) out.push(["handshakes", "handshakes/s"]);
   if (SCENARIOS.has("echo")) out.push(["echo 32 B text", "msg/s"]);
   if (SCENARIOS.has("large")) for (const l of ECHO_LARGE) out.push([`echo ${l.label} binary`, "MB/s"]);

@@ -479,3 +479,32 @@ test("Connection never throws on mutated valid streams", () => {
     { numRuns: 1000 },
   );
 });
+
+test("Connection reassembles large frames split into any pieces, preallocated or not (masked and unmasked)", () => {
+  // 300 KiB is over the preallocation limit: the buffer is made once a quarter of the frame has arrived.
+  for (const size of [200 * 1024, 300 * 1024, 1024 * 1024 + 3]) {
+    const payload = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
+    for (const [side, frame] of [["server", clientFrame(Opcode.Binary, payload)], ["client", serverFrame(Opcode.Binary, payload)]] as const) {
+      for (const piece of [1000, 65536, 100_003]) {
+        const conn = new WebSocketProtocol(side);
+        const events: WsEvent[] = [];
+        for (let at = 0; at < frame.length; at += piece) events.push(...conn.receiveData(frame.slice(at, at + piece)));
+        assert.equal(events.length, 1, `${side} ${size} in pieces of ${piece}`);
+        const event = events[0]!;
+        assert.equal(event.type, "binary");
+        if (event.type === "binary") assert.deepEqual(event.data, payload, `${side} ${size} in pieces of ${piece}`);
+      }
+    }
+  }
+});
+
+test("Connection keeps large split text frames failing at the first invalid byte", () => {
+  const text = enc.encode("é".repeat(200 * 1024)); // 400 KiB, over the preallocation limit
+  text[1000] = 0xff;
+  const frame = clientFrame(Opcode.Text, text);
+  const conn = server();
+  // The bad byte is in the first piece, long before the quarter that makes the buffer.
+  const events = conn.receiveData(frame.subarray(0, 4096));
+  assert.equal(events.at(-1)?.type, "error");
+  if (events.at(-1)?.type === "error") assert.equal((events.at(-1) as { error: { closeCode: number } }).error.closeCode, 1007);
+});

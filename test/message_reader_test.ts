@@ -19,7 +19,7 @@ function reader(options: Partial<MessageReaderOptions> = {}): MessageReader {
 }
 
 function header(opcode: number, length: number, fin = true, mask: Uint8Array | null = null): ReadHeader {
-  return { fin, rsv: 0, opcode, mask, length };
+  return { fin, rsv: 0, opcode, mask, length, key: mask ?? new Uint8Array(4) };
 }
 
 /** Feeds one frame's payload (masked with the header's key), in the given pieces; returns progress and events. */

@@ -9,7 +9,8 @@
 
 /** FIFO of byte chunks with exact-size reads. */
 export class ByteQueue {
-  #chunks: Uint8Array[] = [];
+  // Shared until the first chunk: an empty queue (an idle connection's) holds no array of its own.
+  #chunks: Uint8Array[] = NO_CHUNKS;
   #head = 0; // index of the first live chunk in #chunks
   #offset = 0; // bytes already consumed from #chunks[#head]
   #length = 0;
@@ -27,8 +28,28 @@ export class ByteQueue {
    */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [];
     this.#chunks.push(chunk);
     this.#length += chunk.length;
+  }
+
+  /** The first chunk (empty when the queue is): with {@link frontOffset}, for reading small items in place, without a view. */
+  get front(): Uint8Array {
+    return this.#length === 0 ? EMPTY : this.#chunks[this.#head]!;
+  }
+
+  /** Where the unread bytes of {@link front} start. */
+  get frontOffset(): number {
+    return this.#offset;
+  }
+
+  /**
+   * Consumes `n` bytes that lie in {@link front} (`n` at most what is left of it).
+   *
+   * @param n Number of bytes.
+   */
+  skip(n: number): void {
+    if (n > 0) this.#advance(n, this.#chunks[this.#head]!.length - this.#offset);
   }
 
   /**
@@ -96,7 +117,7 @@ export class ByteQueue {
 
   /** Drops everything. */
   clear(): void {
-    this.#chunks = [];
+    this.#chunks = NO_CHUNKS;
     this.#head = 0;
     this.#offset = 0;
     this.#length = 0;
@@ -111,7 +132,7 @@ export class ByteQueue {
     this.#offset = 0;
     this.#chunks[this.#head++] = EMPTY; // release the chunk for GC
     if (this.#head === this.#chunks.length) {
-      this.#chunks.length = 0;
+      this.#chunks = NO_CHUNKS;
       this.#head = 0;
     } else if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
@@ -121,3 +142,4 @@ export class ByteQueue {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];

@@ -104,6 +104,82 @@ function allocate(size: number): Uint8Array {
   return out;
 }
 
+/**
+ * Where {@link writePooledTextFrame} and {@link writePooledFrame} wrote
+ * their frame: `pool[start..end)`. One object, overwritten by each call:
+ * read it at once.
+ */
+export const pooled = { pool, start: 0, end: 0 };
+
+/** Largest frame the pooled writers produce. */
+export const POOLED_FRAME_MAX = POOL_MAX_ALLOCATION;
+
+/** Reserves `size` bytes of the pool for a frame, into {@link pooled}. */
+function reservePooled(size: number): number {
+  if (poolUsed + size > POOL_SIZE) {
+    pool = new Uint8Array(POOL_SIZE);
+    poolUsed = 0;
+  }
+  pooled.pool = pool;
+  pooled.start = poolUsed;
+  return poolUsed;
+}
+
+/**
+ * Writes a server (unmasked) frame with a short text payload straight into
+ * the frame pool, by index: no view is made per frame, which is what small
+ * messages cost on JavaScriptCore. The result is in {@link pooled}.
+ *
+ * @param text The payload, at most 125 UTF-16 units (so the header is 2 bytes for ASCII; longer encodings fall back).
+ * @param opcode The frame opcode.
+ * @param fin Final fragment.
+ * @returns False when the text is not all ASCII (nothing was written: use {@link encodeTextFrame}).
+ */
+export function writePooledTextFrame(text: string, opcode: number, fin: boolean): boolean {
+  const length = text.length;
+  const at = reservePooled(2 + length);
+  const out = pool;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return false;
+    out[at + 2 + i] = code;
+  }
+  out[at] = (fin ? 0x80 : 0) | (opcode & 0x0f);
+  out[at + 1] = length;
+  poolUsed = at + 2 + length;
+  pooled.end = poolUsed;
+  return true;
+}
+
+/**
+ * Writes a server (unmasked) frame with a small payload (at most
+ * {@link POOLED_FRAME_MAX} bytes with its header) into the frame pool, by
+ * index. The result is in {@link pooled}.
+ *
+ * @param opcode The frame opcode.
+ * @param payload The payload (copied).
+ * @param fin Final fragment.
+ * @param rsv RSV bits.
+ */
+export function writePooledFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv: number): void {
+  const length = payload.length;
+  const headerSize = length < 126 ? 2 : 4;
+  const at = reservePooled(headerSize + length);
+  const out = pool;
+  out[at] = (fin ? 0x80 : 0) | (rsv & 0x70) | (opcode & 0x0f);
+  if (length < 126) {
+    out[at + 1] = length;
+  } else {
+    out[at + 1] = 126;
+    out[at + 2] = length >>> 8;
+    out[at + 3] = length & 0xff;
+  }
+  if (length <= 64) for (let i = 0; i < length; i++) out[at + headerSize + i] = payload[i]!;
+  else out.set(payload, at + headerSize);
+  poolUsed = at + headerSize + length;
+  pooled.end = poolUsed;
+}
+
 /** Returns the unused end of the latest allocation to the pool. */
 function shrink(chunk: Uint8Array, used: number): Uint8Array {
   if (chunk.buffer === pool.buffer && chunk.byteOffset + chunk.length === poolUsed) poolUsed -= chunk.length - used;

@@ -19,9 +19,20 @@ export interface ReadHeader {
   fin: boolean;
   rsv: number;
   opcode: number;
-  /** Masking key, or null when the frame is unmasked. */
+  /** Masking key ({@link ReadHeader.key}), or null when the frame is unmasked. */
   mask: Uint8Array | null;
   length: number;
+  /** Four bytes the masking key is read into: one per reader, not one per frame. */
+  readonly key: Uint8Array;
+}
+
+/**
+ * A header ready for {@link readFrameHeader} to fill.
+ *
+ * @returns A header with room for a key.
+ */
+export function emptyHeader(): ReadHeader {
+  return { fin: false, rsv: 0, opcode: 0, mask: null, length: 0, key: new Uint8Array(4) };
 }
 
 /**
@@ -41,9 +52,14 @@ export function readFrameHeader(
   maxFrameSize: number,
   out: ReadHeader,
 ): boolean | ProtocolError {
-  if (queue.length < 2) return false;
-  const b0 = queue.peek(0);
-  const b1 = queue.peek(1);
+  const available = queue.length;
+  if (available < 2) return false;
+  // The header is read in place from the first chunk when it lies there (nearly always), else from a copy.
+  let bytes = queue.front;
+  let at = queue.frontOffset;
+  const inFront = bytes.length - at >= 2;
+  const b0 = inFront ? bytes[at]! : queue.peek(0);
+  const b1 = inFront ? bytes[at + 1]! : queue.peek(1);
   const masked = (b1 & 0x80) !== 0;
   const len7 = b1 & 0x7f;
   const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
@@ -71,31 +87,44 @@ export function readFrameHeader(
       ? new InvalidFrameError("client frame is not masked", "WS_ERR_EXPECTED_MASK")
       : new InvalidFrameError("server frame is masked", "WS_ERR_UNEXPECTED_MASK");
   }
-  if (queue.length < size) return false;
-
-  const head = queue.take(size);
+  if (available < size) return false;
+  if (bytes.length - at < size) {
+    bytes = queue.take(size);
+    at = 0;
+  } else {
+    queue.skip(size);
+  }
   let length = len7;
-  let at = 2;
+  let keyAt = at + 2;
   if (len7 === 126) {
-    length = (head[2]! << 8) | head[3]!;
-    at = 4;
+    length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    keyAt = at + 4;
   } else if (len7 === 127) {
-    const high = ((head[2]! << 24) | (head[3]! << 16) | (head[4]! << 8) | head[5]!) >>> 0;
-    const low = ((head[6]! << 24) | (head[7]! << 16) | (head[8]! << 8) | head[9]!) >>> 0;
+    const high = ((bytes[at + 2]! << 24) | (bytes[at + 3]! << 16) | (bytes[at + 4]! << 8) | bytes[at + 5]!) >>> 0;
+    const low = ((bytes[at + 6]! << 24) | (bytes[at + 7]! << 16) | (bytes[at + 8]! << 8) | bytes[at + 9]!) >>> 0;
     // RFC 6455 5.2: "the most significant bit MUST be 0".
     if (high >= 0x80000000) {
       return new InvalidFrameError("64-bit payload length has its top bit set", "WS_ERR_INVALID_LENGTH");
     }
     if (high > 0x1fffff) return new MessageTooBigError(Number.MAX_SAFE_INTEGER, maxFrameSize);
     length = high * 0x100000000 + low;
-    at = 10;
+    keyAt = at + 10;
   }
   if (length > maxFrameSize) return new MessageTooBigError(length, maxFrameSize, `frame of ${length} bytes exceeds the limit of ${maxFrameSize}`);
   out.fin = fin;
   out.rsv = rsv;
   out.opcode = opcode;
   out.length = length;
-  // Copy the key: `head` may be a view of the caller's chunk.
-  out.mask = masked ? head.slice(at, at + 4) : null;
+  if (masked) {
+    // Copied: `bytes` may be a view of the caller's chunk.
+    const key = out.key;
+    key[0] = bytes[keyAt]!;
+    key[1] = bytes[keyAt + 1]!;
+    key[2] = bytes[keyAt + 2]!;
+    key[3] = bytes[keyAt + 3]!;
+    out.mask = key;
+  } else {
+    out.mask = null;
+  }
   return true;
 }

@@ -17,12 +17,16 @@ import { InvalidFrameError, InvalidUtf8Error, MessageTooBigError, type ProtocolE
 import type { WsEvent } from "./events.ts";
 import { Opcode } from "./frame.ts";
 import type { ReadHeader } from "./frame_reader.ts";
-import { applyMask } from "./mask.ts";
+import { applyMask, maskInto } from "./mask.ts";
 import { Utf8Validator } from "./utf8.ts";
 
 /**
- * Data frames up to this size are read into one buffer allocated at their
- * header; larger ones are kept as received pieces and joined at the end.
+ * A data frame split across reads is read into one buffer of its full
+ * length, each piece copied (and unmasked) into place once: at its first
+ * piece when the frame is up to this size, else once a quarter of it has
+ * arrived, so a peer that announces a large frame and sends little costs
+ * at most four times what it sent. Pieces that came before the buffer are
+ * moved into it then (at most a quarter of the frame is copied twice).
  */
 const PREALLOCATE_LIMIT = 256 * 1024;
 
@@ -33,6 +37,29 @@ const scratch = new Uint8Array(SCRATCH_SIZE);
 
 const decoder = new TextDecoder();
 const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** Single-frame messages up to this size that lie in one received chunk are read in place. */
+const SMALL_MESSAGE = 1024;
+// Views of the scratch buffer's first n bytes, made once per length.
+const scratchViews: Uint8Array[] = [];
+function scratchView(length: number): Uint8Array {
+  return (scratchViews[length] ??= scratch.subarray(0, length));
+}
+
+/** Unmasks `length` bytes of `source` from `from` into the start of `output`, by index: no view, no call. */
+function unmaskAt(source: Uint8Array, from: number, length: number, key: Uint8Array, output: Uint8Array): void {
+  const k0 = key[0]!, k1 = key[1]!, k2 = key[2]!, k3 = key[3]!;
+  let i = 0;
+  for (const whole = length & ~3; i < whole; i += 4) {
+    output[i] = source[from + i]! ^ k0;
+    output[i + 1] = source[from + i + 1]! ^ k1;
+    output[i + 2] = source[from + i + 2]! ^ k2;
+    output[i + 3] = source[from + i + 3]! ^ k3;
+  }
+  if (i < length) output[i] = source[from + i]! ^ k0;
+  if (++i < length) output[i] = source[from + i]! ^ k1;
+  if (++i < length) output[i] = source[from + i]! ^ k2;
+}
 
 /**
  * What reading a frame's payload came to: `true` the frame is complete,
@@ -62,8 +89,10 @@ export class MessageReader {
   #parts: Uint8Array[] = [];
   #cost = 0;
   #decodedSize = 0;
-  // The payload of the data frame being read, when it is copied into one buffer as it arrives.
+  // The payload of the data frame being read, when it is copied into one buffer as it arrives,
+  // and where the frame's pieces start in #parts until then.
   #frameBuffer: Uint8Array | undefined;
+  #frameStart = 0;
 
   constructor(options: MessageReaderOptions) {
     this.#maxMessageSize = options.maxMessageSize;
@@ -110,6 +139,7 @@ export class MessageReader {
     this.#cost = cost;
     this.payloadRead = 0;
     this.#frameBuffer = undefined;
+    this.#frameStart = this.#parts.length;
     return undefined;
   }
 
@@ -124,6 +154,11 @@ export class MessageReader {
    */
   read(input: ByteQueue, header: ReadHeader, events: WsEvent[]): ReadProgress {
     if (this.streaming) return this.#stream(input, header, events);
+    if (this.payloadRead === 0 && header.fin && header.length <= SMALL_MESSAGE && this.#parts.length === 0) {
+      const chunk = input.front;
+      const at = input.frontOffset;
+      if (chunk.length - at >= header.length) return this.#smallMessage(input, chunk, at, header, events) ?? true;
+    }
     while (this.payloadRead < header.length) {
       const view = input.takeUpTo(header.length - this.payloadRead);
       if (view.length === 0) return false;
@@ -137,16 +172,11 @@ export class MessageReader {
         part = unmasked(view, header, 0);
         this.#parts.push(part);
       } else {
-        // Split across reads: one buffer for the payload, each piece copied (and unmasked) into
-        // place once, no join at the end. Bounded, so a frame announced but never sent costs little.
-        if (this.#frameBuffer === undefined && header.length <= PREALLOCATE_LIMIT) {
-          this.#frameBuffer = new Uint8Array(header.length);
-          this.#parts.push(this.#frameBuffer);
-        }
-        const buffer = this.#frameBuffer;
+        // Split across reads: one buffer for the payload, no join at the end (see PREALLOCATE_LIMIT).
+        const buffer = this.#frameBuffer ?? this.#allocateFrame(header, at + view.length);
         if (buffer !== undefined) {
-          buffer.set(view, at);
-          if (header.mask !== null) applyMask(buffer, header.mask, at, at + view.length, at);
+          if (header.mask !== null) maskInto(view, header.mask, at, buffer, at);
+          else buffer.set(view, at);
           part = buffer.subarray(at, at + view.length);
         } else {
           part = unmasked(view, header, at);
@@ -203,6 +233,25 @@ export class MessageReader {
     this.#parts = [];
   }
 
+  /**
+   * The buffer for the current frame's payload, once it may be allocated
+   * (see {@link PREALLOCATE_LIMIT}): the pieces already read move into it.
+   */
+  #allocateFrame(header: ReadHeader, received: number): Uint8Array | undefined {
+    if (header.length > PREALLOCATE_LIMIT && received * 4 < header.length) return undefined;
+    const buffer = new Uint8Array(header.length);
+    let offset = 0;
+    for (let i = this.#frameStart; i < this.#parts.length; i++) {
+      const piece = this.#parts[i]!;
+      buffer.set(piece, offset);
+      offset += piece.length;
+    }
+    this.#parts.length = this.#frameStart;
+    this.#parts.push(buffer);
+    this.#frameBuffer = buffer;
+    return buffer;
+  }
+
   /** Streaming mode: reports each piece of a data frame as it arrives. */
   #stream(input: ByteQueue, header: ReadHeader, events: WsEvent[]): ReadProgress {
     const text = this.#opcode === Opcode.Text;
@@ -223,6 +272,44 @@ export class MessageReader {
     if (text && (!this.#utf8.push(data) || (last && !this.#utf8.end()))) return new InvalidUtf8Error();
     if (data.length > 0 || last) events.push({ type: "chunk", messageType: text ? "text" : "binary", data, frameRemaining, last });
     if (last) this.#endMessage();
+    return undefined;
+  }
+
+  /**
+   * A whole single-frame message that lies in the first received chunk,
+   * read in place: small messages are most of the traffic, and on
+   * JavaScriptCore every typed-array view made per message costs as much as
+   * the rest of the work. Text is unmasked into the scratch buffer and
+   * decoded from a cached view of it; binary is unmasked into the message's
+   * own buffer (or, unmasked, viewed where it lies).
+   */
+  #smallMessage(input: ByteQueue, chunk: Uint8Array, at: number, header: ReadHeader, events: WsEvent[]): ProtocolError | undefined {
+    const length = header.length;
+    const key = header.mask;
+    input.skip(length);
+    this.payloadRead = length;
+    const opcode = this.#opcode;
+    this.#endMessage();
+    if (opcode === Opcode.Text) {
+      let bytes: Uint8Array;
+      if (key !== null) {
+        unmaskAt(chunk, at, length, key, scratch);
+        bytes = scratchView(length);
+      } else {
+        bytes = chunk.subarray(at, at + length);
+      }
+      if (!this.#utf8.push(bytes) || !this.#utf8.end()) return new InvalidUtf8Error();
+      events.push({ type: "text", data: decoder.decode(bytes) });
+      return undefined;
+    }
+    let data: Uint8Array;
+    if (key !== null) {
+      data = new Uint8Array(length);
+      unmaskAt(chunk, at, length, key, data);
+    } else {
+      data = chunk.subarray(at, at + length);
+    }
+    events.push({ type: "binary", data });
     return undefined;
   }
 
@@ -279,7 +366,7 @@ export class MessageReader {
  */
 export function unmasked(view: Uint8Array, header: ReadHeader, keyOffset: number): Uint8Array {
   if (header.mask === null || view.length === 0) return view;
-  const copy = view.slice();
-  applyMask(copy, header.mask, 0, copy.length, keyOffset);
+  const copy = new Uint8Array(view.length);
+  maskInto(view, header.mask, keyOffset, copy, 0);
   return copy;
 }

@@ -25,10 +25,18 @@ function isPending(item: OutgoingData | PendingFrame): item is PendingFrame {
   return typeof item === "object" && "size" in item;
 }
 
+const NOTHING: OutgoingData[] = Object.freeze([]) as unknown as OutgoingData[];
+
 /** The ordered output of one connection. */
 export class OutputQueue {
-  #ready: OutgoingData[] = [];
+  // Shared while empty (the usual state between writes); a queue gets its own array when it has something.
+  #ready: OutgoingData[] = NOTHING;
   #readyBytes = 0;
+  // The last ready bytes as a range of a frame pool, kept open while frames written next to it
+  // extend it; made into one view when something else is queued or the output is taken.
+  #runPool: Uint8Array | undefined;
+  #runStart = 0;
+  #runEnd = 0;
   // From the first frame still being encoded on, in order; undefined when nothing waits.
   #held: (OutgoingData | PendingFrame)[] | undefined;
   #heldBytes = 0;
@@ -49,12 +57,37 @@ export class OutputQueue {
     }
   }
 
+  /**
+   * Queues bytes `pool[start..end)` behind everything queued before, with
+   * no view made until the output is taken: frames written one after
+   * another into a pool leave as one chunk.
+   *
+   * @param pool The frame pool the bytes are in (never written again there).
+   * @param start First byte.
+   * @param end One past the last byte.
+   */
+  pushRange(pool: Uint8Array, start: number, end: number): void {
+    if (this.#held !== undefined) return this.push(pool.subarray(start, end));
+    this.#readyBytes += end - start;
+    if (pool === this.#runPool && start === this.#runEnd) {
+      this.#runEnd = end;
+      return;
+    }
+    this.#closeRun();
+    this.#runPool = pool;
+    this.#runStart = start;
+    this.#runEnd = end;
+  }
+
   /** Queues the half-close, once. */
   pushEof(): void {
     if (this.#eofQueued) return;
     this.#eofQueued = true;
     if (this.#held !== undefined) this.#held.push(SEND_EOF);
-    else this.#ready.push(SEND_EOF);
+    else {
+      this.#closeRun();
+      this.#readyList().push(SEND_EOF);
+    }
   }
 
   /** Reserves the place of a frame still being encoded. */
@@ -99,19 +132,35 @@ export class OutputQueue {
 
   /** Takes everything ready to write. */
   take(): OutgoingData[] {
+    this.#closeRun();
     const ready = this.#ready;
-    this.#ready = [];
+    if (ready === NOTHING) return [];
+    this.#ready = NOTHING;
     this.#readyBytes = 0;
     return ready;
   }
 
+  #readyList(): OutgoingData[] {
+    if (this.#ready === NOTHING) this.#ready = [];
+    return this.#ready;
+  }
+
+  /** Makes the open pool range a chunk of the ready output. */
+  #closeRun(): void {
+    const pool = this.#runPool;
+    if (pool === undefined) return;
+    this.#runPool = undefined;
+    this.#readyList().push(pool.subarray(this.#runStart, this.#runEnd));
+  }
+
   #pushReady(chunk: OutgoingData): void {
+    this.#closeRun();
     if (chunk === SEND_EOF) {
-      this.#ready.push(SEND_EOF);
+      this.#readyList().push(SEND_EOF);
       return;
     }
     // Frames allocated one after another from the frame pool are adjacent: join them without copying.
-    const ready = this.#ready;
+    const ready = this.#readyList();
     const last = ready[ready.length - 1];
     if (last !== undefined && last !== SEND_EOF && last.buffer === chunk.buffer &&
       last.byteOffset + last.length === chunk.byteOffset) {

@@ -15,8 +15,8 @@ import { concat } from "./bytes.ts";
 import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES } from "./close_code.ts";
 import { InvalidStateError, ProtocolError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import { encodeFrame, encodeTextFrame, Opcode } from "./frame.ts";
-import { readFrameHeader, type ReadHeader, type Side } from "./frame_reader.ts";
+import { encodeFrame, encodeTextFrame, Opcode, pooled, writePooledFrame, writePooledTextFrame } from "./frame.ts";
+import { emptyHeader, readFrameHeader, type ReadHeader, type Side } from "./frame_reader.ts";
 import type { Extension, ExtensionFrame } from "./extensions/extension.ts";
 import { ExtensionStage } from "./extensions/stage.ts";
 import { randomMaskKey } from "./mask.ts";
@@ -33,6 +33,11 @@ import { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, WsRea
 export { type CloseRecord, DEFAULT_MAX_MESSAGE_SIZE, type ProtocolOptions, WsReadyState } from "./protocol_options.ts";
 
 const encoder = new TextEncoder();
+
+/** Server text up to this many UTF-16 units is written into the frame pool directly when it is ASCII. */
+const MAX_SHORT_TEXT = 125;
+/** Server frames with payloads up to this size are copied behind their header, in the frame pool (as encodeFrame does). */
+const MAX_POOLED_PAYLOAD = 1024;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Sans-IO WebSocket connection in the OPEN phase (or later). */
@@ -56,14 +61,16 @@ export class WebSocketProtocol {
   readonly #input = new ByteQueue();
   #discarding = false;
   #terminalReported = false; // at most one close or error event
-  #header: ReadHeader = { fin: false, rsv: 0, opcode: 0, mask: null, length: 0 };
+  // The frame header and message reader are made at the first frame: many connections sit idle.
+  #header: ReadHeader | undefined;
   #inPayload = false;
-  readonly #reader: MessageReader;
-  readonly #isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
+  #reader: MessageReader | undefined;
+  #streaming: boolean;
+  readonly #options: ProtocolOptions;
   // The data message being sent in fragments.
   #sendingFragmented = false;
   // Events produced after receiveData() returned (an asynchronous encode that failed).
-  #lateEvents: WsEvent[] = [];
+  #lateEvents: WsEvent[] | undefined;
   // The peer half-closed behind bytes that came with the handshake: EOF once they are parsed.
   #eofAfterInput = false;
 
@@ -75,13 +82,8 @@ export class WebSocketProtocol {
     const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#maxFrameSize = Math.min(options.maxFrameSize ?? maxMessageSize, maxMessageSize);
     this.#autoPong = options.autoPong ?? true;
-    this.#isUtf8 = options.isUtf8;
-    this.#reader = new MessageReader({
-      maxMessageSize,
-      fragmentOverhead: options.fragmentOverhead ?? 64,
-      streaming: options.streamMessages ?? false,
-      isUtf8: options.isUtf8,
-    });
+    this.#options = options;
+    this.#streaming = options.streamMessages ?? false;
     this.#masked = side === "client" && options.maskFrames !== false;
     if (options.extensions !== undefined && options.extensions.length > 0) this.setExtensions(options.extensions);
   }
@@ -102,7 +104,8 @@ export class WebSocketProtocol {
 
   /** Switches to `"chunk"` events (see {@link ProtocolOptions.streamMessages}); the handshake phase calls it. */
   protected setStreaming(on: boolean): void {
-    this.#reader.streaming = on;
+    this.#streaming = on;
+    if (this.#reader !== undefined) this.#reader.streaming = on;
   }
 
   /** The negotiated extensions, in order. */
@@ -190,9 +193,9 @@ export class WebSocketProtocol {
    * @param step Whether to stop once an event is complete.
    */
   protected receiveInto(chunk: Uint8Array, events: WsEvent[], step: boolean): void {
-    if (this.#lateEvents.length > 0) {
+    if (this.#lateEvents !== undefined) {
       for (const event of this.#lateEvents) events.push(event);
-      this.#lateEvents = [];
+      this.#lateEvents = undefined;
       if (step) {
         if (chunk.length > 0) this.#input.push(chunk);
         return;
@@ -251,9 +254,9 @@ export class WebSocketProtocol {
 
   /** Parses frames until the input runs out, or (`step`) until one completes an event. */
   #parse(events: WsEvent[], step: boolean): void {
-    const header = this.#header;
+    const header = (this.#header ??= emptyHeader());
     const input = this.#input;
-    const reader = this.#reader;
+    const reader = (this.#reader ??= this.#newReader());
     const stage = this.#stage;
     if (stage?.decoding && !this.#acceptDecoded(stage.resume(), events)) return;
     while (!this.#discarding && !(step && events.length > 0)) {
@@ -286,6 +289,12 @@ export class WebSocketProtocol {
     }
   }
 
+  #newReader(): MessageReader {
+    const options = this.#options;
+    const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    return new MessageReader({ maxMessageSize, fragmentOverhead: options.fragmentOverhead ?? 64, streaming: this.#streaming, isUtf8: options.isUtf8 });
+  }
+
   /**
    * A frame out of the extension stage joins the message in progress.
    *
@@ -293,7 +302,7 @@ export class WebSocketProtocol {
    */
   #acceptDecoded(result: ExtensionFrame | ProtocolError | undefined, events: WsEvent[]): boolean {
     if (result === undefined) return false;
-    const error = result instanceof ProtocolError ? result : this.#reader.acceptDecoded(result.data, result.rsv, result.fin, events);
+    const error = result instanceof ProtocolError ? result : this.#reader!.acceptDecoded(result.data, result.rsv, result.fin, events);
     if (error === undefined) return true;
     this.#failWith(error, events);
     return false;
@@ -311,7 +320,7 @@ export class WebSocketProtocol {
   }
 
   #receiveClose(data: Uint8Array, events: WsEvent[]): void {
-    const received = parseClosePayload(data, this.#isUtf8);
+    const received = parseClosePayload(data, this.#options.isUtf8);
     if (received instanceof ProtocolError) return this.#failWith(received, events);
     const { code, reason } = received;
     this.closeReceived = { code, reason };
@@ -330,7 +339,7 @@ export class WebSocketProtocol {
   #failWith(error: ProtocolError, events: WsEvent[]): void {
     this.#discarding = true;
     this.#input.clear();
-    this.#reader.clear();
+    this.#reader?.clear();
     this.#stage?.clear();
     let closeFrame = EMPTY;
     if (this.closeSent === undefined && this.readyState !== WsReadyState.CLOSED) {
@@ -370,6 +379,9 @@ export class WebSocketProtocol {
   sendText(text: string): void {
     this.#checkCanSendMessage();
     if (this.#stage !== undefined) return this.#sendData(Opcode.Text, encoder.encode(text), true);
+    if (!this.#masked && text.length <= MAX_SHORT_TEXT && writePooledTextFrame(text, Opcode.Text, true)) {
+      return this.#output.pushRange(pooled.pool, pooled.start, pooled.end);
+    }
     const chunks = encodeTextFrame(text, Opcode.Text, { mask: this.#maskKey() });
     for (const chunk of chunks) this.#push(chunk);
   }
@@ -503,6 +515,10 @@ export class WebSocketProtocol {
   }
 
   #queueFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv = 0): void {
+    if (!this.#masked && payload.length <= MAX_POOLED_PAYLOAD) {
+      writePooledFrame(opcode, payload, fin, rsv);
+      return this.#output.pushRange(pooled.pool, pooled.start, pooled.end);
+    }
     const chunks = encodeFrame(opcode, payload, { fin, rsv, mask: this.#maskKey() });
     for (const chunk of chunks) this.#push(chunk);
   }
@@ -528,7 +544,7 @@ export class WebSocketProtocol {
     // Our own encoder failed: the message cannot be sent.
     const error = new ProtocolError(1011, "WS_ERR_EXTENSION_FAILED", "an extension failed to encode a message");
     (error as { cause?: unknown }).cause = failure;
-    this.#failWith(error, this.#lateEvents);
+    this.#failWith(error, (this.#lateEvents ??= []));
   }
 
   #push(chunk: Uint8Array): void {

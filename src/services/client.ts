@@ -12,7 +12,7 @@ import { defaultNetwork } from "../transport/default_network.ts";
 import { ExtensionNegotiationError, HandshakeError } from "../core/errors.ts";
 import type { WsEvent } from "../core/events.ts";
 import type { ClientExtensionFactory } from "../core/extensions/extension.ts";
-import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
+import { useNetworkFeatures } from "./network_features.ts";
 import { WEBSOCKET_VERSION } from "../core/handshake.ts";
 import type { HeadLimits } from "../core/http/head.ts";
 import type { ClientTlsOptions, Network, Transport } from "../transport/transport.ts";
@@ -109,6 +109,7 @@ export async function connect<Data = undefined>(
   signal?.throwIfAborted();
   const network = options.network ?? await defaultNetwork();
   signal?.throwIfAborted();
+  await useNetworkFeatures(network);
   const policy = resolvePolicy(options);
   const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
 
@@ -131,7 +132,6 @@ export async function connect<Data = undefined>(
       connecting.then((late) => late.destroy(), () => {});
       throw error;
     });
-    if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
     const opening = handshake(transport, target, options, policy, network.isUtf8);
     return await Promise.race([opening.result, cancelled]).catch((error) => {
       // Destroyed only once the race is settled: a runtime that reports the close at once would

@@ -43,6 +43,8 @@ export const kSendShared: unique symbol = Symbol("wsport.sendShared");
 export const DEFAULT_TIMEOUT_CLOSE_CODE = 1008;
 
 const encoder = new TextEncoder();
+// The events of one step of a read (receiveNext empties it): one array for every connection.
+const stepEvents: WsEvent[] = [];
 const EMPTY = new Uint8Array(0);
 
 /** The bytes a message takes on the wire: UTF-8 for text, not UTF-16 units. */
@@ -95,9 +97,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   readonly #recover: ((ws: WebSocketConnection<any>, topic: string, since: string) => Promise<Recovery>) | undefined;
 
   // Messages kept for the async iterator when there is no message handler.
-  readonly #inbox = new MessageInbox();
-  // The events of one step of a read, reused from step to step (receiveNext empties it).
-  readonly #events: WsEvent[] = [];
+  // Made on first use: connections with a message handler never need it.
+  #inbox: MessageInbox | undefined;
 
   /** @internal Created by the server and client services. */
   constructor(init: {
@@ -256,7 +257,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   /** Resumes reading. */
   resume(): void {
     this.#paused = false;
-    if (!this.#inbox.full) this.#transport.resume();
+    if (!this.#inbox?.full) this.#transport.resume();
   }
 
   /**
@@ -415,9 +416,10 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     return {
       next: () => {
-        const waiting = this.#inbox.size;
-        const next = this.#inbox.next(this.#closeInfo !== undefined);
-        if (this.#inbox.size < waiting && !this.#inbox.full && !this.#paused) this.#transport.resume();
+        const inbox = (this.#inbox ??= new MessageInbox());
+        const waiting = inbox.size;
+        const next = inbox.next(this.#closeInfo !== undefined);
+        if (inbox.size < waiting && !inbox.full && !this.#paused) this.#transport.resume();
         return next;
       },
       return: () => {
@@ -447,8 +449,8 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
    * whole read still leaves in one write.
    */
   #receive(chunk: Uint8Array): void {
-    // The reused array, unless a handler made a transport deliver again inside this loop.
-    const events = this.#events.length === 0 ? this.#events : [];
+    // The array shared by every connection, unless a handler made a transport deliver again inside this loop.
+    const events = stepEvents.length === 0 ? stepEvents : [];
     for (this.#core.receiveNext(chunk, events); events.length > 0; this.#core.receiveNext(EMPTY, events)) {
       this.#dispatch(events);
       if (this.#closeInfo) break;
@@ -481,7 +483,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
     this.#shared?.clear();
     this.#topics?.removeSubscriber(this);
     if (this.#opened) this.#call("close", () => this.#handlers.close?.(this, info.code, info.reason));
-    this.#inbox.end();
+    this.#inbox?.end();
     this.#resolveClosed?.(info);
     this.#onClosed?.(this);
   }
@@ -577,7 +579,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       this.#call("message", () => handler(this, message));
       return;
     }
-    if (this.#inbox.push(message)) this.#transport.pause();
+    if ((this.#inbox ??= new MessageInbox()).push(message)) this.#transport.pause();
   }
 
   /** Runs a user handler; an exception is reported to `error` and closes the connection with 1011. */
@@ -633,7 +635,7 @@ export class WebSocketConnection<Data = unknown> implements AsyncIterable<Messag
       this.#inRead = true;
       this.#receive(EMPTY);
       this.#inRead = false;
-      if (!this.#core.receiveBlocked && !this.#paused && !this.#inbox.full) this.#transport.resume();
+      if (!this.#core.receiveBlocked && !this.#paused && !this.#inbox?.full) this.#transport.resume();
       this.#flush();
       this.#maybeDrain();
     });

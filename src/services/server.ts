@@ -13,7 +13,6 @@ import type { HandshakeRequest } from "../core/handshake.ts";
 import { WsReadyState } from "../core/protocol.ts";
 import { ServerProtocol } from "../core/server_protocol.ts";
 import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
-import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
 import { defaultNetwork } from "../transport/default_network.ts";
 import type { Listener, Network, PeerInfo, Transport } from "../transport/transport.ts";
 import type { Timer } from "./clock.ts";
@@ -22,7 +21,8 @@ import { ChannelEngine } from "./pubsub/channel_engine.ts";
 import type { PubSubEngine } from "./pubsub/engine.ts";
 import { Fanout, type TopicListener } from "./pubsub/fanout.ts";
 import { serveHttp } from "./http_bridge.ts";
-import { type HandshakeHooks, ServerHandshake } from "./server_handshake.ts";
+import { useNetworkFeatures } from "./network_features.ts";
+import { type HandshakeHooks, peerOf, ServerHandshake } from "./server_handshake.ts";
 import {
   type BroadcastOptions,
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -118,7 +118,7 @@ export class Server {
   async listen(network: Network): Promise<void> {
     if (this.#listener) throw new InvalidStateError("the server is already listening");
     this.#isUtf8 ??= network.isUtf8;
-    if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
+    await useNetworkFeatures(network);
     this.#network = network;
     const sharing = network.reusePort ?? { supported: false, reason: `the ${network.name} network cannot share a port (reusePort)` };
     if (this.#options.reusePort && !sharing.supported) throw new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", sharing.reason);
@@ -342,14 +342,15 @@ export class Server {
   // --- handshake phase ---
 
   #accept(transport: Transport): void {
-    const peer: PeerInfo = { remoteAddress: transport.remoteAddress, remotePort: transport.remotePort, raw: transport.raw, peerCertificate: transport.peerCertificate };
-    // TLS client-certificate check: the transport arrives with its TLS handshake done.
+    // The peer is read when a hook asks (its address costs a system call and a string per connection),
+    // here at once if a connection hook will see it.
     const verifyClient = this.#options.tls?.verifyClient;
-    if (verifyClient && !this.#safely(() => verifyClient(peer.peerCertificate, peer) === true, false)) {
+    const peer = verifyClient || this.#options.filterConnection ? peerOf(transport) : undefined;
+    if (verifyClient && !this.#safely(() => verifyClient(peer!.peerCertificate, peer!) === true, false)) {
       transport.destroy();
       return;
     }
-    if (this.#closing || (this.#options.filterConnection && !this.#safely(() => this.#options.filterConnection!(peer), false))) {
+    if (this.#closing || (this.#options.filterConnection && !this.#safely(() => this.#options.filterConnection!(peer!), false))) {
       transport.destroy();
       return;
     }

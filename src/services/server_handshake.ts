@@ -16,6 +16,17 @@ import type { Clock, Timer } from "./clock.ts";
 import { kClose, kData, kDrain, kEnd, type WebSocketConnection } from "./connection.ts";
 import { writeOutgoing } from "./write_outgoing.ts";
 
+/**
+ * A snapshot of who is connecting, for the hooks: the transport forgets its
+ * addresses once closed, and hooks may keep what they were given.
+ *
+ * @param transport An open transport.
+ * @returns Its peer.
+ */
+export function peerOf(transport: Transport): PeerInfo {
+  return { remoteAddress: transport.remoteAddress, remotePort: transport.remotePort, raw: transport.raw, peerCertificate: transport.peerCertificate };
+}
+
 /** What a {@link ServerHandshake} needs from its server: made once per server. */
 export interface HandshakeHooks {
   clock(): Clock;
@@ -41,8 +52,17 @@ export class ServerHandshake implements TransportEvents {
     readonly hooks: HandshakeHooks,
     readonly transport: Transport,
     readonly core: ServerProtocol,
-    readonly peer: PeerInfo,
-  ) {}
+    peer: PeerInfo | undefined,
+  ) {
+    this.#peer = peer;
+  }
+
+  #peer: PeerInfo | undefined;
+
+  /** Who is connecting, read from the transport the first time a hook asks (while it is open). */
+  get peer(): PeerInfo {
+    return (this.#peer ??= peerOf(this.transport));
+  }
 
   /** (Re)starts the timer that destroys the transport when it runs out. */
   arm(ms: number): void {

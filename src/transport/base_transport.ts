@@ -44,8 +44,9 @@ export abstract class BaseTransport implements Transport {
 
   readonly #copyWrites: boolean;
   #events: TransportEvents | undefined;
-  // Received while paused or before start(); null is the peer's EOF.
-  #held: (Uint8Array | null)[] = [];
+  // Received while paused or before start(); null is the peer's EOF. Made when needed: most
+  // connections never hold anything, and an idle connection's every field counts.
+  #held: (Uint8Array | null)[] | undefined;
   #paused = false;
   #readEnded = false;
   readonly #queue = new WriteQueue();
@@ -96,15 +97,15 @@ export abstract class BaseTransport implements Transport {
   /** The glue read bytes; the transport keeps `chunk` (give it memory of its own). */
   protected received(chunk: Uint8Array): void {
     if (this.#closed || chunk.length === 0) return;
-    if (this.#events !== undefined && !this.#paused && this.#held.length === 0) this.#events.data(chunk);
-    else this.#held.push(chunk);
+    if (this.#events !== undefined && !this.#paused && this.#held === undefined) this.#events.data(chunk);
+    else (this.#held ??= []).push(chunk);
   }
 
   /** The glue read the peer's EOF. */
   protected receivedEnd(): void {
-    if (this.#closed || this.#readEnded || this.#held.includes(null)) return;
-    if (this.#events !== undefined && !this.#paused && this.#held.length === 0) this.#deliverEnd();
-    else this.#held.push(null);
+    if (this.#closed || this.#readEnded || this.#held?.includes(null)) return;
+    if (this.#events !== undefined && !this.#paused && this.#held === undefined) this.#deliverEnd();
+    else (this.#held ??= []).push(null);
   }
 
   /** A runtime that took part of a write can take more. */
@@ -170,7 +171,7 @@ export abstract class BaseTransport implements Transport {
     if (this.#events !== undefined) {
       queueMicrotask(() => {
         this.#deliverHeld();
-        if (this.reading && this.#held.length === 0) this.startReading();
+        if (this.reading && this.#held === undefined) this.startReading();
       });
     }
   }
@@ -179,11 +180,14 @@ export abstract class BaseTransport implements Transport {
 
   #deliverHeld(): void {
     const events = this.#events!;
-    while (this.#held.length > 0 && !this.#paused && !this.#closed) {
-      const chunk = this.#held.shift()!;
+    const held = this.#held;
+    if (held === undefined) return;
+    while (held.length > 0 && !this.#paused && !this.#closed) {
+      const chunk = held.shift()!;
       if (chunk === null) this.#deliverEnd();
       else events.data(chunk);
     }
+    if (held.length === 0 && this.#held === held) this.#held = undefined;
   }
 
   #deliverEnd(): void {
@@ -251,7 +255,7 @@ export abstract class BaseTransport implements Transport {
     this.#closed = true;
     this.#closeError = error;
     this.#queue.clear();
-    this.#held = [];
+    this.#held = undefined;
     if (release !== undefined) {
       try {
         this.release(release);

@@ -8,6 +8,7 @@
  */
 
 import type { DeflateCodec } from "../core/extensions/deflate_codec.ts";
+import type { NativeMaskOption } from "./native_mask.ts";
 import type { ClientTlsOptions, PeerCertificate, ServerTlsOptions } from "./tls.ts";
 
 export type { ClientTlsOptions, PeerCertificate, ServerTlsOptions, VerifyClient } from "./tls.ts";
@@ -116,6 +117,12 @@ export interface Network {
   readonly name: string;
   /** A native whole-buffer UTF-8 check, when the runtime has a fast one (`node:buffer`'s `isUtf8`). */
   readonly isUtf8?: (bytes: Uint8Array) => boolean;
+  /**
+   * A native masking routine for large payloads (bufferutil, when the
+   * application installed it), loaded on first use; the services install
+   * it in the core when they listen or connect.
+   */
+  nativeMask?(): Promise<NativeMaskOption | undefined>;
   /**
    * The permessage-deflate codec this runtime runs best (bench/codec.md);
    * used by `perMessageDeflate()` without a `codec` option. Default: pako.

@@ -64,7 +64,8 @@ export function coalesce(chunks: readonly Uint8Array[]): Uint8Array[] {
 
 /** A FIFO of pending output with a byte count. */
 export class WriteQueue {
-  #chunks: Uint8Array[] = [];
+  // Shared until the first push: an empty queue (the usual state) holds no array of its own.
+  #chunks: Uint8Array[] = NONE;
   #bytes = 0;
 
   /** Bytes waiting. */
@@ -85,6 +86,7 @@ export class WriteQueue {
   push(chunks: readonly Uint8Array[]): void {
     for (const chunk of chunks) {
       if (chunk.length === 0) continue;
+      if (this.#chunks === NONE) this.#chunks = [];
       this.#chunks.push(chunk);
       this.#bytes += chunk.length;
     }
@@ -129,6 +131,7 @@ export class WriteQueue {
       if (count >= first.length) {
         count -= first.length;
         this.#chunks.shift();
+        if (this.#chunks.length === 0) this.#chunks = NONE;
       } else {
         this.#chunks[0] = first.subarray(count);
         count = 0;
@@ -138,7 +141,9 @@ export class WriteQueue {
 
   /** Drops everything. */
   clear(): void {
-    this.#chunks = [];
+    this.#chunks = NONE;
     this.#bytes = 0;
   }
 }
+
+const NONE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];

@@ -1,0 +1,26 @@
+/**
+ * What a network offers the core beyond sockets, installed when a server
+ * listens or a client connects: the permessage-deflate codec the runtime
+ * runs best and a native masking routine.
+ *
+ * @module
+ */
+
+import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
+import { useNativeMask } from "../core/mask.ts";
+import type { Network } from "../transport/transport.ts";
+
+/**
+ * Installs a network's codec and native mask in the core (process-wide).
+ *
+ * @param network The network about to be used.
+ * @example
+ * ```ts
+ * await useNetworkFeatures(nodeNetwork);
+ * ```
+ */
+export async function useNetworkFeatures(network: Network): Promise<void> {
+  if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
+  const native = await network.nativeMask?.();
+  if (native) useNativeMask(native.mask, native.minLength);
+}
