@@ -17,7 +17,10 @@ import * as os from "node:os";
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
 import { loadBufferutil } from "../src/transport/native_mask.ts";
+import { sha1From } from "../src/transport/native_sha1.ts";
+import { createHash } from "node:crypto";
 import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
+import { NO_WRITEV_COALESCE_LIMIT } from "../src/transport/write_queue.ts";
 import { BaseTransport, type ReleaseReason } from "../src/transport/base_transport.ts";
 import { type ConnectOptions, type Listener, type ListenOptions, type Network, type PeerCertificate, type Transport } from "../src/transport/transport.ts";
 import { type NodeStyleCertificate, toPeerCertificate } from "../src/transport/tls.ts";
@@ -74,6 +77,7 @@ const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
 // --- transport ---
 
+
 /**
  * Time a client of a server with `requestCert` has to finish its TLS
  * handshake, ms: the default of node:tls's `handshakeTimeout`. Such
@@ -102,7 +106,8 @@ export class BunTransport extends BaseTransport {
   #peerCertificate: PeerCertificate | undefined;
 
   constructor(secure: boolean) {
-    super({ secure });
+    // Bun sockets have no writev: a frame header and a payload up to this size leave as one write.
+    super({ secure, coalesceLimit: NO_WRITEV_COALESCE_LIMIT });
   }
 
   protected writeSome(chunk: Uint8Array): number {
@@ -290,6 +295,7 @@ export const bunNetwork: Network = {
   reusePort: process.platform === "linux" ? { supported: true } : { supported: false, reason: `Bun.listen's reusePort works on Linux only, not ${process.platform}` },
   listen,
   connect: (options) => BunTransport.connect(options),
+  sha1: sha1From(createHash),
   isUtf8,
   // below 512 bytes JavaScriptCore masks faster than the native call.
   nativeMask: () => loadBufferutil(512),

@@ -19,8 +19,11 @@ import { zlibCodec } from "./zlib.ts";
 import process from "node:process";
 import { isMainThread } from "node:worker_threads";
 import { loadBufferutil } from "../src/transport/native_mask.ts";
+import { sha1From } from "../src/transport/native_sha1.ts";
+import { createHash } from "node:crypto";
 import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
 import { WebSocketError } from "../src/core/errors.ts";
+import { NO_WRITEV_COALESCE_LIMIT } from "../src/transport/write_queue.ts";
 import { BaseTransport } from "../src/transport/base_transport.ts";
 import type { ConnectOptions, Listener, ListenOptions, Network, ReusePortSupport, Transport } from "../src/transport/transport.ts";
 
@@ -62,6 +65,7 @@ const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
 // --- transport ---
 
+
 /**
  * `conn.read()` into a reused buffer, not `conn.readable`: on 127.0.0.1
  * ping-pong with 32-byte messages (Deno 2.9) `read` made ~32k round trips/s
@@ -78,7 +82,8 @@ export class DenoTransport extends BaseTransport {
   #looping = false;
 
   constructor(conn: DenoConn, secure = false) {
-    super({ secure });
+    // Each conn.write is an async op: a frame header and a payload up to this size leave as one.
+    super({ secure, coalesceLimit: NO_WRITEV_COALESCE_LIMIT });
     this.raw = conn;
     conn.setNoDelay?.(true);
   }
@@ -234,6 +239,7 @@ export const denoNetwork: Network = {
   },
   listen,
   connect,
+  sha1: sha1From(createHash),
   isUtf8,
   // below 512 bytes Deno's JIT masks faster than the native call.
   nativeMask: () => loadBufferutil(512),

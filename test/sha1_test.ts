@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { sha1 } from "../src/core/sha1.ts";
+import { sha1, useNativeSha1 } from "../src/core/sha1.ts";
+import { acceptKey } from "../src/core/handshake.ts";
+import { sha1From } from "../src/transport/native_sha1.ts";
 import { encodeBase64 } from "../src/core/base64.ts";
 
 const encoder = new TextEncoder();
@@ -56,4 +58,17 @@ test("sha1 with base64 gives the RFC 6455 Sec-WebSocket-Accept example", () => {
   const key = "dGhlIHNhbXBsZSBub25jZQ==";
   const accept = encodeBase64(sha1(encoder.encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
   assert.equal(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+});
+
+test("sha1() with the runtime's native digest installed gives the same digests as the JavaScript one", async () => {
+  const { createHash } = await import("node:crypto");
+  const inputs = [0, 1, 55, 56, 63, 64, 65, 1000].map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff));
+  const expected = inputs.map((input) => [...sha1(input)]);
+  useNativeSha1(sha1From(createHash));
+  try {
+    assert.deepEqual(inputs.map((input) => [...sha1(input)]), expected);
+    assert.equal(acceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  } finally {
+    useNativeSha1(undefined);
+  }
 });

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { coalesce, COALESCE_LIMIT, WriteQueue } from "../src/transport/write_queue.ts";
+import { coalesce, COALESCE_LIMIT, NO_WRITEV_COALESCE_LIMIT, WriteQueue } from "../src/transport/write_queue.ts";
 
 const filled = (length: number, value: number) => new Uint8Array(length).fill(value);
 const join = (chunks: readonly Uint8Array[]) => Uint8Array.from(chunks.flatMap((c) => Array.from(c)));
@@ -71,4 +71,15 @@ test("write_queue: whatever the socket takes each time, the bytes come out in or
       },
     ),
   );
+});
+
+test("WriteQueue with a larger limit joins a header and a payload under it into one write (runtimes without writev)", () => {
+  const header = new Uint8Array([0x82, 0x7e, 0x00, 0x00]);
+  const payload = new Uint8Array(64 * 1024).fill(7);
+  const joined = new WriteQueue(NO_WRITEV_COALESCE_LIMIT);
+  joined.push([header, payload]);
+  assert.equal(joined.peek()!.length, header.length + payload.length);
+  const apart = new WriteQueue();
+  apart.push([header, payload]);
+  assert.equal(apart.peek()!.length, header.length, "the default limit leaves a 64 KiB payload on its own");
 });

@@ -1,13 +1,14 @@
 /**
  * What a network offers the core beyond sockets, installed when a server
  * listens or a client connects: the permessage-deflate codec the runtime
- * runs best and a native masking routine.
+ * runs best, a native masking routine and a native SHA-1.
  *
  * @module
  */
 
 import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
 import { useNativeMask } from "../core/mask.ts";
+import { useNativeSha1 } from "../core/sha1.ts";
 import type { Network } from "../transport/transport.ts";
 
 /**
@@ -21,6 +22,7 @@ import type { Network } from "../transport/transport.ts";
  */
 export async function useNetworkFeatures(network: Network): Promise<void> {
   if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
+  if (network.sha1) useNativeSha1(network.sha1);
   const native = await network.nativeMask?.();
   if (native) useNativeMask(native.mask, native.minLength);
 }

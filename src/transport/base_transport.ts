@@ -28,6 +28,13 @@ export interface BaseTransportOptions {
    * the caller may reuse its buffers. Default false.
    */
   copyWrites?: boolean;
+  /**
+   * Written chunks smaller than this are joined into one write, up to this
+   * size (default 16 KiB, see `COALESCE_LIMIT`). A runtime with no writev,
+   * where a header and its payload would be two system calls and two
+   * packets, joins more.
+   */
+  coalesceLimit?: number;
 }
 
 /** Why the socket is being released: destroyed (drop everything) or done (both directions ended). */
@@ -49,7 +56,7 @@ export abstract class BaseTransport implements Transport {
   #held: (Uint8Array | null)[] | undefined;
   #paused = false;
   #readEnded = false;
-  readonly #queue = new WriteQueue();
+  readonly #queue: WriteQueue;
   #writing = false; // an asynchronous write is in flight
   #backlog = false; // the queue held bytes after a write() returned: drain when it empties
   #ending = false; // end() was called
@@ -60,6 +67,7 @@ export abstract class BaseTransport implements Transport {
   constructor(options: BaseTransportOptions = {}) {
     this.secure = options.secure ?? false;
     this.#copyWrites = options.copyWrites ?? false;
+    this.#queue = new WriteQueue(options.coalesceLimit);
   }
 
   // --- the runtime glue ---

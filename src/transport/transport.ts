@@ -123,6 +123,8 @@ export interface Network {
    * it in the core when they listen or connect.
    */
   nativeMask?(): Promise<NativeMaskOption | undefined>;
+  /** A synchronous native SHA-1 (for `Sec-WebSocket-Accept`), when the runtime has one. */
+  readonly sha1?: (data: Uint8Array) => Uint8Array;
   /**
    * The permessage-deflate codec this runtime runs best (bench/codec.md);
    * used by `perMessageDeflate()` without a `codec` option. Default: pako.

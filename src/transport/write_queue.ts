@@ -15,6 +15,14 @@
 export const COALESCE_LIMIT = 16 * 1024;
 
 /**
+ * The coalescing limit for runtimes whose every write is a system call or
+ * an operation of its own (no writev): joining a frame header with a
+ * payload of up to 256 KiB costs less than a second write and a second
+ * packet.
+ */
+export const NO_WRITEV_COALESCE_LIMIT = 256 * 1024;
+
+/**
  * Joins runs of small chunks into single buffers and leaves large chunks
  * as they are, so a batch of frames becomes as few writes as possible
  * without copying large payloads.
@@ -67,6 +75,15 @@ export class WriteQueue {
   // Shared until the first push: an empty queue (the usual state) holds no array of its own.
   #chunks: Uint8Array[] = NONE;
   #bytes = 0;
+  readonly #limit: number;
+
+  /**
+   * @param limit Small chunks are joined up to this size; a chunk of this size or more goes out alone.
+   *   Default {@link COALESCE_LIMIT}; a runtime whose every write is a system call (no writev) may join more.
+   */
+  constructor(limit = COALESCE_LIMIT) {
+    this.#limit = limit;
+  }
 
   /** Bytes waiting. */
   get length(): number {
@@ -100,11 +117,11 @@ export class WriteQueue {
    */
   peek(): Uint8Array | undefined {
     const first = this.#chunks[0];
-    if (first === undefined || this.#chunks.length === 1 || first.length >= COALESCE_LIMIT) return first;
+    if (first === undefined || this.#chunks.length === 1 || first.length >= this.#limit) return first;
     let count = 0;
     let bytes = 0;
     // Join small chunks only: a large one is never copied, it goes out on its own next time.
-    while (count < this.#chunks.length && bytes < COALESCE_LIMIT && this.#chunks[count]!.length < COALESCE_LIMIT) {
+    while (count < this.#chunks.length && bytes < this.#limit && this.#chunks[count]!.length < this.#limit) {
       bytes += this.#chunks[count]!.length;
       count++;
     }
