@@ -20,6 +20,7 @@ import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
 import { coalesce } from "../src/transport/write_queue.ts";
 import { type ConnectOptions, type Listener, type ListenOptions, type Network, type PeerCertificate, type Transport, type TransportEvents } from "../src/transport/transport.ts";
 import { toPeerCertificate } from "../src/transport/tls.ts";
+import { nodeHttp2Support } from "./http2_support.ts";
 
 // --- transport ---
 
@@ -235,6 +236,8 @@ export const nodeNetwork: Network = {
   reverseLookup,
   hostname: () => os.hostname(),
   prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "node", isMainThread),
+  // HTTP/2 (RFC 8441) through the runtime's node:http2 and node:tls, loaded on first use.
+  ...nodeHttp2Support,
 };
 
 // --- node:http integration ---

@@ -6,27 +6,17 @@
  * @module
  */
 
-import { WebSocketProtocol, type ProtocolOptions, ReadyState } from "./protocol.ts";
-import { ExtensionNegotiationError, HandshakeError } from "./errors.ts";
+import { ClientHandshakeProtocol, type ClientHandshakeOptions } from "./client_handshake.ts";
+import { HandshakeError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import type { ClientExtensionFactory } from "./extensions/extension.ts";
-import { extensionOffer, negotiateAsClient } from "./extensions/negotiate.ts";
-import { buildRequest, checkResponse, type ClientRequestOptions, type HandshakeResponse } from "./handshake.ts";
-import { type ExtensionOffer, parseExtensions } from "./http/header_values.ts";
+import { buildRequest, checkResponse, type ClientRequestOptions } from "./handshake.ts";
 import { type HeadLimits, ResponseHeadParser } from "./http/head.ts";
+import { ReadyState } from "./protocol.ts";
 
 /** Options of a {@link ClientProtocol}: the request to send and the limits. */
-export interface ClientProtocolOptions
-  extends Omit<ProtocolOptions, "extensions">, Omit<ClientRequestOptions, "extensions"> {
+export interface ClientProtocolOptions extends ClientHandshakeOptions, Omit<ClientRequestOptions, "extensions"> {
   /** Limits on the response head. */
   headLimits?: Partial<HeadLimits>;
-  /**
-   * The extensions to offer, in order of preference; each checks the
-   * server's answer. A string is sent as is: the answer is only checked to
-   * name offered extensions, and no transform is installed (so a frame with
-   * an RSV bit still fails the connection).
-   */
-  extensions?: readonly ClientExtensionFactory[] | string;
 }
 
 /**
@@ -40,26 +30,14 @@ export interface ClientProtocolOptions
  * socket.write(client.dataToSend());
  * ```
  */
-export class ClientProtocol extends WebSocketProtocol {
-  /** What the handshake settled, once open. */
-  handshake: HandshakeResponse | undefined;
+export class ClientProtocol extends ClientHandshakeProtocol {
   readonly #key: string;
-  readonly #protocols: readonly string[];
-  readonly #extensionNames: string[];
-  readonly #factories: readonly ClientExtensionFactory[];
   #parser: ResponseHeadParser | undefined;
 
   constructor(options: ClientProtocolOptions) {
-    super("client", { ...options, extensions: undefined });
-    this.readyState = ReadyState.CONNECTING;
-    this.#factories = typeof options.extensions === "string" ? [] : options.extensions ?? [];
-    const offer = typeof options.extensions === "string" ? options.extensions : extensionOffer(this.#factories);
-    const { bytes, key } = buildRequest({ ...options, extensions: offer });
+    super(options);
+    const { bytes, key } = buildRequest({ ...options, extensions: this.extensionOffer });
     this.#key = key;
-    this.#protocols = options.protocols ?? [];
-    const offers: ExtensionOffer[] | null = offer ? parseExtensions(offer) : [];
-    if (offers === null) throw new TypeError("malformed Sec-WebSocket-Extensions offer");
-    this.#extensionNames = offers.map((offer) => offer.name);
     this.#parser = new ResponseHeadParser(options.headLimits);
     this.queueBytes(bytes);
   }
@@ -79,44 +57,18 @@ export class ClientProtocol extends WebSocketProtocol {
     this.#parser = undefined;
     if (result.state === "error") {
       // No status was received: the response head itself was malformed.
-      return this.#fail(new HandshakeError(0, result.error.code, `invalid response head: ${result.error.message}`));
+      return this.failHandshake(new HandshakeError(0, result.error.code, `invalid response head: ${result.error.message}`));
     }
-    const handshake = checkResponse(result.head, {
-      key: this.#key,
-      protocols: this.#protocols,
-      extensions: this.#extensionNames,
-    });
-    if (handshake instanceof HandshakeError) return this.#fail(handshake);
-    this.handshake = handshake;
-    this.readyState = ReadyState.OPEN;
-    try {
-      // A raw string offer is checked by name only (checkResponse) and installs nothing.
-      if (this.#factories.length > 0) this.setExtensions(negotiateAsClient(handshake.extensions, this.#factories));
-    } catch (error) {
-      if (!(error instanceof ExtensionNegotiationError)) throw error;
-      // RFC 7692 5: the client fails the connection; the 101 made it open, so it can say why with 1010.
-      this.fail(1010, error.message.slice(0, 120));
-      this.queueEof();
-      this.readyState = ReadyState.CLOSED;
-      return [{ type: "handshake-error", error }];
-    }
-    const events: WsEvent[] = [{ type: "response", response: result.head, protocol: handshake.protocol }];
-    if (result.rest.length > 0) events.push(...super.receiveData(result.rest));
+    const handshake = checkResponse(result.head, { key: this.#key, ...this.offered });
+    if (handshake instanceof HandshakeError) return this.failHandshake(handshake);
+    const events = this.open(handshake, result.head);
+    if (events[0]?.type === "response" && result.rest.length > 0) events.push(...super.receiveData(result.rest));
     return events;
   }
 
   override receiveEof(): WsEvent[] {
     if (this.readyState !== ReadyState.CONNECTING) return super.receiveEof();
     this.#parser = undefined;
-    this.readyState = ReadyState.CLOSED;
-    this.queueEof();
-    const error = new HandshakeError(0, "WS_ERR_HANDSHAKE_EOF", "connection closed before the handshake response");
-    return [{ type: "handshake-error", error }];
-  }
-
-  #fail(error: HandshakeError): WsEvent[] {
-    this.readyState = ReadyState.CLOSED;
-    this.queueEof();
-    return [{ type: "handshake-error", error }];
+    return this.failHandshake(new HandshakeError(0, "WS_ERR_HANDSHAKE_EOF", "connection closed before the handshake response"));
   }
 }

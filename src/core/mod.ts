@@ -66,3 +66,7 @@ export * from "./extensions/deflate_codec.ts";
 export { pakoCodec } from "./extensions/pako_codec.ts";
 export { defaultDeflateCodec, setDefaultDeflateCodec } from "./extensions/default_codec.ts";
 export * from "./extensions/permessage_deflate.ts";
+export { ClientHandshakeProtocol, type ClientHandshakeOptions } from "./client_handshake.ts";
+export * from "./h2_handshake.ts";
+export { Http2ServerProtocol, type Http2ServerProtocolOptions } from "./h2_server_protocol.ts";
+export { Http2ClientProtocol, type Http2ClientProtocolOptions } from "./h2_client_protocol.ts";

@@ -17,6 +17,7 @@ import { WEBSOCKET_VERSION } from "../core/handshake.ts";
 import type { HeadLimits } from "../core/http/head.ts";
 import type { ClientTlsOptions, Network, Transport } from "../transport/transport.ts";
 import { writeOutgoing } from "./write_outgoing.ts";
+import { connectHttp2 } from "./http2_client.ts";
 import {
   type ConnectionPolicy,
   type Handlers,
@@ -74,6 +75,15 @@ export interface ConnectOptions<Data = undefined> extends Partial<ConnectionPoli
   headLimits?: Partial<HeadLimits>;
   /** Where to connect: the runtime's network by default. */
   network?: Network;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441), one
+   * connection per origin shared by every such WebSocket. `true` falls back
+   * to an HTTP/1.1 upgrade when the server does not offer it (no `h2` by
+   * ALPN, no SETTINGS_ENABLE_CONNECT_PROTOCOL, or a `ws://` URL), as
+   * browsers do; `"only"` rejects then, with a {@link HandshakeError} coded
+   * `"WS_ERR_HTTP2_UNAVAILABLE"`. Default false.
+   */
+  http2?: boolean | "only";
 }
 
 /** Default of {@link ConnectOptions.handshakeTimeout}. */
@@ -109,14 +119,21 @@ export async function connect<Data = undefined>(
   });
   timedOut.catch(() => {}); // reported through the race below, if at all
   try {
-    const transport = await Promise.race([
+    let transport: Transport | undefined;
+    if (options.http2) {
+      const attempt = await Promise.race([connectHttp2(target, options, network, policy, timeout, headerList(options.headers)), timedOut]);
+      if ("ws" in attempt) return attempt.ws;
+      transport = attempt.fallback;
+    }
+    transport ??= await Promise.race([
       network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined }),
       timedOut,
     ]);
     if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
     const opening = handshake(transport, target, options, policy, network.isUtf8);
+    const opened = transport;
     return await Promise.race([opening.result, timedOut.catch((error) => {
-      transport.destroy();
+      opened.destroy();
       throw error;
     })]);
   } finally {

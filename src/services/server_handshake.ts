@@ -10,17 +10,29 @@
 import type { WsEvent } from "../core/events.ts";
 import type { HandshakeRequest } from "../core/handshake.ts";
 import type { RequestHead } from "../core/http/head.ts";
+import type { Http2ServerProtocol } from "../core/h2_server_protocol.ts";
 import type { ServerProtocol } from "../core/server_protocol.ts";
 import type { PeerInfo, Transport, TransportEvents } from "../transport/transport.ts";
 import type { Clock, Timer } from "./clock.ts";
 import { kClose, kData, kDrain, kEnd, type WebSocketConnection } from "./connection.ts";
 import { writeOutgoing } from "./write_outgoing.ts";
 
+/** One connection's (or HTTP/2 stream's) opening phase, as the server's decision sees it. */
+export interface Opening {
+  readonly core: ServerProtocol | Http2ServerProtocol;
+  readonly transport: Transport;
+  readonly peer: PeerInfo;
+  /** Whether the transport closed meanwhile. */
+  readonly closed: boolean;
+  /** The request was accepted: every later transport event goes to this connection (called before it opens). */
+  attach(ws: WebSocketConnection<any>): void;
+}
+
 /** What a {@link ServerHandshake} needs from its server: made once per server. */
 export interface HandshakeHooks {
   clock(): Clock;
   closeTimeout(): number;
-  decide(handshake: ServerHandshake, request: HandshakeRequest): Promise<WebSocketConnection<any> | undefined>;
+  decide(opening: Opening, request: HandshakeRequest): Promise<WebSocketConnection<any> | undefined>;
   serveHttp(handshake: ServerHandshake, head: RequestHead, body: Uint8Array): Promise<void>;
   upgraded(transport: Transport): void;
   closed(transport: Transport): void;
@@ -32,7 +44,7 @@ export interface HandshakeHooks {
  * transport event to the {@link WebSocketConnection}. One object per
  * connection, rather than a set of closures: idle connections are many.
  */
-export class ServerHandshake implements TransportEvents {
+export class ServerHandshake implements TransportEvents, Opening {
   ws: WebSocketConnection<any> | undefined;
   closed = false;
   #timer: Timer | undefined;
@@ -54,6 +66,11 @@ export class ServerHandshake implements TransportEvents {
   #stopTimer(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
+  }
+
+  attach(ws: WebSocketConnection<any>): void {
+    this.ws = ws;
+    this.hooks.upgraded(this.transport);
   }
 
   data(chunk: Uint8Array): void {
@@ -81,11 +98,7 @@ export class ServerHandshake implements TransportEvents {
     for (const event of events) {
       if (event.type === "request") {
         this.#stopTimer();
-        void this.hooks.decide(this, event.request).then((ws) => {
-          if (ws === undefined) return this.#flush();
-          this.hooks.upgraded(this.transport);
-          this.ws = ws;
-        });
+        void this.hooks.decide(this, event.request).then((ws) => ws === undefined && this.#flush());
       } else if (event.type === "http-request") {
         this.#stopTimer();
         void this.hooks.serveHttp(this, event.request, event.body).then(() => !this.closed && this.#flush());
