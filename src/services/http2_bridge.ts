@@ -47,7 +47,7 @@ export async function serveHttp2Request(
   if (fetch === undefined) return exchange.refuse(404, "no HTTP handler here");
   const length = exchange.field("content-length");
   if (length !== undefined && Number(length) > limits.maxBodySize) {
-    return exchange.refuse(413, `request body of ${length} bytes exceeds the limit of ${limits.maxBodySize}`);
+    return exchange.refuse(413, `request body of ${length} bytes exceeds the limit of ${limits.maxBodySize}`, [], true);
   }
   let request: Request;
   try {
@@ -124,7 +124,7 @@ class Exchange {
     this.#received += chunk.length;
     if (this.#received > this.#limits.maxBodySize) {
       this.#settleBody(new RangeError("request body too large"));
-      this.refuse(413, `request body exceeds the limit of ${this.#limits.maxBodySize} bytes`);
+      this.refuse(413, `request body exceeds the limit of ${this.#limits.maxBodySize} bytes`, [], true);
       return;
     }
     body.enqueue(chunk);
@@ -143,14 +143,20 @@ class Exchange {
     }
   }
 
-  /** Answers with a short text, once; the stream ends with it. */
-  refuse(status: number, text: string, headers: [string, string][] = []): void {
+  /**
+   * Answers with a short text, once; the stream ends with it. With
+   * `stopUpload`, the stream is then reset, so a client still sending a body
+   * that will not be read stops (the runtime sends the RST_STREAM after the
+   * response's END_STREAM).
+   */
+  refuse(status: number, text: string, headers: [string, string][] = [], stopUpload = false): void {
     if (this.#answered || this.#closed) return;
     this.#answered = true;
     const { head, body } = http2Refusal(status, text, headers);
     this.#transport.respond(head);
     this.#transport.write([body]);
     this.#transport.end();
+    if (stopUpload) this.#transport.destroy();
   }
 
   /** Writes a response, its body streamed under backpressure. */
