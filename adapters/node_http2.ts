@@ -90,6 +90,8 @@ export function listenHttp2(options: Http2ListenOptions, accept: (transport: Tra
       socket.destroy();
       return;
     }
+    // The listener keeps half-open TLS connections for HTTP/1.1; an HTTP/2 session must see the peer's EOF as the end.
+    socket.allowHalfOpen = false;
     const session = http2.performServerHandshake(socket, { settings: { enableConnectProtocol: true } });
     const entry = new ServerSession(session, connection, options.idleTimeout);
     sessions.add(entry);

@@ -62,6 +62,7 @@ function establish(options: Http2ConnectOptions): Promise<Established> {
         resolve({ kind: "http/1.1", socket, taken: false });
         return;
       }
+      socket.allowHalfOpen = false; // kept for an HTTP/1.1 fallback only: the session must see the server's EOF as the end
       const host = net.isIPv6(options.hostname) ? `[${options.hostname}]` : options.hostname;
       const started = http2.connect(`https://${host}:${options.port}`, { createConnection: () => socket });
       session = started;

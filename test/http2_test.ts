@@ -177,6 +177,32 @@ test(`http2 (${runtime}): a stream reset is a 1006 on the other side, both ways;
   }
 });
 
+test(`http2 (${runtime}): a connection that dies ends every WebSocket on it with 1006, on both sides`, { skip }, async () => {
+  const opened: WebSocketConnection<any>[] = [];
+  const closes: number[] = [];
+  const server = await h2Server({
+    protocols: [{ name: "echo", open: (ws) => void opened.push(ws), message: (ws, m) => void ws.send(m), close: (_ws, code) => void closes.push(code) }],
+  });
+  try {
+    const url = `wss://127.0.0.1:${server.port}/`;
+    // The client's connection goes (its session destroyed, no GOAWAY, no closing handshakes).
+    const a = await connect(url, { http2: "only", tls });
+    const b = await connect(url, { http2: "only", tls });
+    (a.transport as unknown as { session: http2.ClientHttp2Session }).session.destroy();
+    assert.deepEqual(await within(a.closed, 10_000), { code: 1006, reason: "", wasClean: false });
+    assert.deepEqual(await within(b.closed, 10_000), { code: 1006, reason: "", wasClean: false });
+    await until(() => closes.length === 2, "the server's two closes", 10_000);
+    assert.deepEqual(closes, [1006, 1006]);
+    // The server's side goes.
+    const c = await connect(url, { http2: "only", tls });
+    await until(() => opened.length === 3, "the server's open");
+    (opened[2]!.transport as unknown as { session: http2.ServerHttp2Session }).session.destroy();
+    assert.deepEqual(await within(c.closed, 10_000), { code: 1006, reason: "", wasClean: false });
+  } finally {
+    await stop(server);
+  }
+});
+
 test(`http2 (${runtime}): backpressure: a paused server connection stops the client's stream, and everything arrives after resume`, { skip }, async () => {
   const received: number[] = [];
   const opened = deferred<WebSocketConnection<any>>();
