@@ -4,7 +4,9 @@
 //   lws-mirror-protocol      every message to every connection, through a bounded ring
 //   lws-status               the list of open connections, as JSON, pushed on every change
 // Open the printed URL in a few browser tabs and draw on the canvas.
-//   node --import tsx examples/test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE]]
+//   node --import tsx examples/test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE] [--http2]]
+// With --ssl --http2 the page and its three WebSockets share one HTTP/2 connection (RFC 8441)
+// in browsers that speak it; HTTP/1.1 clients keep working on the same port.
 //   node_modules/.bin/deno run -A examples/test_server.ts
 //   node_modules/.bin/bun examples/test_server.ts
 // libwebsockets' own test client talks to it: libwebsockets-test-client localhost --port=7681
@@ -15,7 +17,7 @@ import { parseArgs } from "node:util";
 import { type Server, type ServerTlsOptions, serve } from "../mod.ts";
 import { type GeneratedCertificate, generateSelfSignedCertificate } from "./test_server/certificate.ts";
 import { dumbIncrementProtocol } from "./test_server/dumb_increment.ts";
-import type { DemoEvent, DemoEventListener } from "./test_server/events.ts";
+import { type DemoEvent, type DemoEventListener, remoteOf } from "./test_server/events.ts";
 import { Mirror } from "./test_server/mirror.ts";
 import { ConnectionList } from "./test_server/status.ts";
 
@@ -44,6 +46,8 @@ export interface TestServerOptions {
   hostname?: string;
   /** Certificate and key (PEM): serve https and wss. */
   tls?: ServerTlsOptions;
+  /** With `tls`: also speak HTTP/2, so a browser's page and its WebSockets share one connection (RFC 8441). */
+  http2?: boolean;
   /** Entries in the mirror's ring. Default 512. */
   ringSize?: number;
   /** Told about connections, numbers sent and the mirror's flow control. */
@@ -65,6 +69,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     port: options.port ?? DEFAULT_PORT,
     hostname: options.hostname ?? "0.0.0.0",
     tls: options.tls,
+    http2: options.http2,
     highWaterMark: HIGH_WATER_MARK,
     // The first protocol also serves clients that ask for none, as in lws.
     protocols: [
@@ -72,17 +77,18 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       connections.track(mirror.protocol),
       connections.protocol,
     ],
-    fetch: (request) => {
+    fetch: (request, peer) => {
       if (new URL(request.url).pathname !== "/") return undefined; // 404
       if (request.method !== "GET" && request.method !== "HEAD") {
         return new Response("Method Not Allowed", { status: 405, headers: { allow: "GET, HEAD" } });
       }
+      onEvent({ type: "page", remote: remoteOf(peer) });
       return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
     },
   });
 }
 
-export const USAGE = "usage: test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE]]";
+export const USAGE = "usage: test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE] [--http2]]";
 
 /** Thrown by {@link startFromArguments} for --help. */
 export class UsageRequested extends Error {
@@ -116,6 +122,7 @@ export async function startFromArguments(argv: string[], log: (line: string) => 
       port: { type: "string", default: String(DEFAULT_PORT) },
       host: { type: "string", default: "0.0.0.0" },
       ssl: { type: "boolean", default: false },
+      http2: { type: "boolean", default: false },
       cert: { type: "string" },
       key: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -126,6 +133,7 @@ export async function startFromArguments(argv: string[], log: (line: string) => 
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${values.port} is not a port number`);
   if ((values.cert !== undefined || values.key !== undefined) && !values.ssl) throw new Error("--cert and --key go with --ssl");
   if ((values.cert === undefined) !== (values.key === undefined)) throw new Error("--cert and --key go together");
+  if (values.http2 && !values.ssl) throw new Error("--http2 goes with --ssl: browsers speak HTTP/2 only over TLS");
 
   let tls: ServerTlsOptions | undefined;
   let certificate: GeneratedCertificate | undefined;
@@ -139,14 +147,14 @@ export async function startFromArguments(argv: string[], log: (line: string) => 
 
   let server: Server;
   try {
-    server = await startTestServer({ port, hostname: values.host, tls, onEvent: (event) => logEvent(event, log) });
+    server = await startTestServer({ port, hostname: values.host, tls, http2: values.http2, onEvent: (event) => logEvent(event, log) });
   } catch (error) {
     certificate?.remove();
     throw error;
   }
   const host = values.host === "0.0.0.0" || values.host === "::" ? "localhost" : values.host.includes(":") ? `[${values.host}]` : values.host;
   const url = `${tls ? "https" : "http"}://${host}:${server.port}/`;
-  log(`wsport test server listening on ${url}`);
+  log(`wsport test server listening on ${url}${values.http2 ? " (HTTP/2 and HTTP/1.1)" : ""}`);
   return {
     server,
     url,
