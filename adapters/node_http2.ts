@@ -37,6 +37,13 @@ function runtimeName(): string {
   return `Node ${process.versions.node}`;
 }
 
+/**
+ * What the server's SETTINGS say: extended CONNECT on (RFC 8441 section 3),
+ * and at most 128 streams open per connection (as nginx; node:http2's
+ * default is 2^32 - 1), so one client cannot hold unbounded streams.
+ */
+export const HTTP2_SETTINGS: http2.Settings = { enableConnectProtocol: true, maxConcurrentStreams: 128 };
+
 /** The HTTP/2 side of one TLS connection: its streams, and closing it once idle. */
 class ServerSession {
   #open = 0;
@@ -92,7 +99,7 @@ export function listenHttp2(options: Http2ListenOptions, accept: (transport: Tra
     }
     // The listener keeps half-open TLS connections for HTTP/1.1; an HTTP/2 session must see the peer's EOF as the end.
     socket.allowHalfOpen = false;
-    const session = http2.performServerHandshake(socket, { settings: { enableConnectProtocol: true } });
+    const session = http2.performServerHandshake(socket, { settings: HTTP2_SETTINGS });
     const entry = new ServerSession(session, connection, options.idleTimeout);
     sessions.add(entry);
     session.on("error", () => {}); // its streams report it; the session just goes

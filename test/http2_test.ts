@@ -101,6 +101,8 @@ test(`http2 (${runtime}): refusals get RFC 8441's statuses over the stream`, { s
   const session = await rawSession(server.port);
   const bare = await rawSession(empty.port);
   try {
+    assert.equal(session.remoteSettings.enableConnectProtocol, true);
+    assert.equal(session.remoteSettings.maxConcurrentStreams, 128);
     const version8 = await rawRequest(session, connectFields(server.port, { "sec-websocket-version": "8" }));
     assert.equal(version8.status, 400);
     assert.equal(version8.headers["sec-websocket-version"], "13");

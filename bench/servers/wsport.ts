@@ -8,12 +8,15 @@
 //   --deflate 1          permessage-deflate with the library's defaults (threshold 1024, as ws)
 //   --codec pako|zlib    with --deflate 1: pakoCodec, or zlibCodec() from adapters/zlib.ts;
 //                        without it the runtime's default codec
+//   --cert F --key F     TLS (PEM files): wss and https
+//   --http2 1            with --cert/--key: HTTP/2 too (RFC 8441 WebSockets as streams), HTTP/1.1 on the same port
 //   --ping-interval MS   keepalive pings (default 0: none); a connection quiet for a whole
 //                        interval frees its compressor (and its inflate window under
 //                        client_no_context_takeover), so this makes the idle release observable
 // With --deflate 1 it prints, before "listening", a line
 //   info {"codec", "defaultCodec", "level", "memLevel", "serverWindowBits", "threshold"}
 // read from the library's exports (undefined where the library has no such constant).
+import { readFileSync } from "node:fs";
 import * as wsport from "../../mod.ts";
 import type { DeflateCodec, ServerExtensionFactory } from "../../mod.ts";
 import { args, isTrigger, ready } from "./control.ts";
@@ -30,7 +33,10 @@ if (opts.deflate === "1") {
 } else if (opts.codec) {
   throw new Error("--codec needs --deflate 1");
 }
+const tls = opts.cert ? { cert: readFileSync(opts.cert, "utf8"), key: readFileSync(opts.key!, "utf8") } : undefined;
+if (opts.http2 === "1" && !tls) throw new Error("--http2 1 needs --cert and --key");
 const server = await wsport.serve({
+  ...(tls ? { tls, http2: opts.http2 === "1" } : {}),
   port: Number(opts.port ?? 0),
   hostname: opts.host ?? "127.0.0.1",
   pingInterval: Number(opts["ping-interval"] ?? 0),
