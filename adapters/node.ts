@@ -18,7 +18,17 @@ import { isMainThread } from "node:worker_threads";
 import type { Server } from "../src/services/server.ts";
 import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
 import { coalesce } from "../src/transport/write_queue.ts";
-import { type ConnectOptions, type Listener, type ListenOptions, type Network, type PeerCertificate, type Transport, type TransportEvents } from "../src/transport/transport.ts";
+import {
+  type ClientTlsOptions,
+  type ConnectOptions,
+  type Listener,
+  type ListenOptions,
+  type Network,
+  type PeerCertificate,
+  type ServerTlsOptions,
+  type Transport,
+  type TransportEvents,
+} from "../src/transport/transport.ts";
 import { toPeerCertificate } from "../src/transport/tls.ts";
 import { nodeHttp2Support } from "./http2_support.ts";
 
@@ -149,15 +159,28 @@ export class NodeTransport implements Transport {
 function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
   const onSocket = (socket: net.Socket) => accept(new NodeTransport(socket));
   const server: net.Server = options.tls
-    ? tls.createServer({
-      cert: options.tls.cert,
-      key: options.tls.key,
-      ca: options.tls.ca,
-      requestCert: options.tls.requestCert ?? false,
-      rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
-      allowHalfOpen: true,
-    }, onSocket)
+    ? tls.createServer(tlsServerOptions(options.tls), onSocket)
     : net.createServer({ noDelay: true, allowHalfOpen: true }, onSocket);
+  return bind(server, options);
+}
+
+/** @internal The `node:tls` options of a server with these TLS options (half-open connections allowed). */
+export function tlsServerOptions(options: ServerTlsOptions): tls.TlsOptions & { allowHalfOpen: boolean } {
+  return {
+    cert: options.cert,
+    key: options.key,
+    ca: options.ca,
+    requestCert: options.requestCert ?? false,
+    rejectUnauthorized: options.rejectUnauthorized ?? true,
+    allowHalfOpen: true,
+  };
+}
+
+/**
+ * @internal Listens with a `node:net` or `node:tls` server and resolves with
+ * it as a {@link Listener}; `closing` runs when the listener is closed.
+ */
+export function bind(server: net.Server, options: ListenOptions, closing?: () => void): Promise<Listener> {
   // A failed TLS handshake is that client's problem, not the server's.
   server.on("tlsClientError", (_error: Error, socket: Duplex) => socket.destroy());
   return new Promise((resolve, reject) => {
@@ -173,6 +196,7 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
         // has ended; the contract is the former.
         close: () => new Promise<void>((done) => {
           server.close();
+          closing?.();
           setImmediate(done);
         }),
       });
@@ -180,19 +204,24 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
   });
 }
 
+/** @internal The `node:tls` options of a client connection to `hostname` with these TLS options. */
+export function tlsConnectOptions(hostname: string, port: number, options: ClientTlsOptions): tls.ConnectionOptions {
+  return {
+    host: hostname,
+    port,
+    servername: options.servername ?? (net.isIP(hostname) ? undefined : hostname),
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+    rejectUnauthorized: options.rejectUnauthorized ?? true,
+    allowHalfOpen: true, // honoured by tls.connect, missing from its type
+  } as tls.ConnectionOptions;
+}
+
 function connect(options: ConnectOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
     const socket = options.tls
-      ? tls.connect({
-        host: options.hostname,
-        port: options.port,
-        servername: options.tls.servername ?? (net.isIP(options.hostname) ? undefined : options.hostname),
-        ca: options.tls.ca,
-        cert: options.tls.cert,
-        key: options.tls.key,
-        rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
-        allowHalfOpen: true, // honoured by tls.connect, missing from its type
-      } as tls.ConnectionOptions)
+      ? tls.connect(tlsConnectOptions(options.hostname, options.port, options.tls))
       : net.connect({ host: options.hostname, port: options.port, allowHalfOpen: true });
     const ready = options.tls ? "secureConnect" : "connect";
     socket.once("error", reject);

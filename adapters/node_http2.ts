@@ -16,7 +16,7 @@ import { WebSocketError } from "../src/core/errors.ts";
 import type { Server } from "../src/services/server.ts";
 import type { Http2ListenOptions } from "../src/transport/http2.ts";
 import type { Listener, PeerInfo, Transport } from "../src/transport/transport.ts";
-import { NodeTransport } from "./node.ts";
+import { bind, NodeTransport, tlsServerOptions } from "./node.ts";
 import { type Connection, connectionOf, NO_CONNECTION, NodeHttp2StreamTransport, toFields } from "./node_http2_stream.ts";
 
 // --- server ---
@@ -112,39 +112,16 @@ export function listenHttp2(options: Http2ListenOptions, accept: (transport: Tra
       accept(new NodeHttp2StreamTransport(stream, toFields(headers), connection, false));
     });
   };
-  const server = tls.createServer({
-    cert: options.tls.cert,
-    key: options.tls.key,
-    ca: options.tls.ca,
-    requestCert: options.tls.requestCert ?? false,
-    rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
-    ALPNProtocols: ["h2", "http/1.1"],
-    allowHalfOpen: true,
-  }, (socket) => {
+  const server = tls.createServer({ ...tlsServerOptions(options.tls), ALPNProtocols: ["h2", "http/1.1"] }, (socket) => {
     if (socket.alpnProtocol === "h2") startSession(socket);
     else accept(new NodeTransport(socket));
   });
-  server.on("tlsClientError", (_error: Error, socket: net.Socket) => socket.destroy());
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ port: options.port, host: options.hostname, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
-      server.off("error", reject);
-      const address = server.address() as net.AddressInfo;
-      resolve({
-        hostname: address.address,
-        port: address.port,
-        raw: server,
-        close: () => new Promise<void>((done) => {
-          server.close();
-          // GOAWAY: no new streams; open ones (WebSockets in their closing handshake) finish.
-          for (const entry of sessions) {
-            entry.stop();
-            entry.session.close();
-          }
-          setImmediate(done);
-        }),
-      });
-    });
+  // GOAWAY: no new streams; open ones (WebSockets in their closing handshake) finish.
+  return bind(server, options, () => {
+    for (const entry of sessions) {
+      entry.stop();
+      entry.session.close();
+    }
   });
 }
 

@@ -12,7 +12,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { HandshakeError, WebSocketError } from "../src/core/errors.ts";
 import type { Http2ConnectOptions, Http2Opening } from "../src/transport/http2.ts";
-import { NodeTransport } from "./node.ts";
+import { NodeTransport, tlsConnectOptions } from "./node.ts";
 import { type Connection, connectionOf, NodeHttp2StreamTransport, toFields, toHeaderObject } from "./node_http2_stream.ts";
 
 /** An HTTP/2 session in the pool, with its count of open streams. */
@@ -35,17 +35,8 @@ function keyOf(options: Http2ConnectOptions): string {
 /** Opens a TLS connection offering h2 and http/1.1; for h2, waits for the server's first SETTINGS. */
 function establish(options: Http2ConnectOptions): Promise<Established> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: options.hostname,
-      port: options.port,
-      servername: options.tls.servername ?? (net.isIP(options.hostname) ? undefined : options.hostname),
-      ca: options.tls.ca,
-      cert: options.tls.cert,
-      key: options.tls.key,
-      rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
-      ALPNProtocols: ["h2", "http/1.1"],
-      allowHalfOpen: true, // for an HTTP/1.1 fallback, as the Node network's own connections
-    } as tls.ConnectionOptions);
+    // Half-open allowed, as the Node network's own connections, for an HTTP/1.1 fallback.
+    const socket = tls.connect({ ...tlsConnectOptions(options.hostname, options.port, options.tls), ALPNProtocols: ["h2", "http/1.1"] });
     let session: http2.ClientHttp2Session | undefined;
     const fail = (error: Error) => {
       clearTimeout(timer);

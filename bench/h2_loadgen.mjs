@@ -11,54 +11,28 @@
 //
 // handshake, HTTP/1.1: `conns` loops of TLS connect (a full handshake: no session
 // resumption), upgrade request, 101, close. HTTP/2: `sessions` connections opened
-// first, then `conns` loops over them of CONNECT stream, 200, RST_STREAM (CANCEL):
-// what a page that already has its HTTP/2 connection pays for one more WebSocket.
+// first, then `conns` loops over them of CONNECT stream, 200, END_STREAM, and the
+// server's END_STREAM: what a page that already has its HTTP/2 connection pays for
+// one more WebSocket (and its end).
 import http2 from "node:http2";
 import tls from "node:tls";
-import { randomBytes } from "node:crypto";
-import { FrameCounter, maskedFrame, roundTimer } from "./loadgen_common.mjs";
+import { emit, keepEchoing, maskedFrame, parseCommandLine, readUpgradeHead, runMode, sleep, upgradeRequest } from "./loadgen_common.mjs";
 
-const [mode = "echo", ...rest] = process.argv.slice(2);
-const opt = {};
-for (let i = 0; i < rest.length; i++) if (rest[i].startsWith("--")) opt[rest[i].slice(2)] = rest[++i];
-const port = Number(opt.port ?? 9001);
-const host = opt.host ?? "127.0.0.1";
+const { mode, opt, port, host, conns, size, timedRounds } = parseCommandLine(process.argv.slice(2));
 const version = Number(opt.http ?? 2);
-const conns = Number(opt.conns ?? 64);
 const sessionCount = Number(opt.sessions ?? 1);
-const size = Number(opt.size ?? 32);
-const emit = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
-const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
-const timedRounds = roundTimer({ warmup: Number(opt.warmup ?? 1), seconds: Number(opt.seconds ?? 2), rounds: Number(opt.rounds ?? 3), emit });
 
 // --- HTTP/1.1 over TLS -------------------------------------------------------------
 
 /** A TLS connection upgraded to WebSocket; resolves to the socket and the bytes after the 101 head. */
-function openUpgrade() {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host, port, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] });
-    let head = Buffer.alloc(0);
-    const onData = (chunk) => {
-      head = head.length ? Buffer.concat([head, chunk]) : chunk;
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      socket.off("data", onData);
-      socket.pause();
-      socket.off("error", reject);
-      socket.on("error", () => {});
-      if (!/^HTTP\/1\.1 101/.test(head.subarray(0, end).toString("latin1"))) return socket.destroy(), reject(new Error("upgrade refused"));
-      resolve({ socket, rest: head.subarray(end + 4) });
-    };
-    socket.on("data", onData);
-    socket.on("error", reject);
-    socket.once("secureConnect", () => {
-      socket.setNoDelay(true);
-      socket.write(
-        `GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-    });
+async function openUpgrade() {
+  const socket = tls.connect({ host, port, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] });
+  socket.once("secureConnect", () => {
+    socket.setNoDelay(true);
+    socket.write(upgradeRequest(host, port));
   });
+  const { rest } = await readUpgradeHead(socket);
+  return { socket, rest };
 }
 
 // --- HTTP/2 ------------------------------------------------------------------------
@@ -100,7 +74,15 @@ async function handshake() {
   let running = true;
   const sessions = version === 2 ? await Promise.all(Array.from({ length: sessionCount }, openSession)) : [];
   const once = version === 2
-    ? async (i) => (await openStream(sessions[i % sessions.length])).close(http2.constants.NGHTTP2_CANCEL)
+    ? async (i) => {
+      // END_STREAM, then wait for the server's: resetting thousands of streams at once would trip
+      // the servers' HTTP/2 rapid-reset defence (CVE-2023-44487: Node answers with GOAWAY).
+      const stream = await openStream(sessions[i % sessions.length]);
+      const closed = new Promise((resolve) => stream.once("close", resolve));
+      stream.end();
+      stream.resume();
+      await closed;
+    }
     // (TLS sockets cannot resetAndDestroy(): a plain close, so short runs keep TIME_WAIT in check.)
     : async () => (await openUpgrade()).socket.destroy();
   const loop = async (i) => {
@@ -126,7 +108,6 @@ async function handshake() {
 async function echo() {
   const depth = Number(opt.depth ?? 32);
   const frame = maskedFrame(Buffer.alloc(size, 0x61), 1);
-  const burst = Buffer.concat(Array.from({ length: depth }, () => frame));
   let total = 0;
   const sessions = version === 2 ? await Promise.all(Array.from({ length: sessionCount }, openSession)) : [];
   const pipes = [];
@@ -139,36 +120,10 @@ async function echo() {
       pipes.push({ readable: socket, write: (bytes) => socket.write(bytes), rest });
     }
   }
-  for (const pipe of pipes) {
-    const counter = new FrameCounter();
-    let inFlight = depth;
-    const onData = (chunk) => {
-      const n = counter.feed(chunk);
-      total += n;
-      inFlight -= n;
-      if (inFlight <= depth / 2) {
-        pipe.write(burst.subarray(0, (depth - inFlight) * frame.length));
-        inFlight = depth;
-      }
-    };
-    pipe.readable.on("data", onData);
-    if (pipe.rest.length) onData(pipe.rest);
-    pipe.readable.resume();
-    pipe.write(burst);
-  }
+  for (const pipe of pipes) keepEchoing(pipe, frame, depth, (n) => (total += n));
   const result = await timedRounds(() => total);
   emit({ mode: "echo", http: version, sessions: sessions.length, conns, size, ...result });
 }
 
-const modes = { handshake, echo };
-if (!modes[mode] || (version !== 1 && version !== 2)) {
-  console.error(`usage: h2_loadgen.mjs ${Object.keys(modes).join("|")} --port P --http 1|2`);
-  process.exit(2);
-}
-try {
-  await modes[mode]();
-} catch (error) {
-  emit({ event: "error", message: String(error?.message ?? error) });
-  process.exit(1);
-}
-process.exit(0);
+if (version !== 1 && version !== 2) throw new Error("--http must be 1 or 2");
+await runMode({ handshake, echo }, mode, "usage: h2_loadgen.mjs handshake|echo --port P --http 1|2");

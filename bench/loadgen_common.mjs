@@ -3,6 +3,111 @@
 // reads only frame headers, and the warm-up-then-rounds timer.
 import { randomBytes } from "node:crypto";
 
+/** Waits `s` seconds. */
+export const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
+
+/** Prints one JSON line on stdout: what the driver (bench/run.mjs) reads. */
+export const emit = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+
+/**
+ * `MODE --name value ...` from the command line: the mode, the options as
+ * strings (`opt`), the ones every mode reads (port, host, conns, size) and
+ * the round timer made from --warmup, --seconds and --rounds.
+ */
+export function parseCommandLine(argv) {
+  const [mode = "echo", ...rest] = argv;
+  const opt = {};
+  for (let i = 0; i < rest.length; i++) if (rest[i].startsWith("--")) opt[rest[i].slice(2)] = rest[++i];
+  return {
+    mode,
+    opt,
+    port: Number(opt.port ?? 9001),
+    host: opt.host ?? "127.0.0.1",
+    conns: Number(opt.conns ?? 64),
+    size: Number(opt.size ?? 32),
+    timedRounds: roundTimer({ warmup: Number(opt.warmup ?? 1), seconds: Number(opt.seconds ?? 2), rounds: Number(opt.rounds ?? 3), emit }),
+  };
+}
+
+/**
+ * Runs `modes[mode]`, reporting a failure as {"event":"error"}; exits when it
+ * is done unless `stay` (a mode that holds its connections until told).
+ */
+export async function runMode(modes, mode, usage, stay = false) {
+  if (!modes[mode]) {
+    console.error(`unknown mode ${mode}; ${usage}`);
+    process.exit(2);
+  }
+  try {
+    await modes[mode]();
+  } catch (error) {
+    emit({ event: "error", message: String(error?.message ?? error) });
+    process.exit(1);
+  }
+  if (!stay) process.exit(0);
+}
+
+/** An HTTP/1.1 upgrade request with a fresh key; `extra` is more header lines, each ending in CRLF. */
+export function upgradeRequest(host, port, extra = "") {
+  return `GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
+}
+
+/**
+ * Reads a socket's 101 response head after an upgrade request. Resolves with
+ * the head's text and the bytes after it; the socket is then paused until
+ * the mode attaches its reader (a stream left flowing without a "data"
+ * listener drops what arrives meanwhile, e.g. a keepalive ping while other
+ * connections are still being opened). Rejects, destroying the socket, on an
+ * error or another status.
+ */
+export function readUpgradeHead(socket) {
+  return new Promise((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const onData = (chunk) => {
+      head = head.length ? Buffer.concat([head, chunk]) : chunk;
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      socket.off("data", onData);
+      socket.pause();
+      socket.off("error", reject);
+      socket.on("error", () => {}); // a reset before the mode takes over must not end the process
+      const text = head.subarray(0, end).toString("latin1");
+      if (!/^HTTP\/1\.1 101/.test(text)) return socket.destroy(), reject(new Error(`handshake refused: ${text.split("\r\n")[0]}`));
+      resolve({ text, rest: head.subarray(end + 4) });
+    };
+    socket.on("data", onData);
+    socket.on("error", reject);
+  });
+}
+
+/**
+ * Keeps `depth` copies of `frame` in flight on one WebSocket, refilled in
+ * batches of at least depth/2; `onReplies(n)` is told of each batch of
+ * replies counted. `pipe` is `{ readable, write(bytes), rest }` (`rest`: bytes
+ * that came with the handshake). Returns the pipe's FrameCounter.
+ */
+export function keepEchoing(pipe, frame, depth, onReplies) {
+  const burst = Buffer.concat(Array.from({ length: depth }, () => frame));
+  const counter = new FrameCounter();
+  let inFlight = depth;
+  const onData = (chunk) => {
+    const n = counter.feed(chunk);
+    onReplies(n);
+    inFlight -= n;
+    if (inFlight <= depth / 2) {
+      pipe.write(burst.subarray(0, (depth - inFlight) * frame.length));
+      inFlight = depth;
+    }
+  };
+  pipe.readable.on("data", onData);
+  pipe.readable.on("error", () => {});
+  if (pipe.rest.length) onData(pipe.rest);
+  pipe.readable.resume();
+  pipe.write(burst);
+  return counter;
+}
+
 /** One masked client frame (FIN set) around `payload`. */
 export function maskedFrame(payload, opcode, rsv1 = false) {
   const n = payload.length;
@@ -69,7 +174,6 @@ export class FrameCounter {
  * `rounds` timed rounds; `read()` returns the running total.
  */
 export function roundTimer({ warmup, seconds, rounds, emit }) {
-  const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
   return async function timedRounds(read) {
     await sleep(warmup);
     emit({ event: "measure-start" });

@@ -3,6 +3,7 @@
 // HTTP/2, not wsport's code) that sends whatever request a test needs.
 import http2 from "node:http2";
 import { closeHttp2Sessions } from "../adapters/node_http2.ts";
+import { concat } from "../src/core/bytes.ts";
 import { perMessageDeflate } from "../src/core/extensions/permessage_deflate.ts";
 import { type Server, serve, type ServeOptions } from "../mod.ts";
 import { opensslMissing, testCertificate } from "./certificate.ts";
@@ -77,17 +78,7 @@ export async function rawRequest(
   stream.on("error", () => {});
   const closed = new Promise<void>((resolve) => stream.once("close", () => resolve()));
   await within(closed, 10_000, "the stream to close");
-  return { status, headers, body: new TextDecoder().decode(concatAll(chunks)), rstCode: stream.rstCode ?? 0 };
-}
-
-function concatAll(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return { status, headers, body: new TextDecoder().decode(concat(chunks)), rstCode: stream.rstCode ?? 0 };
 }
 
 /** An extended CONNECT's fields for `port`, with edits. */

@@ -8,10 +8,9 @@
  * @module
  */
 
-import { concat } from "./bytes.ts";
+import { AcceptingProtocol, type ServerAcceptOptions } from "./accepting_protocol.ts";
 import { HandshakeError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import { negotiateAsServer } from "./extensions/negotiate.ts";
 import {
   checkExtendedConnect,
   extendedConnectResponse,
@@ -19,10 +18,8 @@ import {
   http2Refusal,
   type Http2ResponseHead,
 } from "./h2_handshake.ts";
-import type { HandshakeRequest } from "./handshake.ts";
 import type { HeadLimits } from "./http/head.ts";
-import { type ProtocolOptions, ReadyState, WebSocketProtocol } from "./protocol.ts";
-import type { ServerAcceptOptions } from "./server_protocol.ts";
+import { type ProtocolOptions, ReadyState } from "./protocol.ts";
 
 /** Options of an {@link Http2ServerProtocol}. */
 export interface Http2ServerProtocolOptions extends Omit<ProtocolOptions, "extensions"> {
@@ -45,11 +42,7 @@ export interface Http2ServerProtocolOptions extends Omit<ProtocolOptions, "exten
  * stream.respond(server.takeResponse());
  * ```
  */
-export class Http2ServerProtocol extends WebSocketProtocol {
-  /** The `sec-websocket-extensions` value of the 200 ("" for none), once accepted. */
-  extensionsHeader = "";
-  /** The checked request, from its arrival until `accept()`. */
-  request: HandshakeRequest | undefined;
+export class Http2ServerProtocol extends AcceptingProtocol {
   readonly #limits: Partial<HeadLimits> | undefined;
   #received = false;
   #response: Http2ResponseHead | undefined;
@@ -57,8 +50,7 @@ export class Http2ServerProtocol extends WebSocketProtocol {
   #eofPending = false;
 
   constructor(options: Http2ServerProtocolOptions = {}) {
-    super("server", options);
-    this.readyState = ReadyState.CONNECTING;
+    super(options);
     this.#limits = options.headLimits;
   }
 
@@ -108,19 +100,8 @@ export class Http2ServerProtocol extends WebSocketProtocol {
    * @returns Events from DATA received before the call.
    */
   accept(options: ServerAcceptOptions = {}): WsEvent[] {
-    const request = this.#awaitingDecision();
-    const { extensions = [], streamMessages = false, ...response } = options;
-    const negotiated = negotiateAsServer(request.extensions, extensions);
-    this.#response = extendedConnectResponse(request, { ...response, extensions: negotiated.header });
-    this.extensionsHeader = negotiated.header;
-    if (streamMessages) this.setStreaming(true);
-    this.setExtensions(negotiated.extensions);
-    this.request = undefined;
-    this.readyState = ReadyState.OPEN;
-    const pending = this.#pending;
+    const events = this.open(options, (request, response) => (this.#response = extendedConnectResponse(request, response)), { chunks: this.#pending, eof: this.#eofPending });
     this.#pending = [];
-    const events = pending.length === 0 ? [] : super.receiveData(pending.length === 1 ? pending[0]! : concat(pending));
-    if (this.#eofPending) events.push(...super.receiveEof());
     return events;
   }
 
@@ -132,10 +113,7 @@ export class Http2ServerProtocol extends WebSocketProtocol {
    * @param headers More response fields.
    */
   reject(status: number, body = "", headers: Iterable<readonly [string, string]> = []): void {
-    if (!Number.isInteger(status) || status < 300 || status > 599) {
-      throw new RangeError(`status ${status} cannot refuse a handshake (use 300-599)`);
-    }
-    this.#awaitingDecision();
+    this.checkRefusal(status);
     this.#queueRefusal(status, body, headers);
   }
 
@@ -149,13 +127,6 @@ export class Http2ServerProtocol extends WebSocketProtocol {
     const head = this.#response;
     this.#response = undefined;
     return head;
-  }
-
-  #awaitingDecision(): HandshakeRequest {
-    if (this.readyState !== ReadyState.CONNECTING || this.request === undefined) {
-      throw new InvalidStateError("no handshake request is awaiting a decision");
-    }
-    return this.request;
   }
 
   #queueRefusal(status: number, body: string, headers: Iterable<readonly [string, string]>): void {

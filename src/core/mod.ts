@@ -37,13 +37,8 @@ export {
   type Side,
   WebSocketProtocol,
 } from "./protocol.ts";
-export {
-  DEFAULT_MAX_HTTP_BODY_SIZE,
-  type HttpResponseInit,
-  type ServerAcceptOptions,
-  ServerProtocol,
-  type ServerProtocolOptions,
-} from "./server_protocol.ts";
+export { AcceptingProtocol, type Held, type ServerAcceptOptions } from "./accepting_protocol.ts";
+export { DEFAULT_MAX_HTTP_BODY_SIZE, type HttpResponseInit, ServerProtocol, type ServerProtocolOptions } from "./server_protocol.ts";
 export { ClientProtocol, type ClientProtocolOptions } from "./client_protocol.ts";
 export * from "./handshake.ts";
 export {

@@ -6,21 +6,12 @@
  * @module
  */
 
+import { AcceptingProtocol, type ServerAcceptOptions } from "./accepting_protocol.ts";
 import { concat } from "./bytes.ts";
-import { WebSocketProtocol, type ProtocolOptions, ReadyState } from "./protocol.ts";
+import { type ProtocolOptions, ReadyState } from "./protocol.ts";
 import { HandshakeError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import type { ServerExtensionFactory } from "./extensions/extension.ts";
-import { negotiateAsServer } from "./extensions/negotiate.ts";
-import {
-  type AcceptOptions,
-  acceptResponse,
-  checkRequest,
-  type HandshakeRequest,
-  isUpgradeRequest,
-  reasonPhrase,
-  rejectResponse,
-} from "./handshake.ts";
+import { acceptResponse, checkRequest, isUpgradeRequest, reasonPhrase, rejectResponse } from "./handshake.ts";
 import { type HeadLimits, type RequestHead, RequestHeadParser, writeResponseHead } from "./http/head.ts";
 
 /** Options of a {@link ServerProtocol}. */
@@ -47,20 +38,10 @@ export interface HttpResponseInit {
   body?: Uint8Array;
 }
 
+export type { ServerAcceptOptions } from "./accepting_protocol.ts";
+
 /** Default of {@link ServerProtocolOptions.maxHttpBodySize}. */
 export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
-
-/** What {@link ServerProtocol.accept} answers with. */
-export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
-  /**
-   * The extensions the server is willing to use for this connection; each
-   * negotiates against the client's offers, in the client's order. Leave
-   * out an extension here to refuse it for this connection.
-   */
-  extensions?: readonly ServerExtensionFactory[];
-  /** Report messages as `"chunk"` events as they arrive instead of whole (see `ConnectionOptions.streamMessages`). */
-  streamMessages?: boolean;
-}
 
 /**
  * Sans-IO server connection. Feed it bytes; when it reports a `"request"`
@@ -75,11 +56,7 @@ export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
  * socket.write(server.dataToSend());
  * ```
  */
-export class ServerProtocol extends WebSocketProtocol {
-  /** The `Sec-WebSocket-Extensions` value of the 101 response ("" for none), once accepted. */
-  extensionsHeader = "";
-  /** The checked request, from its arrival until `accept()` (which lets it go, to save memory). */
-  request: HandshakeRequest | undefined;
+export class ServerProtocol extends AcceptingProtocol {
   #parser: RequestHeadParser | undefined;
   #pending: Uint8Array[] = [];
   readonly #http: boolean;
@@ -91,8 +68,7 @@ export class ServerProtocol extends WebSocketProtocol {
   #eofPending = false;
 
   constructor(options: ServerProtocolOptions = {}) {
-    super("server", options);
-    this.readyState = ReadyState.CONNECTING;
+    super(options);
     this.#parser = new RequestHeadParser(options.headLimits);
     this.#http = options.http ?? false;
     this.#maxHttpBodySize = options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
@@ -133,20 +109,8 @@ export class ServerProtocol extends WebSocketProtocol {
    * @returns Events from bytes received before the call.
    */
   accept(options: ServerAcceptOptions = {}): WsEvent[] {
-    const request = this.#awaitingDecision();
-    const { extensions = [], streamMessages = false, ...response } = options;
-    const negotiated = negotiateAsServer(request.extensions, extensions);
-    this.queueBytes(acceptResponse(request, { ...response, extensions: negotiated.header }));
-    this.extensionsHeader = negotiated.header;
-    if (streamMessages) this.setStreaming(true);
-    this.setExtensions(negotiated.extensions);
-    // The head (every header string) is not kept for the connection's lifetime; copy what you need.
-    this.request = undefined;
-    this.readyState = ReadyState.OPEN;
-    const pending = this.#pending;
+    const events = this.open(options, (request, response) => this.queueBytes(acceptResponse(request, response)), { chunks: this.#pending, eof: this.#eofPending });
     this.#pending = [];
-    const events = pending.length === 0 ? [] : super.receiveData(pending.length === 1 ? pending[0]! : concat(pending));
-    if (this.#eofPending) events.push(...super.receiveEof());
     return events;
   }
 
@@ -158,10 +122,7 @@ export class ServerProtocol extends WebSocketProtocol {
    * @param headers More response headers.
    */
   reject(status: number, body = "", headers: Iterable<readonly [string, string]> = []): void {
-    if (!Number.isInteger(status) || status < 300 || status > 599) {
-      throw new RangeError(`status ${status} cannot refuse a handshake (use 300-599)`);
-    }
-    this.#awaitingDecision();
+    this.checkRefusal(status);
     this.queueBytes(rejectResponse(status, body, headers));
     this.#close();
   }
@@ -201,13 +162,6 @@ export class ServerProtocol extends WebSocketProtocol {
     }
     this.#close();
     return [];
-  }
-
-  #awaitingDecision(): HandshakeRequest {
-    if (this.readyState !== ReadyState.CONNECTING || this.request === undefined) {
-      throw new InvalidStateError("no handshake request is awaiting a decision");
-    }
-    return this.request;
   }
 
   #startHttp(head: RequestHead, rest: Uint8Array): WsEvent[] {

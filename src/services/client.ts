@@ -10,7 +10,8 @@ import type { Timer } from "./clock.ts";
 import { ClientProtocol } from "../core/client_protocol.ts";
 import { defaultNetwork } from "../transport/default_network.ts";
 import { ExtensionNegotiationError, HandshakeError } from "../core/errors.ts";
-import type { WsEvent } from "../core/events.ts";
+import type { WsEvent, WsResponseEvent } from "../core/events.ts";
+import type { WebSocketProtocol } from "../core/protocol.ts";
 import type { ClientExtensionFactory } from "../core/extensions/extension.ts";
 import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
 import { WEBSOCKET_VERSION } from "../core/handshake.ts";
@@ -191,6 +192,27 @@ function headerList(headers: ConnectOptions<unknown>["headers"]): [string, strin
   return Object.entries(headers);
 }
 
+/** The connection of a client whose handshake (over HTTP/1.1 or HTTP/2) succeeded. */
+export function clientConnection<Data>(
+  core: WebSocketProtocol,
+  transport: Transport,
+  opened: WsResponseEvent,
+  path: string,
+  options: ConnectOptions<Data>,
+  policy: ConnectionPolicy,
+): WebSocketConnection<Data> {
+  return new WebSocketConnection<Data>({
+    core,
+    transport,
+    policy,
+    handlers: options.handlers ?? {},
+    data: options.data as Data,
+    protocol: opened.protocol,
+    extensions: opened.response.headers.get("sec-websocket-extensions") ?? "",
+    path,
+  });
+}
+
 /** Runs the opening handshake on a connected transport. */
 function handshake<Data>(
   transport: Transport,
@@ -223,16 +245,7 @@ function handshake<Data>(
   const onEvents = (events: WsEvent[]) => {
     const first = events[0];
     if (first?.type === "response") {
-      const ws = new WebSocketConnection<Data>({
-        core,
-        transport,
-        policy,
-        handlers: options.handlers ?? {},
-        data: options.data as Data,
-        protocol: first.protocol,
-        extensions: first.response.headers.get("sec-websocket-extensions") ?? "",
-        path: target.path,
-      });
+      const ws = clientConnection(core, transport, first, target.path, options, policy);
       forward = ws;
       ws.open(events.slice(1));
       settle.resolve(ws);

@@ -11,8 +11,8 @@
 import { ExtensionNegotiationError, HandshakeError } from "../core/errors.ts";
 import { Http2ClientProtocol } from "../core/h2_client_protocol.ts";
 import type { Network, Transport } from "../transport/transport.ts";
-import type { ConnectOptions } from "./client.ts";
-import { kClose, kData, kDrain, kEnd, type ConnectionPolicy, WebSocketConnection } from "./connection.ts";
+import { clientConnection, type ConnectOptions } from "./client.ts";
+import { type ConnectionPolicy, kClose, kData, kDrain, kEnd, type WebSocketConnection } from "./connection.ts";
 import { writeOutgoing } from "./write_outgoing.ts";
 
 /** Where the client connects, as `parseWebSocketUrl` gives it. */
@@ -92,16 +92,7 @@ export async function connectHttp2<Data>(
     throw first.error;
   }
   if (first?.type !== "response") throw new HandshakeError(opening.status, "WS_ERR_UNEXPECTED_RESPONSE", "no response event");
-  const ws = new WebSocketConnection<Data>({
-    core,
-    transport,
-    policy,
-    handlers: options.handlers ?? {},
-    data: options.data as Data,
-    protocol: first.protocol,
-    extensions: first.response.headers.get("sec-websocket-extensions") ?? "",
-    path: target.path,
-  });
+  const ws = clientConnection(core, transport, first, target.path, options, policy);
   transport.start({
     data: (chunk) => ws[kData](chunk),
     drain: () => ws[kDrain](),

@@ -10,7 +10,7 @@
 import type { WsEvent } from "../core/events.ts";
 import type { HandshakeRequest } from "../core/handshake.ts";
 import type { RequestHead } from "../core/http/head.ts";
-import type { Http2ServerProtocol } from "../core/h2_server_protocol.ts";
+import type { AcceptingProtocol } from "../core/accepting_protocol.ts";
 import type { ServerProtocol } from "../core/server_protocol.ts";
 import type { PeerInfo, Transport, TransportEvents } from "../transport/transport.ts";
 import type { Clock, Timer } from "./clock.ts";
@@ -19,7 +19,7 @@ import { writeOutgoing } from "./write_outgoing.ts";
 
 /** One connection's (or HTTP/2 stream's) opening phase, as the server's decision sees it. */
 export interface Opening {
-  readonly core: ServerProtocol | Http2ServerProtocol;
+  readonly core: AcceptingProtocol;
   readonly transport: Transport;
   readonly peer: PeerInfo;
   /** Whether the transport closed meanwhile. */
