@@ -88,6 +88,7 @@ export class NodeHttp2StreamTransport extends BaseTransport implements Http2Stre
   #responded: boolean;
   #reading = false;
   #error: Error | undefined;
+  #onResponded: (() => void) | undefined;
 
   /**
    * @param stream The stream.
@@ -123,12 +124,12 @@ export class NodeHttp2StreamTransport extends BaseTransport implements Http2Stre
     this.failed(this.#error ?? new WebSocketError("WS_ERR_STREAM_RESET", `HTTP/2 stream ${this.streamId} was reset (RST_STREAM ${name})`));
   }
 
-  respond(head: Http2ResponseHead, endStream = false): void {
+  respond(head: Http2ResponseHead): void {
     if (this.#responded || this.isClosed) return;
     this.#responded = true;
-    const stream = this.raw as http2.ServerHttp2Stream;
-    stream.respond({ ...toHeaderObject(head.headers), ":status": head.status }, { endStream });
-    if (!endStream) this.writable();
+    (this.raw as http2.ServerHttp2Stream).respond({ ...toHeaderObject(head.headers), ":status": head.status });
+    this.writable();
+    this.#onResponded?.();
   }
 
   protected writeSome(chunk: Uint8Array): number | Promise<number> {
@@ -138,7 +139,9 @@ export class NodeHttp2StreamTransport extends BaseTransport implements Http2Stre
     return new Promise((resolve) => this.raw.once("drain", () => resolve(chunk.length)));
   }
 
-  protected shutdownWrite(): void {
+  protected shutdownWrite(): void | Promise<void> {
+    // Ending a server stream before its response head would make the runtime send a default one.
+    if (!this.#responded) return new Promise<void>((resolve) => (this.#onResponded = resolve)).then(() => this.shutdownWrite());
     if (!this.raw.writableEnded) this.raw.end();
   }
 

@@ -26,9 +26,9 @@ export interface Http2StreamTransport extends Transport {
   readonly headers: HeaderFields;
   /**
    * Server side: sends the response HEADERS. Bytes written before it wait
-   * for it. With `endStream`, the stream ends with the head (no body).
+   * for it; `end()` ends the stream after them.
    */
-  respond(head: Http2ResponseHead, endStream?: boolean): void;
+  respond(head: Http2ResponseHead): void;
 }
 
 /**
