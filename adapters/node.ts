@@ -57,7 +57,8 @@ function onClose(this: WithTransport): void {
   transport.events?.close(transport.error);
 }
 
-function peerCertificateOf(socket: tls.TLSSocket): PeerCertificate | undefined {
+/** @internal The certificate a `node:tls` socket's peer presented, in wsport's form. */
+export function peerCertificateOf(socket: tls.TLSSocket): PeerCertificate | undefined {
   // authorizationError is typed as an Error but is a code string ("UNABLE_TO_VERIFY_LEAF_SIGNATURE").
   return toPeerCertificate(socket.getPeerCertificate(), socket.authorized, socket.authorizationError);
 }

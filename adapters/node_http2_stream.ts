@@ -12,8 +12,8 @@ import * as tls from "node:tls";
 import { WebSocketError } from "../src/core/errors.ts";
 import { BaseTransport, type ReleaseReason } from "../src/transport/base_transport.ts";
 import type { HeaderFields, Http2ResponseHead, Http2StreamTransport } from "../src/transport/http2.ts";
-import { toPeerCertificate } from "../src/transport/tls.ts";
 import type { PeerCertificate } from "../src/transport/transport.ts";
+import { peerCertificateOf } from "./node.ts";
 
 /** The TCP+TLS connection a stream travels on, read once per session. */
 export interface Connection {
@@ -24,8 +24,10 @@ export interface Connection {
   peerCertificate: PeerCertificate | undefined;
 }
 
+/** For a stream whose session has no socket any more (it is closing): nothing known. */
 export const NO_CONNECTION: Connection = { remoteAddress: "", remotePort: 0, localAddress: "", localPort: 0, peerCertificate: undefined };
 
+/** What the streams of a session report about its connection, read once from its socket. */
 export function connectionOf(socket: net.Socket): Connection {
   const secure = socket instanceof tls.TLSSocket;
   return {
@@ -35,10 +37,6 @@ export function connectionOf(socket: net.Socket): Connection {
     localPort: socket.localPort ?? 0,
     peerCertificate: secure ? peerCertificateOf(socket as tls.TLSSocket) : undefined,
   };
-}
-
-function peerCertificateOf(socket: tls.TLSSocket): PeerCertificate | undefined {
-  return toPeerCertificate(socket.getPeerCertificate(), socket.authorized, socket.authorizationError);
 }
 
 /** Node's header object (arrays for repeated fields) as ordered pairs. */

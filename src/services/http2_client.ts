@@ -38,6 +38,7 @@ export type Http2Attempt<Data> =
  * @param network The network (it must have `openHttp2Stream`).
  * @param policy The connection policy.
  * @param timeout The handshake timeout, ms.
+ * @param headers The extra request headers.
  * @returns The connection, or a fallback; rejects with a {@link HandshakeError} when HTTP/2 was required
  *   (`"WS_ERR_HTTP2_UNAVAILABLE"`) or the server refused (its status).
  */
