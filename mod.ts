@@ -101,6 +101,7 @@ export type {
   VerifyClient,
 } from "./src/transport/transport.ts";
 export { setDefaultNetwork } from "./src/transport/default_network.ts";
+export { type Http2StreamTransport, isHttp2Stream } from "./src/transport/http2.ts";
 
 import { setDefaultNetwork } from "./src/transport/default_network.ts";
 import type { Network } from "./src/transport/transport.ts";

@@ -5,6 +5,7 @@ export default defineConfig({
     mod: "mod.ts",
     core: "src/core/mod.ts",
     node: "adapters/node.ts",
+    http2: "adapters/node_http2.ts",
     deno: "adapters/deno.ts",
     bun: "adapters/bun.ts",
     memory: "adapters/memory.ts",

@@ -24,6 +24,7 @@ import { NO_WRITEV_COALESCE_LIMIT } from "../src/transport/write_queue.ts";
 import { BaseTransport, type ReleaseReason } from "../src/transport/base_transport.ts";
 import { type ConnectOptions, type Listener, type ListenOptions, type Network, type PeerCertificate, type Transport } from "../src/transport/transport.ts";
 import { type NodeStyleCertificate, toPeerCertificate } from "../src/transport/tls.ts";
+import { nodeHttp2Support } from "./http2_support.ts";
 
 // --- types (the part of Bun's API used here; bun-types has the real one) ---
 
@@ -304,4 +305,6 @@ export const bunNetwork: Network = {
   reverseLookup: (address) => dns.promises.reverse(address),
   hostname: () => os.hostname(),
   prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "bun", isMainThread),
+  // HTTP/2 (RFC 8441) through the runtime's node:http2 and node:tls, loaded on first use.
+  ...nodeHttp2Support,
 };

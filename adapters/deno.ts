@@ -26,6 +26,7 @@ import { WebSocketError } from "../src/core/errors.ts";
 import { NO_WRITEV_COALESCE_LIMIT } from "../src/transport/write_queue.ts";
 import { BaseTransport } from "../src/transport/base_transport.ts";
 import type { ConnectOptions, Listener, ListenOptions, Network, ReusePortSupport, Transport } from "../src/transport/transport.ts";
+import { nodeHttp2Support } from "./http2_support.ts";
 
 // --- types (the part of the Deno namespace used here; `deno check` has the real one) ---
 
@@ -249,6 +250,8 @@ export const denoNetwork: Network = {
   hostname: () => Deno.hostname(),
   // node:process of Deno 2 has setgid/setuid but no setgroups: refused while supplementary groups remain.
   prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "deno", isMainThread),
+  // HTTP/2 (RFC 8441) through the runtime's node:http2 and node:tls, loaded on first use.
+  ...nodeHttp2Support,
 };
 
 /** Linux only; and without the unstable "net" feature Deno exits the process on reusePort instead of throwing. */

@@ -22,8 +22,19 @@ import { sha1From } from "../src/transport/native_sha1.ts";
 import { createHash } from "node:crypto";
 import { preparePrivilegeDrop } from "../src/transport/privileges.ts";
 import { coalesce } from "../src/transport/write_queue.ts";
-import { type ConnectOptions, type Listener, type ListenOptions, type Network, type PeerCertificate, type Transport, type TransportEvents } from "../src/transport/transport.ts";
+import {
+  type ClientTlsOptions,
+  type ConnectOptions,
+  type Listener,
+  type ListenOptions,
+  type Network,
+  type PeerCertificate,
+  type ServerTlsOptions,
+  type Transport,
+  type TransportEvents,
+} from "../src/transport/transport.ts";
 import { toPeerCertificate } from "../src/transport/tls.ts";
+import { nodeHttp2Support } from "./http2_support.ts";
 
 // --- transport ---
 
@@ -50,7 +61,8 @@ function onClose(this: WithTransport): void {
   transport.events?.close(transport.error);
 }
 
-function peerCertificateOf(socket: tls.TLSSocket): PeerCertificate | undefined {
+/** @internal The certificate a `node:tls` socket's peer presented, in wsport's form. */
+export function peerCertificateOf(socket: tls.TLSSocket): PeerCertificate | undefined {
   // authorizationError is typed as an Error but is a code string ("UNABLE_TO_VERIFY_LEAF_SIGNATURE").
   return toPeerCertificate(socket.getPeerCertificate(), socket.authorized, socket.authorizationError);
 }
@@ -152,15 +164,28 @@ export class NodeTransport implements Transport {
 function listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
   const onSocket = (socket: net.Socket) => accept(new NodeTransport(socket));
   const server: net.Server = options.tls
-    ? tls.createServer({
-      cert: options.tls.cert,
-      key: options.tls.key,
-      ca: options.tls.ca,
-      requestCert: options.tls.requestCert ?? false,
-      rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
-      allowHalfOpen: true,
-    }, onSocket)
+    ? tls.createServer(tlsServerOptions(options.tls), onSocket)
     : net.createServer({ noDelay: true, allowHalfOpen: true }, onSocket);
+  return bind(server, options);
+}
+
+/** @internal The `node:tls` options of a server with these TLS options (half-open connections allowed). */
+export function tlsServerOptions(options: ServerTlsOptions): tls.TlsOptions & { allowHalfOpen: boolean } {
+  return {
+    cert: options.cert,
+    key: options.key,
+    ca: options.ca,
+    requestCert: options.requestCert ?? false,
+    rejectUnauthorized: options.rejectUnauthorized ?? true,
+    allowHalfOpen: true,
+  };
+}
+
+/**
+ * @internal Listens with a `node:net` or `node:tls` server and resolves with
+ * it as a {@link Listener}; `closing` runs when the listener is closed.
+ */
+export function bind(server: net.Server, options: ListenOptions, closing?: () => void): Promise<Listener> {
   // A failed TLS handshake is that client's problem, not the server's.
   server.on("tlsClientError", (_error: Error, socket: Duplex) => socket.destroy());
   return new Promise((resolve, reject) => {
@@ -176,6 +201,7 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
         // has ended; the contract is the former.
         close: () => new Promise<void>((done) => {
           server.close();
+          closing?.();
           setImmediate(done);
         }),
       });
@@ -183,19 +209,24 @@ function listen(options: ListenOptions, accept: (transport: Transport) => void):
   });
 }
 
+/** @internal The `node:tls` options of a client connection to `hostname` with these TLS options. */
+export function tlsConnectOptions(hostname: string, port: number, options: ClientTlsOptions): tls.ConnectionOptions {
+  return {
+    host: hostname,
+    port,
+    servername: options.servername ?? (net.isIP(hostname) ? undefined : hostname),
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+    rejectUnauthorized: options.rejectUnauthorized ?? true,
+    allowHalfOpen: true, // honoured by tls.connect, missing from its type
+  } as tls.ConnectionOptions;
+}
+
 function connect(options: ConnectOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
     const socket = options.tls
-      ? tls.connect({
-        host: options.hostname,
-        port: options.port,
-        servername: options.tls.servername ?? (net.isIP(options.hostname) ? undefined : options.hostname),
-        ca: options.tls.ca,
-        cert: options.tls.cert,
-        key: options.tls.key,
-        rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
-        allowHalfOpen: true, // honoured by tls.connect, missing from its type
-      } as tls.ConnectionOptions)
+      ? tls.connect(tlsConnectOptions(options.hostname, options.port, options.tls))
       : net.connect({ host: options.hostname, port: options.port, allowHalfOpen: true });
     const ready = options.tls ? "secureConnect" : "connect";
     socket.once("error", reject);
@@ -242,6 +273,8 @@ export const nodeNetwork: Network = {
   reverseLookup,
   hostname: () => os.hostname(),
   prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "node", isMainThread),
+  // HTTP/2 (RFC 8441) through the runtime's node:http2 and node:tls, loaded on first use.
+  ...nodeHttp2Support,
 };
 
 // --- node:http integration ---

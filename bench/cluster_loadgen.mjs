@@ -16,7 +16,7 @@
 // line: {"mode":"cluster", "rounds":[deliveries/s...], "latency":{p50,p99,n}, "loadedLatency":{...}, "cpu"}.
 import net from "node:net";
 import { randomBytes } from "node:crypto";
-import { BroadcastWindow, maskedFrame } from "./frames.mjs";
+import { BroadcastWindow, maskedFrame } from "./loadgen_common.mjs";
 
 const opt = {};
 const argv = process.argv.slice(2);

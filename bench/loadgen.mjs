@@ -31,24 +31,12 @@
 import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { deflateRawSync, constants as zlib } from "node:zlib";
-import { BroadcastWindow, FrameCounter, maskedFrame } from "./frames.mjs";
+import { BroadcastWindow, emit, FrameCounter, keepEchoing, maskedFrame, parseCommandLine, readUpgradeHead, runMode, sleep, upgradeRequest } from "./loadgen_common.mjs";
 
-const [mode = "echo", ...rest] = process.argv.slice(2);
-const opt = {};
-for (let i = 0; i < rest.length; i++) if (rest[i].startsWith("--")) opt[rest[i].slice(2)] = rest[++i];
-const port = Number(opt.port ?? 9001);
-const host = opt.host ?? "127.0.0.1";
-const conns = Number(opt.conns ?? 64);
-const size = Number(opt.size ?? 32);
-const warmup = Number(opt.warmup ?? 1);
-const seconds = Number(opt.seconds ?? 2);
-const rounds = Number(opt.rounds ?? 3);
+const { mode, opt, port, host, conns, size, timedRounds } = parseCommandLine(process.argv.slice(2));
 const binary = opt.binary === "1";
 const deflate = opt.deflate === "1";
 const offer = opt.offer ?? "cnct";
-
-const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
-const emit = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
 // --- frames -----------------------------------------------------------------
 
@@ -81,39 +69,18 @@ const extensionHeader = deflate ? `Sec-WebSocket-Extensions: ${OFFERS[offer]}\r\
 const CLIENT_WINDOW_BITS = offer === "browser" ? 12 : 15;
 
 /** Opens a TCP connection and does the opening handshake. Resolves to the socket and any bytes after the 101 head. */
-function openWebSocket() {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    socket.setNoDelay(true);
-    let head = Buffer.alloc(0);
-    const onData = (chunk) => {
-      head = head.length ? Buffer.concat([head, chunk]) : chunk;
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      socket.off("data", onData);
-      // Paused until the mode attaches its reader: a stream left flowing without a
-      // "data" listener drops what arrives meanwhile (e.g. a keepalive ping while
-      // the other connections are still being opened).
-      socket.pause();
-      socket.off("error", reject);
-      socket.on("error", () => {}); // a reset before the mode takes over must not end the process
-      const text = head.subarray(0, end).toString("latin1");
-      if (!/^HTTP\/1\.1 101/.test(text)) return socket.destroy(), reject(new Error(`handshake refused: ${text.split("\r\n")[0]}`));
-      const extensions = /^sec-websocket-extensions:[ \t]*(.*)$/im.exec(text)?.[1]?.trim() ?? "";
-      if (deflate && !/permessage-deflate/i.test(extensions)) return socket.destroy(), reject(new Error("server did not accept permessage-deflate"));
-      const window = /client_max_window_bits=(\d+)/i.exec(extensions);
-      if (deflate && window && Number(window[1]) < CLIENT_WINDOW_BITS) {
-        return socket.destroy(), reject(new Error(`server asked for client_max_window_bits=${window[1]}; the precomputed frame uses ${CLIENT_WINDOW_BITS}`));
-      }
-      resolve({ socket, rest: head.subarray(end + 4), extensions });
-    };
-    socket.on("data", onData);
-    socket.on("error", reject);
-    socket.write(
-      `GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n${extensionHeader}\r\n`,
-    );
-  });
+async function openWebSocket() {
+  const socket = net.connect({ host, port });
+  socket.setNoDelay(true);
+  socket.write(upgradeRequest(host, port, extensionHeader));
+  const { text, rest } = await readUpgradeHead(socket);
+  const extensions = /^sec-websocket-extensions:[ \t]*(.*)$/im.exec(text)?.[1]?.trim() ?? "";
+  if (deflate && !/permessage-deflate/i.test(extensions)) throw (socket.destroy(), new Error("server did not accept permessage-deflate"));
+  const window = /client_max_window_bits=(\d+)/i.exec(extensions);
+  if (deflate && window && Number(window[1]) < CLIENT_WINDOW_BITS) {
+    throw (socket.destroy(), new Error(`server asked for client_max_window_bits=${window[1]}; the precomputed frame uses ${CLIENT_WINDOW_BITS}`));
+  }
+  return { socket, rest, extensions };
 }
 
 /** Opens `count` connections, at most `parallel` handshakes at a time. */
@@ -130,53 +97,15 @@ async function openMany(count, parallel = 200) {
   return out;
 }
 
-/** Runs the warm-up, then `rounds` timed rounds; `read()` returns the running total. */
-async function timedRounds(read) {
-  await sleep(warmup);
-  emit({ event: "measure-start" });
-  const cpuStart = process.cpuUsage();
-  const t0 = performance.now();
-  const perRound = [];
-  for (let r = 0; r < rounds; r++) {
-    const before = read();
-    const start = performance.now();
-    await sleep(seconds);
-    perRound.push((read() - before) / ((performance.now() - start) / 1000));
-  }
-  const cpu = process.cpuUsage(cpuStart);
-  const elapsed = (performance.now() - t0) / 1000;
-  return { rounds: perRound.map(Math.round), cpu: +((cpu.user + cpu.system) / 1e6 / elapsed).toFixed(2) };
-}
-
 // --- modes ------------------------------------------------------------------
 
 /** Each connection keeps `depth` messages in flight, refilled in batches of at least depth/2. */
 async function echo() {
   const depth = Number(opt.depth ?? 32);
   const frame = messageFrame(size);
-  const burst = Buffer.concat(Array.from({ length: depth }, () => frame));
   let total = 0;
   const opened = await openMany(conns);
-  const counters = [];
-  for (const { socket, rest } of opened) {
-    const counter = new FrameCounter();
-    counters.push(counter);
-    let inFlight = depth;
-    const onData = (chunk) => {
-      const n = counter.feed(chunk);
-      total += n;
-      inFlight -= n;
-      if (inFlight <= depth / 2) {
-        socket.write(burst.subarray(0, (depth - inFlight) * frame.length));
-        inFlight = depth;
-      }
-    };
-    socket.on("data", onData);
-    socket.on("error", () => {});
-    if (rest.length) onData(rest);
-    socket.resume();
-    socket.write(burst);
-  }
+  const counters = opened.map(({ socket, rest }) => keepEchoing({ readable: socket, write: (bytes) => socket.write(bytes), rest }, frame, depth, (n) => (total += n)));
   const result = await timedRounds(() => total);
   const compressed = counters.reduce((sum, c) => sum + c.compressed, 0);
   emit({ mode: "echo", size, frameBytes: frame.length, negotiated: opened[0]?.extensions, replies: total, compressedReplies: compressed, ...result });
@@ -314,15 +243,4 @@ async function broadcast() {
   emit({ mode: "broadcast", conns: opened.length, fanoutMs, ...result });
 }
 
-const modes = { echo, handshake, idle, broadcast };
-if (!modes[mode]) {
-  console.error(`unknown mode ${mode}; one of ${Object.keys(modes).join(", ")}`);
-  process.exit(2);
-}
-try {
-  await modes[mode]();
-} catch (error) {
-  emit({ event: "error", message: String(error?.message ?? error) });
-  process.exit(1);
-}
-if (mode !== "idle") process.exit(0);
+await runMode({ echo, handshake, idle, broadcast }, mode, "one of echo, handshake, idle, broadcast", mode === "idle");

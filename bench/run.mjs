@@ -5,7 +5,7 @@
 //   npm run bench                 full run (about 15 min); writes bench/results/latest.json,
 //                                 a dated copy and bench/results/README.md
 //   npm run bench -- --quick      about 3 min; writes bench/results/latest.json
-//   options: --no-save (print only)  --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate
+//   options: --no-save (print only)  --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate,http2
 //   A run of only some scenarios leaves latest.json, the dated copy and results/README.md alone;
 //   a full (not --quick) run that includes deflate writes its rows to bench/results/deflate-DATE.json.
 //   npm run bench -- --scenarios deflate      permessage-deflate only (about 3 min per runtime)
@@ -13,12 +13,13 @@
 //                                             Debian's redis-server): one publisher, 5,000 clients over two
 //                                             server processes on one Redis, against one process and against
 //                                             socket.io 4 + @socket.io/redis-adapter; writes results/cluster-DATE.json
+//   npm run bench -- --scenarios http2        WebSockets over HTTP/2 streams against HTTP/1.1 upgrades, over TLS
 //
 // Every server runs pinned to CPU 0 and every load generator to CPU 1
 // (taskset), each in its own process group, killed when measured and on exit.
 import { spawn, execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, copyFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync, mkdirSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,7 +34,7 @@ const listOption = (name, all) => {
   return i >= 0 ? argv[i + 1].split(",") : all;
 };
 const RUNTIMES = listOption("runtimes", ["node", "deno", "bun"]);
-const ALL_SCENARIOS = ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate"];
+const ALL_SCENARIOS = ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate", "http2"];
 // Opt-in scenarios: run only when named.
 const EXTRA_SCENARIOS = ["cluster"];
 const SCENARIOS = new Set(listOption("scenarios", ALL_SCENARIOS));
@@ -505,8 +506,64 @@ async function measureCore(runtime) {
   }
 }
 
+// --- WebSocket over HTTP/2 -------------------------------------------------------------
+
+const S_H2_HANDSHAKES = "TLS handshakes (new WebSocket)";
+const S_H2_ECHO = `TLS echo ${ECHO_SMALL.size} B text`;
+const H2_IMPL = { 1: "wsport HTTP/1.1", 2: "wsport HTTP/2" };
+/** HTTP/2: 4 connections carry the 32 handshake loops; the 64 echoing WebSockets share 1 connection, as a page's would. */
+const H2_SESSIONS = { handshake: 4, echo: 1 };
+
+/** A self-signed certificate for the TLS servers, made with openssl in a directory removed at exit. */
+let certificate;
+function benchCertificate() {
+  if (certificate) return certificate;
+  const dir = mkdtempSync(path.join(os.tmpdir(), "wsport-bench-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  certificate = { cert: path.join(dir, "cert.pem"), key: path.join(dir, "key.pem") };
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", certificate.key, "-out", certificate.cert], { stdio: "ignore" });
+  return certificate;
+}
+
+/**
+ * One wsport server per runtime with `http2: true` over TLS; the same load over
+ * HTTP/1.1 upgrades (a TLS connection per WebSocket) and over HTTP/2 streams,
+ * in the same run (bench/h2_loadgen.mjs, Node's node:http2 as the client).
+ */
+async function measureHttp2(runtime) {
+  const planned = [[S_H2_HANDSHAKES, "handshakes/s"], [S_H2_ECHO, "msg/s"]];
+  const fail = (version, scenario, unit, error) => record({ runtime, impl: H2_IMPL[version], scenario, value: null, unit, detail: `error: ${error.message ?? error}` });
+  let server;
+  try {
+    const { cert, key } = benchCertificate();
+    const wsportServer = SERVERS[runtime].find((s) => s.impl === "wsport");
+    server = await startServer([...wsportServer.cmd, "--cert", cert, "--key", key, "--http2", "1"]);
+  } catch (error) {
+    for (const version of [1, 2]) for (const [scenario, unit] of planned) fail(version, scenario, unit, error);
+    return;
+  }
+  try {
+    for (const [scenario, unit, mode, options] of [[S_H2_HANDSHAKES, "handshakes/s", "handshake", { conns: 32 }], [S_H2_ECHO, "msg/s", "echo", ECHO_SMALL]]) {
+      for (const version of [1, 2]) {
+        try {
+          const r = await load(server, mode, { ...options, http: version, ...(version === 2 ? { sessions: H2_SESSIONS[mode] } : {}) }, "bench/h2_loadgen.mjs");
+          const via = version === 2 ? `${r.sessions} HTTP/2 connection${r.sessions > 1 ? "s" : ""}` : `a TLS connection each`;
+          const what = mode === "echo" ? "msg" : "handshakes";
+          record({ runtime, impl: H2_IMPL[version], scenario, value: median(r.rounds), unit, detail: `${via}, ${spread(r.rounds)}, ${cpuNote(r)}, ${perCpu(median(r.rounds), r, what)}${r.failed ? `, ${r.failed} failed` : ""}` });
+        } catch (error) {
+          fail(version, scenario, unit, error);
+        }
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 function anchorFor(row) {
   if (row.scenario.startsWith("cluster")) return CLUSTER_SINGLE;
+  if (row.impl === H2_IMPL[1] || row.impl === H2_IMPL[2]) return H2_IMPL[1];
   if (row.scenario.startsWith("core mask")) return "bufferutil";
   if (row.scenario.startsWith("core ")) {
     const hasBu = rows.some((r) => r.runtime === row.runtime && r.scenario === row.scenario && r.impl === "ws+bufferutil");
@@ -659,6 +716,7 @@ for (const runtime of RUNTIMES) {
     for (const spec of SERVERS[runtime]) await measureServer(runtime, spec);
   }
   if (SCENARIOS.has("deflate")) await measureDeflate(runtime);
+  if (SCENARIOS.has("http2")) await measureHttp2(runtime);
 }
 if (SCENARIOS.has("cluster")) {
   console.error("\n[node] cluster (Redis fan-out)");
@@ -680,7 +738,7 @@ addRatios();
 
 const text = table(rows);
 console.log(`\n${text}\n\nTargets (goals, not assertions):\n${targets()}\n${SCENARIOS.has("cluster") ? clusterTargets() + "\n" : ""}`);
-console.log(`Ratios are value / the anchor of the same runtime and scenario (${Object.entries(ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; core: ws+bufferutil, mask: bufferutil).`);
+console.log(`Ratios are value / the anchor of the same runtime and scenario (${Object.entries(ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; core: ws+bufferutil, mask: bufferutil; TLS rows: ${H2_IMPL[1]}).`);
 console.log(`Total time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 
 const resultsDir = path.join(ROOT, "bench/results");

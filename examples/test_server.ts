@@ -4,7 +4,9 @@
 //   lws-mirror-protocol      every message to every connection, through a bounded ring
 //   lws-status               the list of open connections, as JSON, pushed on every change
 // Open the printed URL in a few browser tabs and draw on the canvas.
-//   node --import tsx examples/test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE]]
+//   node --import tsx examples/test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE] [--http2]] [--redis redis://HOST:PORT]
+// With --ssl --http2 the page and its three WebSockets share one HTTP/2 connection (RFC 8441)
+// in browsers that speak it; HTTP/1.1 clients keep working on the same port.
 //   node_modules/.bin/deno run -A examples/test_server.ts
 //   node_modules/.bin/bun examples/test_server.ts
 // libwebsockets' own test client talks to it: libwebsockets-test-client localhost --port=7681
@@ -16,7 +18,7 @@ import { type Server, type ServerTlsOptions, serve } from "../mod.ts";
 import { redisEngine } from "../adapters/redis.ts";
 import { type GeneratedCertificate, generateSelfSignedCertificate } from "./test_server/certificate.ts";
 import { dumbIncrementProtocol } from "./test_server/dumb_increment.ts";
-import type { DemoEvent, DemoEventListener } from "./test_server/events.ts";
+import { type DemoEvent, type DemoEventListener, remoteOf } from "./test_server/events.ts";
 import { Mirror } from "./test_server/mirror.ts";
 import { ConnectionList } from "./test_server/status.ts";
 
@@ -45,6 +47,8 @@ export interface TestServerOptions {
   hostname?: string;
   /** Certificate and key (PEM): serve https and wss. */
   tls?: ServerTlsOptions;
+  /** With `tls`: also speak HTTP/2, so a browser's page and its WebSockets share one connection (RFC 8441). */
+  http2?: boolean;
   /** Entries in the mirror's ring. Default 512. */
   ringSize?: number;
   /** Told about connections, numbers sent and the mirror's flow control. */
@@ -73,6 +77,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     port: options.port ?? DEFAULT_PORT,
     hostname: options.hostname ?? "0.0.0.0",
     tls: options.tls,
+    http2: options.http2,
     highWaterMark: HIGH_WATER_MARK,
     // The first protocol also serves clients that ask for none, as in lws.
     protocols: [
@@ -80,11 +85,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       connections.track(mirror.protocol),
       connections.protocol,
     ],
-    fetch: (request) => {
+    fetch: (request, peer) => {
       if (new URL(request.url).pathname !== "/") return undefined; // 404
       if (request.method !== "GET" && request.method !== "HEAD") {
         return new Response("Method Not Allowed", { status: 405, headers: { allow: "GET, HEAD" } });
       }
+      onEvent({ type: "page", remote: remoteOf(peer) });
       return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
     },
   });
@@ -101,7 +107,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   return server;
 }
 
-export const USAGE = "usage: test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE]] [--redis redis://HOST:PORT]";
+export const USAGE = "usage: test_server.ts [--port 7681] [--host 0.0.0.0] [--ssl [--cert FILE --key FILE] [--http2]] [--redis redis://HOST:PORT]";
 
 /** Thrown by {@link startFromArguments} for --help. */
 export class UsageRequested extends Error {
@@ -135,6 +141,7 @@ export async function startFromArguments(argv: string[], log: (line: string) => 
       port: { type: "string", default: String(DEFAULT_PORT) },
       host: { type: "string", default: "0.0.0.0" },
       ssl: { type: "boolean", default: false },
+      http2: { type: "boolean", default: false },
       cert: { type: "string" },
       key: { type: "string" },
       redis: { type: "string" },
@@ -146,6 +153,7 @@ export async function startFromArguments(argv: string[], log: (line: string) => 
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${values.port} is not a port number`);
   if ((values.cert !== undefined || values.key !== undefined) && !values.ssl) throw new Error("--cert and --key go with --ssl");
   if ((values.cert === undefined) !== (values.key === undefined)) throw new Error("--cert and --key go together");
+  if (values.http2 && !values.ssl) throw new Error("--http2 goes with --ssl: browsers speak HTTP/2 only over TLS");
 
   let tls: ServerTlsOptions | undefined;
   let certificate: GeneratedCertificate | undefined;
@@ -159,14 +167,14 @@ export async function startFromArguments(argv: string[], log: (line: string) => 
 
   let server: Server;
   try {
-    server = await startTestServer({ port, hostname: values.host, tls, redis: values.redis, onEvent: (event) => logEvent(event, log) });
+    server = await startTestServer({ port, hostname: values.host, tls, http2: values.http2, redis: values.redis, onEvent: (event) => logEvent(event, log) });
   } catch (error) {
     certificate?.remove();
     throw error;
   }
   const host = values.host === "0.0.0.0" || values.host === "::" ? "localhost" : values.host.includes(":") ? `[${values.host}]` : values.host;
   const url = `${tls ? "https" : "http"}://${host}:${server.port}/`;
-  log(`wsport test server listening on ${url}${values.redis ? ` (sharing the mirror and the connection list through ${values.redis})` : ""}`);
+  log(`wsport test server listening on ${url}${values.http2 ? " (HTTP/2 and HTTP/1.1)" : ""}${values.redis ? ` (sharing the mirror and the connection list through ${values.redis})` : ""}`);
   return {
     server,
     url,

@@ -20,6 +20,7 @@ import {
   STATUS_PROTOCOL,
   type StatusMessage,
 } from "../examples/test_server.ts";
+import { generateSelfSignedCertificate } from "../examples/test_server/certificate.ts";
 import { chromiumMissing, launchChromium } from "./peers/peers.ts";
 import { opensslMissing } from "./certificate.ts";
 import { deferred, until, within } from "./helpers.ts";
@@ -279,7 +280,46 @@ test(`demo (${runtime}): the command line prints its URL and closes connections 
   }
 });
 
+test(`demo (${runtime}): --http2 needs --ssl`, async () => {
+  await assert.rejects(startFromArguments(["--port", "0", "--http2"], () => {}), /--http2 goes with --ssl/);
+});
+
 // --- the page in a real browser ---
+
+test(`demo (${runtime}): --ssl --http2: headless Chromium gets the page and its three WebSockets over one HTTP/2 connection`, { skip: chromiumMissing() ?? false, timeout: LONG_TEST }, async () => {
+  const certificate = generateSelfSignedCertificate();
+  const events: DemoEvent[] = [];
+  const server = await startTestServer({
+    port: 0,
+    hostname: "127.0.0.1",
+    tls: { cert: certificate.cert, key: certificate.key },
+    http2: true,
+    onEvent: (event) => void events.push(event),
+  });
+  const browser = await launchChromium(["--ignore-certificate-errors"]);
+  try {
+    const page = await browser.newPage({ ignoreHTTPSErrors: true });
+    const wait = { timeout: 20_000 };
+    await page.goto(`https://127.0.0.1:${server.port}/`, wait);
+    for (const id of ["increment-status", "mirror-status", "status-status"]) await page.waitForSelector(`#${id}[data-state="open"]`, wait);
+    assert.equal(await page.evaluate(`performance.getEntriesByType("navigation")[0].nextHopProtocol`), "h2");
+    await page.waitForFunction(`Number(document.getElementById("increment-value").textContent) >= 3`, undefined, wait);
+    // The server's view: the page, then three WebSockets, all on the connection that carried the page.
+    const served = events.filter((e) => e.type === "page");
+    assert.equal(served.length, 1);
+    const connection = served[0]!.remote;
+    const opens = events.filter((e): e is Extract<DemoEvent, { type: "open" }> => e.type === "open");
+    assert.deepEqual(opens.map((e) => e.protocol).sort(), [DUMB_INCREMENT_PROTOCOL, MIRROR_PROTOCOL, STATUS_PROTOCOL].sort());
+    for (const open of opens) assert.match(open.remote, new RegExp(`^${connection.replace(/[.[\]]/g, "\\$&")} stream \\d+$`));
+    assert.equal(new Set(opens.map((e) => e.remote)).size, 3, "three streams");
+    // The status list the page shows names the streams.
+    await page.waitForFunction(`document.getElementById("status-rows").textContent.includes("stream")`, undefined, wait);
+  } finally {
+    await browser.close();
+    await server.close({ timeout: 2000 });
+    certificate.remove();
+  }
+});
 
 
 test(`demo (${runtime}): headless Chromium shows the counter, and a stroke drawn in one tab appears in another`, { skip: skipUnlessPeer(chromiumMissing()), timeout: LONG_TEST }, async () => {

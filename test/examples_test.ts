@@ -8,6 +8,8 @@ import * as net from "node:net";
 import process from "node:process";
 import WsWebSocket, { WebSocketServer } from "ws";
 import { within } from "./helpers.ts";
+import { skipUnlessPeer } from "./peers/requirements.ts";
+import { opensslMissing } from "./certificate.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 
@@ -147,3 +149,21 @@ test(`examples/client-driver.ts${deflate ? " --deflate" : ""} runs every case of
   }
 });
 }
+
+test("examples/http2.ts: two WebSockets as streams of one HTTP/2 connection, echoed and closed", { skip: skipUnlessPeer(opensslMissing()) }, async () => {
+  const child = run("examples/http2.ts", []);
+  const output: string[] = [];
+  try {
+    for await (const line of lines(child)) output.push(line);
+  } finally {
+    await stop(child);
+  }
+  const text = output.join("\n");
+  assert.match(text, /^listening on https:\/\/127\.0\.0\.1:\d+\/ \(HTTP\/2 and HTTP\/1\.1\)$/m);
+  assert.match(text, /^server: \/ opened as HTTP\/2 stream 1$/m);
+  assert.match(text, /^server: \/ opened as HTTP\/2 stream 3$/m);
+  assert.match(text, /^client: one connection for both: true$/m);
+  assert.match(text, /^client: echo: hi from a$/m);
+  assert.match(text, /^client: echo: hi from b$/m);
+  assert.match(text, /^client: closed \{"code":1000,"reason":"done","wasClean":true\} \{"code":1000,"reason":"done","wasClean":true\}$/m);
+});

@@ -69,7 +69,7 @@ function assertCounting(numbers: number[], who: string): void {
 }
 
 /** libwebsockets-test-client against the wsport demo, checked from both ends. */
-async function lwsClientAgainstDemo(tls: ServerTlsOptions | undefined): Promise<void> {
+async function lwsClientAgainstDemo(tls: ServerTlsOptions | undefined, http2 = false): Promise<void> {
   const opened: DemoEvent[] = [];
   const incrementsTo = new Map<string, number[]>();
   const mirror = { received: new Map<string, number>(), notCircles: [] as string[], sentTo: new Map<string, number>() };
@@ -81,7 +81,7 @@ async function lwsClientAgainstDemo(tls: ServerTlsOptions | undefined): Promise<
       if (typeof event.message !== "string" || !CIRCLE.test(event.message)) mirror.notCircles.push(String(event.message).slice(0, 80));
     } else if (event.type === "mirror-sent") mirror.sentTo.set(event.remote, (mirror.sentTo.get(event.remote) ?? 0) + event.count);
   };
-  const server = await startTestServer({ port: 0, hostname: "127.0.0.1", tls, onEvent });
+  const server = await startTestServer({ port: 0, hostname: "127.0.0.1", tls, http2, onEvent });
   const scheme = tls ? "wss" : "ws";
   // A wsport client watching the mirror too: what the server mirrors reaches others, not only the sender.
   const seenByObserver: Message[] = [];
@@ -108,6 +108,8 @@ async function lwsClientAgainstDemo(tls: ServerTlsOptions | undefined): Promise<
     }, "100 circles from the lws client, mirrored back to it", 30_000);
     await until(() => seenByObserver.length >= 100, "the circles at the observer", 30_000);
 
+    // On an HTTP/2 port, the lws client still speaks HTTP/1.1 (each WebSocket its own TLS connection, no stream).
+    if (http2) assert.ok(!lwsRemote(MIRROR_PROTOCOL)!.includes(" stream "), `${lwsRemote(MIRROR_PROTOCOL)} is an HTTP/1.1 connection`);
     // Numbers: the client printed 0, 1, 2... and they are the ones the server sent it from writable callbacks.
     assert.equal(output.numbers[0], 0);
     assertCounting(output.numbers, "the lws client");
@@ -139,6 +141,15 @@ test(`lws interop (${runtime}): libwebsockets-test-client --ssl → wsport test 
   const certificate = generateSelfSignedCertificate();
   try {
     await lwsClientAgainstDemo({ cert: certificate.cert, key: certificate.key });
+  } finally {
+    certificate.remove();
+  }
+});
+
+test(`lws interop (${runtime}): libwebsockets-test-client --ssl (HTTP/1.1) → wsport test server --ssl --http2, on the same port as HTTP/2`, { skip: skipUnlessPeer(LWS_MISSING ?? opensslMissing()), timeout: TIMEOUT }, async () => {
+  const certificate = generateSelfSignedCertificate();
+  try {
+    await lwsClientAgainstDemo({ cert: certificate.cert, key: certificate.key }, true);
   } finally {
     certificate.remove();
   }

@@ -10,12 +10,15 @@
 //                        without it the runtime's default codec
 //   --redis URL          broadcasts also reach the other servers on that Redis (wsport/redis,
 //                        default options): the "cluster" scenario
+//   --cert F --key F     TLS (PEM files): wss and https
+//   --http2 1            with --cert/--key: HTTP/2 too (RFC 8441 WebSockets as streams), HTTP/1.1 on the same port
 //   --ping-interval MS   keepalive pings (default 0: none); a connection quiet for a whole
 //                        interval frees its compressor (and its inflate window under
 //                        client_no_context_takeover), so this makes the idle release observable
 // With --deflate 1 it prints, before "listening", a line
 //   info {"codec", "defaultCodec", "level", "memLevel", "serverWindowBits", "threshold"}
 // read from the library's exports (undefined where the library has no such constant).
+import { readFileSync } from "node:fs";
 import * as wsport from "../../mod.ts";
 import type { DeflateCodec, ServerExtensionFactory } from "../../mod.ts";
 import { args, isTrigger, ready } from "./control.ts";
@@ -33,8 +36,11 @@ if (opts.deflate === "1") {
   throw new Error("--codec needs --deflate 1");
 }
 const pubsub = opts.redis ? await (await import("../../adapters/redis.ts")).redisEngine({ url: opts.redis }) : undefined;
+const tls = opts.cert ? { cert: readFileSync(opts.cert, "utf8"), key: readFileSync(opts.key!, "utf8") } : undefined;
+if (opts.http2 === "1" && !tls) throw new Error("--http2 1 needs --cert and --key");
 const server = await wsport.serve({
   pubsub,
+  ...(tls ? { tls, http2: opts.http2 === "1" } : {}),
   port: Number(opts.port ?? 0),
   hostname: opts.host ?? "127.0.0.1",
   pingInterval: Number(opts["ping-interval"] ?? 0),

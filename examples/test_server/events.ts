@@ -2,9 +2,12 @@
 // connection events; tests observe all of them to check the server's side of
 // an exchange (e.g. that the libwebsockets test client's circles were seen
 // and mirrored) without reaching into the protocols' state.
+import { isHttp2Stream, type Transport } from "../../mod.ts";
 
 /** One thing that happened in the test server. `remote` is "address:port". */
 export type DemoEvent =
+  /** The page was served; `remote` is the connection it came on ("address:port"). */
+  | { type: "page"; remote: string }
   | { type: "open"; protocol: string; remote: string }
   | { type: "close"; protocol: string; remote: string; code: number; reason: string }
   /** dumb-increment-protocol sent `value` from a writable callback. */
@@ -20,8 +23,13 @@ export type DemoEvent =
 
 export type DemoEventListener = (event: DemoEvent) => void;
 
-/** "address:port", bracketing IPv6 addresses. */
-export function remoteOf(ws: { remoteAddress: string; remotePort: number }): string {
+/**
+ * "address:port", bracketing IPv6 addresses; for a WebSocket on an HTTP/2
+ * stream "address:port stream N", since the streams of one connection share
+ * its address and port.
+ */
+export function remoteOf(ws: { remoteAddress: string; remotePort: number; transport?: Transport }): string {
   const address = ws.remoteAddress.includes(":") ? `[${ws.remoteAddress}]` : ws.remoteAddress;
-  return `${address}:${ws.remotePort}`;
+  const stream = ws.transport !== undefined && isHttp2Stream(ws.transport) ? ` stream ${ws.transport.streamId}` : "";
+  return `${address}:${ws.remotePort}${stream}`;
 }

@@ -10,7 +10,7 @@
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { HandshakeError } from "./errors.ts";
 import { type ExtensionOffer, hasToken, isToken, parseExtensions, parseTokenList } from "./http/header_values.ts";
-import { type RequestHead, type ResponseHead, writeRequestHead, writeResponseHead } from "./http/head.ts";
+import { type HeaderMap, type RequestHead, type ResponseHead, writeRequestHead, writeResponseHead } from "./http/head.ts";
 import { sha1 } from "./sha1.ts";
 
 /** The GUID RFC 6455 section 1.3 appends to the key. */
@@ -127,6 +127,24 @@ export function checkRequest(head: RequestHead): HandshakeRequest | HandshakeErr
   if (decodeBase64(key)?.length !== 16) {
     return reject(400, "WS_ERR_INVALID_KEY", "Sec-WebSocket-Key is not base64 of 16 bytes");
   }
+  const offers = readOffers(h);
+  if (offers instanceof HandshakeError) return offers;
+  return { path: head.target, host: host[0]!, key, ...offers, head };
+}
+
+/**
+ * Reads what a client offers, the same over HTTP/1.1 and HTTP/2 (RFC 8441
+ * section 5 keeps these fields of RFC 6455): `Origin`, the subprotocols and
+ * the extensions.
+ *
+ * @param h The request's header fields.
+ * @returns The offers, or a 400 {@link HandshakeError} for a malformed list.
+ * @example
+ * ```ts
+ * readOffers(new HeaderMap([["Sec-WebSocket-Protocol", "chat, superchat"]])); // { protocols: ["chat", "superchat"], ... }
+ * ```
+ */
+export function readOffers(h: HeaderMap): Pick<HandshakeRequest, "origin" | "protocols" | "extensions"> | HandshakeError {
   const protocolValue = h.get("sec-websocket-protocol");
   const protocols = protocolValue === null ? [] : parseTokenList(protocolValue);
   if (protocols === null) return reject(400, "WS_ERR_INVALID_PROTOCOL_HEADER", "malformed Sec-WebSocket-Protocol header");
@@ -135,8 +153,7 @@ export function checkRequest(head: RequestHead): HandshakeRequest | HandshakeErr
   if (extensions === null) {
     return reject(400, "WS_ERR_INVALID_EXTENSIONS_HEADER", "malformed Sec-WebSocket-Extensions header");
   }
-  const origin = h.get("origin") ?? undefined;
-  return { path: head.target, host: host[0]!, origin, key, protocols, extensions, head };
+  return { origin: h.get("origin") ?? undefined, protocols, extensions };
 }
 
 /** What the server answers a valid request with. */
@@ -369,6 +386,28 @@ export function checkResponse(
   if (accept.length !== 1 || accept[0] !== acceptKey(sent.key)) {
     return reject(status, "WS_ERR_INVALID_ACCEPT", "Sec-WebSocket-Accept does not match the key sent");
   }
+  return checkNegotiation(h, status, sent);
+}
+
+/**
+ * Checks what a server's accepting response settled against what the
+ * client offered, the same over HTTP/1.1 and HTTP/2: at most one
+ * subprotocol, one that was offered; extensions that were offered, each once.
+ *
+ * @param h The response's header fields.
+ * @param status The response's status, carried by any error.
+ * @param sent The subprotocols and the extension names offered.
+ * @returns What was negotiated, or a {@link HandshakeError}.
+ * @example
+ * ```ts
+ * checkNegotiation(new HeaderMap([["Sec-WebSocket-Protocol", "chat"]]), 200, { protocols: ["chat"], extensions: [] });
+ * ```
+ */
+export function checkNegotiation(
+  h: HeaderMap,
+  status: number,
+  sent: { protocols: readonly string[]; extensions: readonly string[] },
+): HandshakeResponse | HandshakeError {
   const protocols = h.getAll("sec-websocket-protocol");
   let protocol = "";
   if (protocols.length > 0) {

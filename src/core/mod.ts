@@ -37,13 +37,8 @@ export {
   type Side,
   WebSocketProtocol,
 } from "./protocol.ts";
-export {
-  DEFAULT_MAX_HTTP_BODY_SIZE,
-  type HttpResponseInit,
-  type ServerAcceptOptions,
-  ServerProtocol,
-  type ServerProtocolOptions,
-} from "./server_protocol.ts";
+export { AcceptingProtocol, type Held, type ServerAcceptOptions } from "./accepting_protocol.ts";
+export { DEFAULT_MAX_HTTP_BODY_SIZE, type HttpResponseInit, ServerProtocol, type ServerProtocolOptions } from "./server_protocol.ts";
 export { ClientProtocol, type ClientProtocolOptions } from "./client_protocol.ts";
 export * from "./handshake.ts";
 export {
@@ -66,3 +61,7 @@ export * from "./extensions/deflate_codec.ts";
 export { pakoCodec } from "./extensions/pako_codec.ts";
 export { defaultDeflateCodec, setDefaultDeflateCodec } from "./extensions/default_codec.ts";
 export * from "./extensions/permessage_deflate.ts";
+export { ClientHandshakeProtocol, type ClientHandshakeOptions } from "./client_handshake.ts";
+export * from "./h2_handshake.ts";
+export { Http2ServerProtocol, type Http2ServerProtocolOptions } from "./h2_server_protocol.ts";
+export { Http2ClientProtocol, type Http2ClientProtocolOptions } from "./h2_client_protocol.ts";

@@ -6,21 +6,12 @@
  * @module
  */
 
+import { AcceptingProtocol, type ServerAcceptOptions } from "./accepting_protocol.ts";
 import { concat } from "./bytes.ts";
-import { WebSocketProtocol, type ProtocolOptions, WsReadyState } from "./protocol.ts";
+import { type ProtocolOptions, WsReadyState } from "./protocol.ts";
 import { HandshakeError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import type { ServerExtensionFactory } from "./extensions/extension.ts";
-import { negotiateAsServer } from "./extensions/negotiate.ts";
-import {
-  type AcceptOptions,
-  acceptResponse,
-  checkRequest,
-  type HandshakeRequest,
-  isUpgradeRequest,
-  reasonPhrase,
-  rejectResponse,
-} from "./handshake.ts";
+import { acceptResponse, checkRequest, isUpgradeRequest, reasonPhrase, rejectResponse } from "./handshake.ts";
 import { type HeadLimits, type RequestHead, RequestHeadParser, writeResponseHead } from "./http/head.ts";
 
 /** Options of a {@link ServerProtocol}. */
@@ -47,28 +38,10 @@ export interface HttpResponseInit {
   body?: Uint8Array;
 }
 
+export type { ServerAcceptOptions } from "./accepting_protocol.ts";
+
 /** Default of {@link ServerProtocolOptions.maxHttpBodySize}. */
 export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
-
-/** What {@link ServerProtocol.accept} answers with. */
-export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
-  /**
-   * The extensions the server is willing to use for this connection; each
-   * negotiates against the client's offers, in the client's order. Leave
-   * out an extension here to refuse it for this connection.
-   */
-  extensions?: readonly ServerExtensionFactory[];
-  /** Report messages as `"chunk"` events as they arrive instead of whole (see `ConnectionOptions.streamMessages`). */
-  streamMessages?: boolean;
-  /**
-   * Leave the bytes that arrived behind the request unparsed, for
-   * {@link WebSocketProtocol.receiveNext} to return one event at a time
-   * (what an I/O layer that runs handlers between events wants: their
-   * replies then precede the close a later frame causes). Default false:
-   * `accept()` returns their events.
-   */
-  deferInput?: boolean;
-}
 
 /**
  * Sans-IO server connection. Feed it bytes; when it reports a `"request"`
@@ -91,11 +64,7 @@ export interface ServerAcceptOptions extends Omit<AcceptOptions, "extensions"> {
  * }
  * ```
  */
-export class ServerProtocol extends WebSocketProtocol {
-  /** The `Sec-WebSocket-Extensions` value of the 101 response ("" for none), once accepted. */
-  extensionsHeader = "";
-  /** The checked request, from its arrival until `accept()` (which lets it go, to save memory). */
-  request: HandshakeRequest | undefined;
+export class ServerProtocol extends AcceptingProtocol {
   #parser: RequestHeadParser | undefined;
   #pending: Uint8Array[] = [];
   readonly #http: boolean;
@@ -107,8 +76,7 @@ export class ServerProtocol extends WebSocketProtocol {
   #eofPending = false;
 
   constructor(options: ServerProtocolOptions = {}) {
-    super("server", options);
-    this.readyState = WsReadyState.CONNECTING;
+    super(options);
     this.#parser = new RequestHeadParser(options.headLimits);
     this.#http = options.http ?? false;
     this.#maxHttpBodySize = options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
@@ -152,20 +120,9 @@ export class ServerProtocol extends WebSocketProtocol {
    * @returns Events from bytes received before the call (none with `deferInput`).
    */
   accept(options: ServerAcceptOptions = {}): WsEvent[] {
-    const request = this.#awaitingDecision();
-    const { extensions = [], streamMessages = false, deferInput = false, ...response } = options;
-    const negotiated = negotiateAsServer(request.extensions, extensions);
-    this.queueBytes(acceptResponse(request, { ...response, extensions: negotiated.header }));
-    this.extensionsHeader = negotiated.header;
-    if (streamMessages) this.setStreaming(true);
-    this.setExtensions(negotiated.extensions);
-    // The head (every header string) is not kept for the connection's lifetime; copy what you need.
-    this.request = undefined;
-    this.readyState = WsReadyState.OPEN;
-    const pending = this.#pending;
+    const events = this.open(options, (request, response) => this.queueBytes(acceptResponse(request, response)), { chunks: this.#pending, eof: this.#eofPending });
     this.#pending = [];
-    this.receiveLater(pending.length === 1 ? pending[0]! : concat(pending), this.#eofPending);
-    return deferInput ? [] : this.receiveData(new Uint8Array(0));
+    return events;
   }
 
   /**
@@ -176,10 +133,7 @@ export class ServerProtocol extends WebSocketProtocol {
    * @param headers More response headers.
    */
   reject(status: number, body = "", headers: Iterable<readonly [string, string]> = []): void {
-    if (!Number.isInteger(status) || status < 300 || status > 599) {
-      throw new RangeError(`status ${status} cannot refuse a handshake (use 300-599)`);
-    }
-    this.#awaitingDecision();
+    this.checkRefusal(status);
     this.queueBytes(rejectResponse(status, body, headers));
     this.#close();
   }
@@ -219,13 +173,6 @@ export class ServerProtocol extends WebSocketProtocol {
     }
     this.#close();
     return [];
-  }
-
-  #awaitingDecision(): HandshakeRequest {
-    if (this.readyState !== WsReadyState.CONNECTING || this.request === undefined) {
-      throw new InvalidStateError("no handshake request is awaiting a decision");
-    }
-    return this.request;
   }
 
   #startHttp(head: RequestHead, rest: Uint8Array): WsEvent[] {

@@ -10,13 +10,15 @@ import type { Timer } from "./clock.ts";
 import { ClientProtocol } from "../core/client_protocol.ts";
 import { defaultNetwork } from "../transport/default_network.ts";
 import { ExtensionNegotiationError, HandshakeError } from "../core/errors.ts";
-import type { WsEvent } from "../core/events.ts";
+import type { WsEvent, WsResponseEvent } from "../core/events.ts";
+import type { WebSocketProtocol } from "../core/protocol.ts";
 import type { ClientExtensionFactory } from "../core/extensions/extension.ts";
 import { useNetworkFeatures } from "./network_features.ts";
 import { WEBSOCKET_VERSION } from "../core/handshake.ts";
 import type { HeadLimits } from "../core/http/head.ts";
 import type { ClientTlsOptions, Network, Transport } from "../transport/transport.ts";
 import { writeOutgoing } from "./write_outgoing.ts";
+import { connectHttp2 } from "./http2_client.ts";
 import {
   type ConnectionPolicy,
   type Handlers,
@@ -80,6 +82,15 @@ export interface ConnectOptions<Data = undefined> extends Partial<ConnectionPoli
    * No effect once the connection is open.
    */
   signal?: AbortSignal;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441), one
+   * connection per origin shared by every such WebSocket. `true` falls back
+   * to an HTTP/1.1 upgrade when the server does not offer it (no `h2` by
+   * ALPN, no SETTINGS_ENABLE_CONNECT_PROTOCOL, or a `ws://` URL), as
+   * browsers do; `"only"` rejects then, with a {@link HandshakeError} coded
+   * `"WS_ERR_HTTP2_UNAVAILABLE"`. Default false.
+   */
+  http2?: boolean | "only";
 }
 
 /** Default of {@link ConnectOptions.handshakeTimeout}. */
@@ -126,17 +137,26 @@ export async function connect<Data = undefined>(
   });
   cancelled.catch(() => {}); // reported through the races below, if at all
   try {
-    const connecting = network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined });
-    const transport = await Promise.race([connecting, cancelled]).catch((error) => {
-      // A connection that completes after all must not be left open.
-      connecting.then((late) => late.destroy(), () => {});
-      throw error;
-    });
-    const opening = handshake(transport, target, options, policy, network.isUtf8);
+    let transport: Transport | undefined;
+    if (options.http2) {
+      const attempt = await Promise.race([connectHttp2(target, options, network, policy, timeout, headerList(options.headers)), cancelled]);
+      if ("ws" in attempt) return attempt.ws;
+      transport = attempt.fallback;
+    }
+    if (transport === undefined) {
+      const connecting = network.connect({ hostname: target.hostname, port: target.port, tls: target.secure ? options.tls ?? {} : undefined });
+      transport = await Promise.race([connecting, cancelled]).catch((error) => {
+        // A connection that completes after all must not be left open.
+        connecting.then((late) => late.destroy(), () => {});
+        throw error;
+      });
+    }
+    const opened = transport;
+    const opening = handshake(opened, target, options, policy, network.isUtf8);
     return await Promise.race([opening.result, cancelled]).catch((error) => {
       // Destroyed only once the race is settled: a runtime that reports the close at once would
       // otherwise fail the handshake first, with an error that hides the timeout or the abort.
-      if (error === cancelledWith) transport.destroy();
+      if (error === cancelledWith) opened.destroy();
       throw error;
     });
   } finally {
@@ -196,6 +216,27 @@ function headerList(headers: ConnectOptions<unknown>["headers"]): [string, strin
   return Object.entries(headers);
 }
 
+/** The connection of a client whose handshake (over HTTP/1.1 or HTTP/2) succeeded. */
+export function clientConnection<Data>(
+  core: WebSocketProtocol,
+  transport: Transport,
+  opened: WsResponseEvent,
+  path: string,
+  options: ConnectOptions<Data>,
+  policy: ConnectionPolicy,
+): WebSocketConnection<Data> {
+  return new WebSocketConnection<Data>({
+    core,
+    transport,
+    policy,
+    handlers: options.handlers ?? {},
+    data: options.data as Data,
+    protocol: opened.protocol,
+    extensions: opened.response.headers.get("sec-websocket-extensions") ?? "",
+    path,
+  });
+}
+
 /** Runs the opening handshake on a connected transport. */
 function handshake<Data>(
   transport: Transport,
@@ -228,16 +269,7 @@ function handshake<Data>(
   const onEvents = (events: WsEvent[]) => {
     const first = events[0];
     if (first?.type === "response") {
-      const ws = new WebSocketConnection<Data>({
-        core,
-        transport,
-        policy,
-        handlers: options.handlers ?? {},
-        data: options.data as Data,
-        protocol: first.protocol,
-        extensions: first.response.headers.get("sec-websocket-extensions") ?? "",
-        path: target.path,
-      });
+      const ws = clientConnection(core, transport, first, target.path, options, policy);
       forward = ws;
       ws.open(); // the open handler, then the frames that came with the 101
       settle.resolve(ws);

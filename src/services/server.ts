@@ -11,10 +11,13 @@
 import { InvalidStateError, WebSocketError } from "../core/errors.ts";
 import type { HandshakeRequest } from "../core/handshake.ts";
 import { WsReadyState } from "../core/protocol.ts";
-import { ServerProtocol } from "../core/server_protocol.ts";
+import { DEFAULT_MAX_HTTP_BODY_SIZE, ServerProtocol } from "../core/server_protocol.ts";
+import { isExtendedConnect } from "../core/h2_handshake.ts";
+import { Http2ServerProtocol } from "../core/h2_server_protocol.ts";
 import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
 import { defaultNetwork } from "../transport/default_network.ts";
-import type { Listener, Network, PeerInfo, Transport } from "../transport/transport.ts";
+import { type Http2StreamTransport, isHttp2Stream } from "../transport/http2.ts";
+import type { Listener, ListenOptions, Network, PeerInfo, Transport } from "../transport/transport.ts";
 import type { Timer } from "./clock.ts";
 import { type ConnectionPolicy, type Message, resolvePolicy, WebSocketConnection } from "./connection.ts";
 import { ChannelEngine } from "./pubsub/channel_engine.ts";
@@ -22,7 +25,9 @@ import type { PubSubEngine } from "./pubsub/engine.ts";
 import { Fanout, type TopicListener } from "./pubsub/fanout.ts";
 import { serveHttp } from "./http_bridge.ts";
 import { useNetworkFeatures } from "./network_features.ts";
-import { type HandshakeHooks, peerOf, ServerHandshake } from "./server_handshake.ts";
+import { serveHttp2Request } from "./http2_bridge.ts";
+import { Http2Handshake } from "./http2_handshake.ts";
+import { type HandshakeHooks, type Opening, peerOf, ServerHandshake } from "./server_handshake.ts";
 import {
   type BroadcastOptions,
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -124,15 +129,14 @@ export class Server {
     if (this.#options.reusePort && !sharing.supported) throw new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", sharing.reason);
     // Checked before binding: a server that cannot drop its privileges must not start with them.
     const dropPrivileges = this.#privilegeDrop(network);
-    this.#listener = await network.listen(
-      {
-        hostname: this.#options.hostname ?? "0.0.0.0",
-        port: this.#options.port ?? 0,
-        tls: this.#options.tls,
-        ...(this.#options.reusePort ? { reusePort: true } : {}),
-      },
-      (transport) => this.#accept(transport),
-    );
+    const where: ListenOptions = {
+      hostname: this.#options.hostname ?? "0.0.0.0",
+      port: this.#options.port ?? 0,
+      tls: this.#options.tls,
+      ...(this.#options.reusePort ? { reusePort: true } : {}),
+    };
+    const accept = (transport: Transport) => this.#accept(transport);
+    this.#listener = this.#options.http2 ? await this.#listenHttp2(network, where, accept) : await network.listen(where, accept);
     if (dropPrivileges === undefined) return;
     try {
       dropPrivileges();
@@ -142,6 +146,24 @@ export class Server {
       await listener.close();
       throw error;
     }
+  }
+
+  /** HTTP/2 and HTTP/1.1 on one TLS port, where the network can. */
+  #listenHttp2(network: Network, where: ListenOptions, accept: (transport: Transport) => void): Promise<Listener> {
+    const tls = where.tls;
+    if (tls === undefined) {
+      throw new WebSocketError("WS_ERR_HTTP2_REQUIRES_TLS", "http2 needs tls: clients choose HTTP/2 by ALPN during the TLS handshake (browsers speak it only over TLS)");
+    }
+    if (network.listenHttp2 === undefined) {
+      throw new WebSocketError("WS_ERR_HTTP2_UNSUPPORTED", `the ${network.name} network cannot serve HTTP/2 (it has no listenHttp2)`);
+    }
+    return network.listenHttp2({
+      ...where,
+      tls,
+      admit: (peer) => this.#admit(peer),
+      // No keep-alive beyond the handshake time, as over HTTP/1.1: a connection without streams is closed.
+      idleTimeout: this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    }, accept);
   }
 
   /** What `uid`/`gid` ask for: the network's prepared switch, or an error now if it cannot make it. */
@@ -341,16 +363,20 @@ export class Server {
 
   // --- handshake phase ---
 
+  /** The connection filters: the client certificate (the TLS handshake is done), then `filterConnection`. */
+  #admit(peer: PeerInfo): boolean {
+    const verifyClient = this.#options.tls?.verifyClient;
+    if (verifyClient && !this.#safely(() => verifyClient(peer.peerCertificate, peer) === true, false)) return false;
+    return !this.#closing && !(this.#options.filterConnection && !this.#safely(() => this.#options.filterConnection!(peer), false));
+  }
+
   #accept(transport: Transport): void {
+    // An HTTP/2 stream's connection was admitted once, before its first stream (or by the application's own server).
+    if (isHttp2Stream(transport)) return this.#acceptStream(transport, peerOf(transport));
     // The peer is read when a hook asks (its address costs a system call and a string per connection),
     // here at once if a connection hook will see it.
-    const verifyClient = this.#options.tls?.verifyClient;
-    const peer = verifyClient || this.#options.filterConnection ? peerOf(transport) : undefined;
-    if (verifyClient && !this.#safely(() => verifyClient(peer!.peerCertificate, peer!) === true, false)) {
-      transport.destroy();
-      return;
-    }
-    if (this.#closing || (this.#options.filterConnection && !this.#safely(() => this.#options.filterConnection!(peer!), false))) {
+    const peer = this.#options.tls?.verifyClient || this.#options.filterConnection ? peerOf(transport) : undefined;
+    if (this.#closing || (peer !== undefined && !this.#admit(peer))) {
       transport.destroy();
       return;
     }
@@ -368,12 +394,32 @@ export class Server {
     transport.start(handshake);
   }
 
+  /** An HTTP/2 stream: a WebSocket (extended CONNECT) or a plain request for `fetch`. */
+  #acceptStream(transport: Http2StreamTransport, peer: PeerInfo): void {
+    if (this.#closing) {
+      transport.destroy();
+      return;
+    }
+    this.#handshaking.add(transport);
+    if (!isExtendedConnect(transport.headers)) {
+      const limits = { maxBodySize: this.#options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE, highWaterMark: this.#policy.highWaterMark };
+      void serveHttp2Request(transport, peer, this.#options.fetch, limits).finally(() => this.#handshaking.delete(transport));
+      return;
+    }
+    const core = new Http2ServerProtocol({
+      maxMessageSize: this.#options.maxMessageSize,
+      maxFrameSize: this.#options.maxFrameSize,
+      headLimits: this.#options.headLimits,
+      isUtf8: this.#isUtf8,
+    });
+    new Http2Handshake(this.#hooks, transport, core, peer).begin(this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+  }
+
   /** What a {@link Handshake} needs from its server: made once per server. */
   readonly #hooks: HandshakeHooks = {
     clock: () => this.#policy.clock,
     closeTimeout: () => this.#policy.closeTimeout,
-    decide: (handshake, request) =>
-      this.#decide(handshake.core, handshake.transport, request, handshake.peer, () => handshake.closed, (ws) => handshake.upgrade(ws)),
+    decide: (opening, request) => this.#decide(opening, request),
     serveHttp: (handshake, head, body) =>
       serveHttp(handshake.core, head, body, handshake.peer, this.#options.fetch!, {
         secure: this.#options.tls !== undefined,
@@ -394,14 +440,8 @@ export class Server {
   }
 
   /** Routes an upgrade request to a protocol, runs the handshake filter, and accepts or refuses. */
-  async #decide(
-    core: ServerProtocol,
-    transport: Transport,
-    request: HandshakeRequest,
-    peer: PeerInfo,
-    isClosed: () => boolean,
-    upgrade: (ws: WebSocketConnection<any>) => void,
-  ): Promise<WebSocketConnection<any> | undefined> {
+  async #decide(opening: Opening, request: HandshakeRequest): Promise<WebSocketConnection<any> | undefined> {
+    const { core, transport, peer } = opening;
     const chosen = request.protocols.find((name) => this.#protocols.has(name));
     const protocol = chosen !== undefined ? this.#protocols.get(chosen)! : this.#defaultProtocol;
     if (protocol === undefined) {
@@ -416,7 +456,7 @@ export class Server {
         rejection = { status: 500, body: "handshake filter failed" };
       }
     }
-    if (isClosed() || this.#closing || core.readyState !== WsReadyState.CONNECTING) {
+    if (opening.closed || this.#closing || core.readyState !== WsReadyState.CONNECTING) {
       transport.destroy();
       return undefined;
     }
@@ -454,8 +494,9 @@ export class Server {
     this.#connections.add(ws);
     this.#byProtocol.get(protocol.name)!.add(ws);
     this.#protocolOf.set(ws, protocol.name);
-    // From here on the transport's events go to the connection, before open() runs any handler.
-    upgrade(ws);
+    // Transport events go to the connection from now on, before open() runs any handler: some
+    // runtimes deliver several chunks in one loop, or between tasks.
+    opening.attach(ws);
     ws.open();
     return ws;
   }

@@ -10,6 +10,7 @@
 import type { WsEvent } from "../core/events.ts";
 import type { HandshakeRequest } from "../core/handshake.ts";
 import type { RequestHead } from "../core/http/head.ts";
+import type { AcceptingProtocol } from "../core/accepting_protocol.ts";
 import type { ServerProtocol } from "../core/server_protocol.ts";
 import type { PeerInfo, Transport, TransportEvents } from "../transport/transport.ts";
 import type { Clock, Timer } from "./clock.ts";
@@ -27,11 +28,22 @@ export function peerOf(transport: Transport): PeerInfo {
   return { remoteAddress: transport.remoteAddress, remotePort: transport.remotePort, raw: transport.raw, peerCertificate: transport.peerCertificate };
 }
 
+/** One connection's (or HTTP/2 stream's) opening phase, as the server's decision sees it. */
+export interface Opening {
+  readonly core: AcceptingProtocol;
+  readonly transport: Transport;
+  readonly peer: PeerInfo;
+  /** Whether the transport closed meanwhile. */
+  readonly closed: boolean;
+  /** The request was accepted: every later transport event goes to this connection (called before it opens). */
+  attach(ws: WebSocketConnection<any>): void;
+}
+
 /** What a {@link ServerHandshake} needs from its server: made once per server. */
 export interface HandshakeHooks {
   clock(): Clock;
   closeTimeout(): number;
-  decide(handshake: ServerHandshake, request: HandshakeRequest): Promise<WebSocketConnection<any> | undefined>;
+  decide(opening: Opening, request: HandshakeRequest): Promise<WebSocketConnection<any> | undefined>;
   serveHttp(handshake: ServerHandshake, head: RequestHead, body: Uint8Array): Promise<void>;
   upgraded(transport: Transport): void;
   closed(transport: Transport): void;
@@ -43,7 +55,7 @@ export interface HandshakeHooks {
  * transport event to the {@link WebSocketConnection}. One object per
  * connection, rather than a set of closures: idle connections are many.
  */
-export class ServerHandshake implements TransportEvents {
+export class ServerHandshake implements TransportEvents, Opening {
   ws: WebSocketConnection<any> | undefined;
   closed = false;
   #timer: Timer | undefined;
@@ -76,6 +88,19 @@ export class ServerHandshake implements TransportEvents {
     this.#timer = undefined;
   }
 
+  /**
+   * The handshake was accepted: every later transport event goes to `ws`.
+   * Called synchronously, before `ws` runs any handler, so no chunk can
+   * fall between the accept and the connection (a network may deliver
+   * several in one synchronous loop).
+   *
+   * @param ws The connection the request was upgraded to.
+   */
+  attach(ws: WebSocketConnection<any>): void {
+    this.ws = ws;
+    this.hooks.upgraded(this.transport);
+  }
+
   data(chunk: Uint8Array): void {
     if (this.ws) this.ws[kData](chunk);
     else this.#onEvents(this.core.receiveData(chunk));
@@ -97,26 +122,11 @@ export class ServerHandshake implements TransportEvents {
     this.ws?.[kClose]();
   }
 
-  /**
-   * The handshake was accepted: every later transport event goes to `ws`.
-   * Called synchronously, before `ws` runs any handler, so no chunk can
-   * fall between the accept and the connection (a network may deliver
-   * several in one synchronous loop).
-   *
-   * @param ws The connection the request was upgraded to.
-   */
-  upgrade(ws: WebSocketConnection<any>): void {
-    this.ws = ws;
-    this.hooks.upgraded(this.transport);
-  }
-
   #onEvents(events: WsEvent[]): void {
     for (const event of events) {
       if (event.type === "request") {
         this.#stopTimer();
-        void this.hooks.decide(this, event.request).then((ws) => {
-          if (ws === undefined) this.#flush();
-        });
+        void this.hooks.decide(this, event.request).then((ws) => ws === undefined && this.#flush());
       } else if (event.type === "http-request") {
         this.#stopTimer();
         void this.hooks.serveHttp(this, event.request, event.body).then(() => !this.closed && this.#flush());

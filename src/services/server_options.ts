@@ -41,6 +41,16 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
   hostname?: string;
   /** TLS certificate and key (PEM), and optional client-certificate checks. */
   tls?: ServerTlsOptions;
+  /**
+   * Also speak HTTP/2 on the TLS port (needs `tls`): a client that chooses
+   * `h2` by ALPN opens WebSockets as streams of one connection (RFC 8441
+   * extended CONNECT; browsers do when the page came over HTTP/2), and
+   * `fetch` answers its plain requests; HTTP/1.1 clients are served as
+   * before on the same port. Where the network cannot, `serve` rejects with
+   * a `WebSocketError` coded `"WS_ERR_HTTP2_UNSUPPORTED"` saying why.
+   * Default false.
+   */
+  http2?: boolean;
   /** The subprotocols served; the first is the default and also serves clients that offer none. */
   protocols?: Subprotocol[];
   /** Answers plain HTTP requests on the same port (404 when it returns undefined). Without it, such requests get 426. */

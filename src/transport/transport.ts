@@ -9,6 +9,7 @@
 
 import type { DeflateCodec } from "../core/extensions/deflate_codec.ts";
 import type { NativeMaskOption } from "./native_mask.ts";
+import type { Http2ConnectOptions, Http2ListenOptions, Http2Opening } from "./http2.ts";
 import type { ClientTlsOptions, PeerCertificate, ServerTlsOptions } from "./tls.ts";
 
 export type { ClientTlsOptions, PeerCertificate, ServerTlsOptions, VerifyClient } from "./tls.ts";
@@ -145,6 +146,20 @@ export interface Network {
   listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener>;
   /** Opens a connection (TCP, or TLS when `options.tls` is set). */
   connect(options: ConnectOptions): Promise<Transport>;
+  /**
+   * Listens on one TLS port for HTTP/2 (ALPN `h2`: WebSockets as extended
+   * CONNECT streams, RFC 8441, and plain requests, each handed to `accept`
+   * as an `Http2StreamTransport`) and HTTP/1.1 (ALPN `http/1.1` or none:
+   * each connection handed to `accept` as usual). Absent on networks that
+   * cannot; rejects with `WS_ERR_HTTP2_UNSUPPORTED` where the runtime lacks
+   * what it needs.
+   */
+  listenHttp2?(options: Http2ListenOptions, accept: (transport: Transport) => void): Promise<Listener>;
+  /**
+   * Opens a WebSocket as an HTTP/2 stream on the connection to that origin
+   * (one per origin and TLS options, reused), or says why it cannot.
+   */
+  openHttp2Stream?(options: Http2ConnectOptions): Promise<Http2Opening>;
   /**
    * Reverse DNS: the host names of an IP address (PTR records, or what the
    * system resolver says), without trailing dots. Rejects when there is none.

@@ -148,12 +148,16 @@ const CHROMIUM_ARGS = [
   "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ];
 
-/** Headless Chromium (through playwright-core) with the flags above; close it when done. */
-export async function launchChromium() {
+/**
+ * Headless Chromium (through playwright-core) with the flags above, plus
+ * `extraArgs` (e.g. `--ignore-certificate-errors` for a page served with a
+ * self-signed certificate); close it when done.
+ */
+export async function launchChromium(extraArgs: readonly string[] = []) {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const { chromium } = await import("playwright-core");
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true, timeout: 30_000 });
 }
 
 /**
