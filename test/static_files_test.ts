@@ -236,7 +236,7 @@ interface RawAnswer {
 /** Sends a request head exactly as written (fetch() would normalise `..` and `\`) and reads the answer. */
 async function rawRequest(port: number, target: string, method = "GET"): Promise<RawAnswer> {
   const peer = await rawConnect(await runtimeNetwork(), port);
-  peer.transport.write([enc.encode(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)]);
+  peer.transport.write([enc.encode(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)]);
   await within(peer.closed, 5000, `the answer to ${target}`);
   const text = peer.text();
   const split = text.indexOf("\r\n\r\n");

@@ -94,6 +94,32 @@ export class ByteQueue {
     return view;
   }
 
+  /**
+   * A view of the bytes of the first chunk, without consuming them (empty
+   * when the queue is). With {@link skip}, lets a scanner walk the queue
+   * chunk by chunk without copying.
+   *
+   * @returns The unread part of the first chunk.
+   */
+  peekChunk(): Uint8Array {
+    if (this.#length === 0) return EMPTY;
+    return this.#chunks[this.#head]!.subarray(this.#offset);
+  }
+
+  /**
+   * Consumes `n` bytes (`n <= length`) without returning them.
+   *
+   * @param n Number of bytes.
+   */
+  skip(n: number): void {
+    while (n > 0) {
+      const available = this.#chunks[this.#head]!.length - this.#offset;
+      const count = Math.min(n, available);
+      this.#advance(count, available);
+      n -= count;
+    }
+  }
+
   /** Drops everything. */
   clear(): void {
     this.#chunks = [];

@@ -11,7 +11,7 @@
 import { InvalidStateError, WebSocketError } from "../core/errors.ts";
 import type { HandshakeRequest } from "../core/handshake.ts";
 import { ReadyState } from "../core/protocol.ts";
-import { ServerProtocol } from "../core/server_protocol.ts";
+import { DEFAULT_MAX_HTTP_BODY_SIZE, ServerProtocol } from "../core/server_protocol.ts";
 import type { ServerExtensionFactory } from "../core/extensions/extension.ts";
 import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
 import { defaultNetwork } from "../transport/default_network.ts";
@@ -20,10 +20,14 @@ import type { Timer } from "./clock.ts";
 import { type ConnectionPolicy, kSendShared, type Message, resolvePolicy, WebSocketConnection } from "./connection.ts";
 import { BroadcastRelay, type RelayedKind } from "./broadcast.ts";
 import { encodeSharedFrame, type SharedFrame } from "./shared_frames.ts";
-import { serveHttp } from "./http_bridge.ts";
-import { type HandshakeHooks, ServerHandshake } from "./server_handshake.ts";
+import { type ConnectionHooks, HttpConnection, type OpenUpgrade } from "./http_connection.ts";
+import type { HttpService } from "./http_exchange.ts";
 import {
+  DEFAULT_BODY_TIMEOUT,
+  DEFAULT_FETCH_TIMEOUT,
   DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_KEEP_ALIVE_TIMEOUT,
+  DEFAULT_MAX_REQUESTS_PER_CONNECTION,
   type PublishOptions,
   type Rejection,
   type ServeOptions,
@@ -77,7 +81,8 @@ export class Server {
   readonly #defaultProtocol: Subprotocol | undefined;
   readonly #connections = new Set<WebSocketConnection<any>>();
   readonly #byProtocol = new Map<string, Set<WebSocketConnection<any>>>();
-  readonly #handshaking = new Set<Transport>();
+  // Connections still speaking HTTP (plain requests, or an upgrade being decided).
+  readonly #handshaking = new Set<HttpConnection>();
   readonly #protocolOf = new WeakMap<WebSocketConnection<any>, string>();
   readonly #forget = (ws: WebSocketConnection<any>) => {
     this.#connections.delete(ws);
@@ -89,6 +94,7 @@ export class Server {
   readonly #topics = new TopicRegistry<WebSocketConnection<any>>();
   readonly #relay: BroadcastRelay | undefined;
   #network: Network | undefined;
+  readonly #hooks: ConnectionHooks;
 
   /** @internal Use {@link serve}. */
   constructor(options: ServeOptions) {
@@ -105,6 +111,7 @@ export class Server {
     if (options.broadcastChannel !== undefined) {
       this.#relay = new BroadcastRelay(options.broadcastChannel, (kind, target, message) => this.#deliverRelayed(kind, target, message));
     }
+    this.#hooks = this.#connectionHooks();
   }
 
   /**
@@ -317,17 +324,20 @@ export class Server {
     this.#closing = true;
     this.#relay?.close();
     const listenerClosed = this.#listener?.close() ?? Promise.resolve();
-    for (const transport of this.#handshaking) transport.destroy();
+    // Idle keep-alive connections close now; an exchange in progress finishes, with Connection: close.
+    const http = [...this.#handshaking];
+    for (const connection of http) connection.shutdown();
     const open = [...this.#connections];
     for (const ws of open) ws.close(options.code ?? 1001, options.reason ?? "server shutting down");
     const timeout = options.timeout ?? this.#policy.closeTimeout;
     let timer: Timer | undefined;
     await Promise.race([
-      Promise.all(open.map((ws) => ws.closed)),
+      Promise.all([...open.map((ws) => ws.closed), ...http.map((connection) => connection.whenClosed())]),
       new Promise<void>((resolve) => (timer = this.#policy.clock.setTimer(timeout, resolve))),
     ]);
     timer?.cancel();
     for (const ws of this.#connections) ws.terminate();
+    for (const connection of this.#handshaking) connection.transport.destroy();
     await Promise.all(open.map((ws) => ws.closed));
     await listenerClosed;
   }
@@ -351,28 +361,46 @@ export class Server {
       maxFrameSize: this.#options.maxFrameSize,
       headLimits: this.#options.headLimits,
       http: this.#options.fetch !== undefined,
-      maxHttpBodySize: this.#options.maxHttpBodySize,
+      maxRequests: this.#options.maxRequestsPerConnection ?? DEFAULT_MAX_REQUESTS_PER_CONNECTION,
+      keepAlive: this.#hooks.keepAliveTimeout > 0,
       isUtf8: this.#isUtf8,
     });
-    this.#handshaking.add(transport);
-    const handshake = new ServerHandshake(this.#hooks, transport, core, peer);
-    handshake.arm(this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
-    transport.start(handshake);
+    const connection = new HttpConnection(this.#hooks, transport, core, peer);
+    this.#handshaking.add(connection);
+    connection.start();
   }
 
-  /** What a {@link Handshake} needs from its server: made once per server. */
-  readonly #hooks: HandshakeHooks = {
-    clock: () => this.#policy.clock,
-    closeTimeout: () => this.#policy.closeTimeout,
-    decide: (handshake, request) => this.#decide(handshake.core, handshake.transport, request, handshake.peer, () => handshake.closed),
-    serveHttp: (handshake, head, body) =>
-      serveHttp(handshake.core, head, body, handshake.peer, this.#options.fetch!, {
-        secure: this.#options.tls !== undefined,
-        fallbackHost: `${this.hostname}:${this.port}`,
-      }),
-    upgraded: (transport) => void this.#handshaking.delete(transport),
-    closed: (transport) => void this.#handshaking.delete(transport),
-  };
+  /** What every {@link HttpConnection} needs from this server: made once. */
+  #connectionHooks(): ConnectionHooks {
+    return {
+      clock: this.#policy.clock,
+      closeTimeout: this.#policy.closeTimeout,
+      highWaterMark: this.#policy.highWaterMark,
+      headTimeout: this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      keepAliveTimeout: this.#options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
+      service: this.#httpService(),
+      decide: (connection, request) => this.#decide(connection, request),
+      upgraded: (connection) => void this.#handshaking.delete(connection),
+      closed: (connection) => void this.#handshaking.delete(connection),
+    };
+  }
+
+  /** Plain HTTP as this server answers it, when it has `fetch`. */
+  #httpService(): HttpService | undefined {
+    const options = this.#options;
+    const fetch = options.fetch;
+    if (fetch === undefined) return undefined;
+    const limit = options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
+    return {
+      fetch: (request, peer) => fetch.call(options, request, peer),
+      clock: this.#policy.clock,
+      secure: options.tls !== undefined,
+      fallbackHost: () => `${this.hostname}:${this.port}`,
+      maxBodySize: typeof limit === "function" ? limit : () => limit,
+      fetchTimeout: options.fetchTimeout ?? DEFAULT_FETCH_TIMEOUT,
+      bodyTimeout: options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT,
+    };
+  }
 
   /** The extensions this connection may negotiate: the server's, minus those `confirmExtension` refuses. */
   #extensionsFor(request: HandshakeRequest, protocol: string, peer: PeerInfo): readonly ServerExtensionFactory[] {
@@ -384,14 +412,13 @@ export class Server {
     return all.filter((factory) => offered.has(factory.name)).filter((factory) => this.#safely(() => confirm(factory.name, request, protocol, peer) === true, false));
   }
 
-  /** Routes an upgrade request to a protocol, runs the handshake filter, and accepts or refuses. */
-  async #decide(
-    core: ServerProtocol,
-    transport: Transport,
-    request: HandshakeRequest,
-    peer: PeerInfo,
-    isClosed: () => boolean,
-  ): Promise<WebSocketConnection<any> | undefined> {
+  /**
+   * Routes an upgrade request to a protocol and runs the handshake filter;
+   * resolves with the way to open the connection, or undefined when it was
+   * refused (the answer is queued) or the client left.
+   */
+  async #decide(connection: HttpConnection, request: HandshakeRequest): Promise<OpenUpgrade | undefined> {
+    const { core, transport, peer } = connection;
     const chosen = request.protocols.find((name) => this.#protocols.has(name));
     const protocol = chosen !== undefined ? this.#protocols.get(chosen)! : this.#defaultProtocol;
     if (protocol === undefined) {
@@ -406,7 +433,7 @@ export class Server {
         rejection = { status: 500, body: "handshake filter failed" };
       }
     }
-    if (isClosed() || this.#closing || core.readyState !== ReadyState.CONNECTING) {
+    if (connection.closed || this.#closing || core.readyState !== ReadyState.CONNECTING) {
       transport.destroy();
       return undefined;
     }
@@ -421,26 +448,29 @@ export class Server {
       core.reject(500, "could not create the connection's data");
       return undefined;
     }
-    const early = core.accept({ protocol: chosen, extensions: this.#extensionsFor(request, chosen ?? "", peer),
-      streamMessages: protocol.chunk !== undefined,
-    });
-    const ws = new WebSocketConnection<any>({
-      core,
-      transport,
-      policy: this.#policy,
-      handlers: protocol,
-      data,
-      protocol: chosen ?? "",
-      extensions: core.extensionsHeader,
-      path: request.path,
-      onClosed: this.#forget,
-      topics: this.#topics,
-    });
-    this.#connections.add(ws);
-    this.#byProtocol.get(protocol.name)!.add(ws);
-    this.#protocolOf.set(ws, protocol.name);
-    ws.open(early);
-    return ws;
+    return () => {
+      const early = core.accept({
+        protocol: chosen,
+        extensions: this.#extensionsFor(request, chosen ?? "", peer),
+        streamMessages: protocol.chunk !== undefined,
+      });
+      const ws = new WebSocketConnection<any>({
+        core,
+        transport,
+        policy: this.#policy,
+        handlers: protocol,
+        data,
+        protocol: chosen ?? "",
+        extensions: core.extensionsHeader,
+        path: request.path,
+        onClosed: this.#forget,
+        topics: this.#topics,
+      });
+      this.#connections.add(ws);
+      this.#byProtocol.get(protocol.name)!.add(ws);
+      this.#protocolOf.set(ws, protocol.name);
+      return [ws, early];
+    };
   }
 
   #safely<T>(fn: () => T, fallback: T): T {

@@ -72,6 +72,22 @@ function parseHeaders(lines: readonly string[]): HeaderMap | HandshakeError {
   return headers;
 }
 
+/**
+ * Parses the trailer section of a chunked body (RFC 9112 section 7.1.2):
+ * field lines with the same grammar as header lines.
+ *
+ * @param text - The field lines as Latin-1 text, each ending in CRLF, without the blank line.
+ * @returns The fields, or the error describing the first violation.
+ * @example
+ * ```ts
+ * parseTrailers("Checksum: abc\r\n");
+ * ```
+ */
+export function parseTrailers(text: string): HeaderMap | HandshakeError {
+  // parseHeaders skips a start line: give it an empty one.
+  return parseHeaders(["", ...splitLines(text)]);
+}
+
 function isDigit(code: number): boolean {
   return code >= 0x30 && code <= 0x39;
 }
