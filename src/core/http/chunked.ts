@@ -24,6 +24,9 @@ import { encodeLatin1, isFieldValueChar, isOws } from "./tokens.ts";
  */
 export const MAX_CHUNK_LINE = 4096;
 
+/** Hex digits of a chunk size, leading zeros included: 16 say any 64-bit value. */
+const MAX_SIZE_DIGITS = 16;
+
 const CR = 0x0d;
 const LF = 0x0a;
 const SEMICOLON = 0x3b;
@@ -69,6 +72,7 @@ export type ChunkSink = (data: Uint8Array) => void;
 export class ChunkedDecoder {
   #state = State.SizeStart;
   #size = 0; // the chunk size being read, then the data left in the chunk
+  #digits = 0;
   #line = 0; // bytes of the current size line
   #received = 0; // data bytes so far
   #limit: number;
@@ -139,6 +143,7 @@ export class ChunkedDecoder {
         const digit = hexValue(b);
         if (digit < 0) return bad(b === CR || b === LF ? "empty chunk size" : "chunk size does not start with a hex digit");
         this.#size = digit;
+        this.#digits = 1;
         this.#state = State.Size;
         return undefined;
       }
@@ -146,7 +151,7 @@ export class ChunkedDecoder {
         const digit = hexValue(b);
         if (digit >= 0) {
           // Checked before multiplying: past 2^53 the value would be wrong, not just large.
-          if (this.#size > (Number.MAX_SAFE_INTEGER - digit) / 16) return bad("chunk size overflows");
+          if (++this.#digits > MAX_SIZE_DIGITS || this.#size > (Number.MAX_SAFE_INTEGER - digit) / 16) return bad("chunk size overflows");
           this.#size = this.#size * 16 + digit;
           return undefined;
         }

@@ -11,7 +11,7 @@
 
 import { HttpError } from "../errors.ts";
 import type { RequestHead } from "./head.ts";
-import { parseTokenList } from "./header_values.ts";
+import { isToken, parseTokenList } from "./header_values.ts";
 
 /** A request head with what it says about framing and the connection. */
 export interface HttpRequest extends RequestHead {
@@ -66,6 +66,24 @@ function tokensOf(head: RequestHead, name: string): string[] | null {
   return list === null ? null : list.map((t) => t.toLowerCase());
 }
 
+/**
+ * The transfer codings, lower-cased. Stricter than the list rule of RFC
+ * 9110 5.6.1: an empty element (`, chunked`) is refused rather than
+ * skipped, since parsers that skip it and parsers that refuse it (h11)
+ * disagree about where the body ends.
+ */
+function strictCodings(lines: string[]): string[] | null {
+  const codings: string[] = [];
+  for (const line of lines) {
+    for (const element of line.split(",")) {
+      const coding = element.trim();
+      if (!isToken(coding)) return null;
+      codings.push(coding.toLowerCase());
+    }
+  }
+  return codings.length === 0 ? null : codings;
+}
+
 /** RFC 9112 section 6.1: only `chunked`, last and once; other codings are not implemented here. */
 function transferCoding(head: RequestHead, http10: boolean): "chunked" | HttpError {
   if (http10) {
@@ -76,10 +94,8 @@ function transferCoding(head: RequestHead, http10: boolean): "chunked" | HttpErr
     // RFC 9112 6.3: "a server MAY reject a request that contains both ... such a message might indicate an attempt to perform request smuggling".
     return refuse(400, "WS_ERR_HTTP_AMBIGUOUS_LENGTH", "both Content-Length and Transfer-Encoding");
   }
-  const codings = tokensOf(head, "transfer-encoding");
-  if (codings === null || codings.length === 0) {
-    return refuse(400, "WS_ERR_HTTP_TRANSFER_ENCODING", "malformed Transfer-Encoding");
-  }
+  const codings = strictCodings(head.headers.getAll("transfer-encoding"));
+  if (codings === null) return refuse(400, "WS_ERR_HTTP_TRANSFER_ENCODING", "malformed Transfer-Encoding");
   if (codings[codings.length - 1] !== "chunked") {
     // RFC 9112 6.3: chunked not last means the length cannot be determined: 400, then close.
     return refuse(400, "WS_ERR_HTTP_TRANSFER_ENCODING", "chunked is not the final transfer coding");

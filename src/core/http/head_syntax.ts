@@ -124,7 +124,8 @@ export function parseRequest(text: string): RequestHead | HandshakeError {
   while (i < line.length) {
     const c = line.charCodeAt(i);
     if (c === SP) break;
-    if (c < 0x20 || c === 0x7f) return invalid(`invalid character ${hexByte(c)} in request target`);
+    // RFC 9112 3.2: a target is URI characters, all visible ASCII; raw bytes above 0x7e are refused, not guessed at.
+    if (c < 0x20 || c > 0x7e) return invalid(`invalid character ${hexByte(c)} in request target`);
     i++;
   }
   if (i === targetStart) return invalid("empty request target or extra space in request line");
