@@ -362,7 +362,6 @@ export class Server {
       headLimits: this.#options.headLimits,
       http: this.#options.fetch !== undefined,
       maxRequests: this.#options.maxRequestsPerConnection ?? DEFAULT_MAX_REQUESTS_PER_CONNECTION,
-      keepAlive: this.#hooks.keepAliveTimeout > 0,
       isUtf8: this.#isUtf8,
     });
     const connection = new HttpConnection(this.#hooks, transport, core, peer);

@@ -64,8 +64,8 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
   handshakeTimeout?: number;
   /**
    * Time a connection may stay idle between plain-HTTP requests before the
-   * server closes it, ms; 0 turns keep-alive off (every answer says
-   * `Connection: close`). Default 5000.
+   * server closes it, ms; 0 for no limit. (To close after every answer, set
+   * `maxRequestsPerConnection` to 1.) Default 5000.
    */
   keepAliveTimeout?: number;
   /**
