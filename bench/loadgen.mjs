@@ -6,6 +6,8 @@
 //   node bench/loadgen.mjs handshake --port P [--conns 32]
 //   node bench/loadgen.mjs idle      --port P [--conns 10000] [--deflate 1 --size 4096 --offer cnct|browser]
 //   node bench/loadgen.mjs broadcast --port P [--conns 5000 --size 100 --window 16 --fanouts 7]
+//   node bench/loadgen.mjs http      --port P [--conns 64 --depth 1]   (HTTP/1.1 keep-alive; loadgen_http.mjs)
+//   node bench/loadgen.mjs idle-http --port P [--conns 10000]
 // Timed modes take --warmup S --seconds S --rounds N: one warm-up period (not
 // counted), then N rounds of S seconds each.
 //
@@ -31,6 +33,7 @@
 import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { deflateRawSync, constants as zlib } from "node:zlib";
+import { httpModes } from "./loadgen_http.mjs";
 
 const [mode = "echo", ...rest] = process.argv.slice(2);
 const opt = {};
@@ -409,7 +412,7 @@ async function broadcast() {
   emit({ mode: "broadcast", conns: opened.length, fanoutMs, ...result });
 }
 
-const modes = { echo, handshake, idle, broadcast };
+const modes = { echo, handshake, idle, broadcast, ...httpModes({ opt, host, port, conns, emit, timedRounds }) };
 if (!modes[mode]) {
   console.error(`unknown mode ${mode}; one of ${Object.keys(modes).join(", ")}`);
   process.exit(2);
@@ -420,4 +423,4 @@ try {
   emit({ event: "error", message: String(error?.message ?? error) });
   process.exit(1);
 }
-if (mode !== "idle") process.exit(0);
+if (mode !== "idle" && mode !== "idle-http") process.exit(0);

@@ -5,10 +5,11 @@
 //   npm run bench                 full run (about 15 min); writes bench/results/latest.json,
 //                                 a dated copy and bench/results/README.md
 //   npm run bench -- --quick      about 3 min; writes bench/results/latest.json
-//   options: --no-save (print only)  --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate
+//   options: --no-save (print only)  --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate,http
 //   A run of only some scenarios leaves latest.json, the dated copy and results/README.md alone;
 //   a full (not --quick) run that includes deflate writes its rows to bench/results/deflate-DATE.json.
 //   npm run bench -- --scenarios deflate      permessage-deflate only (about 3 min per runtime)
+//   npm run bench -- --scenarios http         plain HTTP/1.1 keep-alive against node:http, Deno.serve, Bun.serve (bench/http.mjs)
 //
 // Every server runs pinned to CPU 0 and every load generator to CPU 1
 // (taskset), each in its own process group, killed when measured and on exit.
@@ -18,6 +19,7 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync, copyFileSync } fro
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { HTTP_ANCHOR, measureHttp } from "./http.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "node_modules/.bin");
@@ -29,7 +31,7 @@ const listOption = (name, all) => {
   return i >= 0 ? argv[i + 1].split(",") : all;
 };
 const RUNTIMES = listOption("runtimes", ["node", "deno", "bun"]);
-const ALL_SCENARIOS = ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate"];
+const ALL_SCENARIOS = ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate", "http"];
 const SCENARIOS = new Set(listOption("scenarios", ALL_SCENARIOS));
 const PARTIAL = ALL_SCENARIOS.some((s) => !SCENARIOS.has(s));
 
@@ -499,6 +501,7 @@ async function measureCore(runtime) {
 }
 
 function anchorFor(row) {
+  if (row.scenario.startsWith("http ")) return HTTP_ANCHOR[row.runtime];
   if (row.scenario.startsWith("core mask")) return "bufferutil";
   if (row.scenario.startsWith("core ")) {
     const hasBu = rows.some((r) => r.runtime === row.runtime && r.scenario === row.scenario && r.impl === "ws+bufferutil");
@@ -542,6 +545,13 @@ function targets() {
     ["≤ 4 KiB RSS per idle conn (Node)", get("idle memory RSS", "node"), (r) => r.value <= 4, (r) => `${fmt(r.value)} KiB`],
     ["≤ 2 KiB RSS per idle conn (Bun)", get("idle memory RSS", "bun"), (r) => r.value <= 2, (r) => `${fmt(r.value)} KiB`],
     ["handshakes ≥ 1.5x ws (Node)", get("handshakes", "node"), (r) => r.ratio >= 1.5, (r) => `${r.ratio}x`],
+    ["HTTP keep-alive ≥ 1.2x node:http (Node)", get("http keep-alive, small response", "node"), (r) => r.ratio >= 1.2, (r) => `${r.ratio}x`],
+    ["HTTP keep-alive ≥ 1x Deno.serve (Deno)", get("http keep-alive, small response", "deno"), (r) => r.ratio >= 1, (r) => `${r.ratio}x`],
+    ["HTTP keep-alive ≥ 0.5x Bun.serve (Bun)", get("http keep-alive, small response", "bun"), (r) => r.ratio >= 0.5, (r) => `${r.ratio}x`],
+    ...["node", "deno", "bun"].map((rt) => {
+      const ws = get("idle memory RSS", rt);
+      return [`idle keep-alive HTTP RSS ≤ idle WebSocket RSS (${rt})`, get("http idle keep-alive connection RSS", rt), (r) => ws?.value != null && r.value <= ws.value, (r) => `${fmt(r.value)} vs ${ws?.value == null ? "?" : fmt(ws.value)} KiB`];
+    }),
   ];
   return goals.map(([goal, row, ok, show]) => {
     if (!row || row.value === null) return `- ${goal}: not measured`;
@@ -581,9 +591,12 @@ for (const runtime of RUNTIMES) {
     for (const spec of SERVERS[runtime]) await measureServer(runtime, spec);
   }
   if (SCENARIOS.has("deflate")) await measureDeflate(runtime);
+  if (SCENARIOS.has("http")) {
+    await measureHttp(runtime, { startServer, load, record, spawnPinned, waitLine, killGroup, median, spread, cpuNote, fmt, CFG, LOADGEN_CPU, node, deno, bun });
+  }
 }
 // wsport rows that errored (e.g. an adapter still being finished) get one more try at the end.
-const failedRuntimes = RUNTIMES.filter((rt) => rows.some((r) => r.runtime === rt && r.impl === "wsport" && r.value === null && r.detail?.startsWith("error") && !r.scenario.startsWith("core") && !r.scenario.includes("permessage-deflate")));
+const failedRuntimes = RUNTIMES.filter((rt) => rows.some((r) => r.runtime === rt && r.impl === "wsport" && r.value === null && r.detail?.startsWith("error") && !r.scenario.startsWith("core") && !r.scenario.includes("permessage-deflate") && !r.scenario.startsWith("http ")));
 for (const runtime of failedRuntimes) {
   console.error(`\n[${runtime}] retrying wsport`);
   const before = rows.length;
@@ -598,7 +611,7 @@ addRatios();
 
 const text = table(rows);
 console.log(`\n${text}\n\nTargets (goals, not assertions):\n${targets()}\n`);
-console.log(`Ratios are value / the anchor of the same runtime and scenario (${Object.entries(ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; core: ws+bufferutil, mask: bufferutil).`);
+console.log(`Ratios are value / the anchor of the same runtime and scenario (${Object.entries(ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; http: ${Object.entries(HTTP_ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; core: ws+bufferutil, mask: bufferutil).`);
 console.log(`Total time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 
 const resultsDir = path.join(ROOT, "bench/results");

@@ -37,6 +37,8 @@ export interface HttpService {
   fetchTimeout: number;
   /** Longest silence allowed while a request body is being received, ms; 0 for none. */
   bodyTimeout: number;
+  /** The network's shortcut to a fixed response body, if it has one. */
+  fixedResponseBody?: (response: Response) => Uint8Array | string | undefined;
 }
 
 /** What an exchange needs from its connection. */
@@ -84,6 +86,7 @@ export class HttpExchange {
       writable: () => host.writable(),
       reading: (reader) => void (this.#reader = reader),
       gone: false,
+      fixedBody: host.service.fixedResponseBody,
     };
   }
 

@@ -22,6 +22,8 @@ export interface ResponseSink {
   gone: boolean;
   /** Called with the reader once there is one, so that the exchange can cancel it when the client leaves. */
   reading(reader: ReadableStreamDefaultReader<unknown> | undefined): void;
+  /** The network's shortcut to a fixed body (see `Network.fixedResponseBody`). */
+  fixedBody?: (response: Response) => Uint8Array | string | undefined;
 }
 
 /** How writing ended. */
@@ -109,6 +111,15 @@ export async function writeResponse(sink: ResponseSink, method: string, response
     if (body !== null) void body.cancel().catch(() => {});
     if (!bodiless && !response.headers.has("content-length")) head.headers = withLength(head.headers, 0);
     http.startResponse(head);
+    http.endResponse();
+    sink.flush();
+    return "done";
+  }
+  const fixed = sink.fixedBody?.(response);
+  if (fixed !== undefined) {
+    const bytes = typeof fixed === "string" ? encoder.encode(fixed) : fixed;
+    http.startResponse({ ...head, headers: withLength(head.headers, bytes.length) });
+    http.sendBody(bytes);
     http.endResponse();
     sink.flush();
     return "done";

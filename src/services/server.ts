@@ -124,6 +124,7 @@ export class Server {
     this.#isUtf8 ??= network.isUtf8;
     if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
     this.#network = network;
+    if (this.#hooks.service) this.#hooks.service.fixedResponseBody ??= network.fixedResponseBody;
     const sharing = network.reusePort ?? { supported: false, reason: `the ${network.name} network cannot share a port (reusePort)` };
     if (this.#options.reusePort && !sharing.supported) throw new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", sharing.reason);
     // Checked before binding: a server that cannot drop its privileges must not start with them.
@@ -398,6 +399,7 @@ export class Server {
       maxBodySize: typeof limit === "function" ? limit : () => limit,
       fetchTimeout: options.fetchTimeout ?? DEFAULT_FETCH_TIMEOUT,
       bodyTimeout: options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT,
+      fixedResponseBody: options.network?.fixedResponseBody, // set again once listening
     };
   }
 

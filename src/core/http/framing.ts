@@ -29,6 +29,23 @@ export interface HttpRequest extends RequestHead {
   upgrade: string | undefined;
 }
 
+/** RFC 9112 9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive`. */
+function persists(head: RequestHead, http10: boolean): boolean {
+  const value = head.headers.get("connection");
+  if (value === null) return !http10;
+  const options = parseTokenList(value);
+  // A Connection header nobody can read gets the safe answer: close after this exchange.
+  if (options === null) return false;
+  let close = false;
+  let keepAlive = false;
+  for (const option of options) {
+    const lower = option.toLowerCase();
+    close ||= lower === "close";
+    keepAlive ||= lower === "keep-alive";
+  }
+  return !close && (!http10 || keepAlive);
+}
+
 function refuse(status: number, code: string, message: string): HttpError {
   return new HttpError(status, code, message);
 }
@@ -56,14 +73,6 @@ export function parseContentLength(value: string): number | undefined {
     if (c < 0x30 || c > 0x39) return undefined;
   }
   return value.length > MAX_LENGTH_DIGITS ? Infinity : Number(value);
-}
-
-/** The lower-cased tokens of a list header, or null when malformed or absent-but-empty. */
-function tokensOf(head: RequestHead, name: string): string[] | null {
-  const lines = head.headers.getAll(name);
-  if (lines.length === 0) return [];
-  const list = parseTokenList(lines.join(", "));
-  return list === null ? null : list.map((t) => t.toLowerCase());
 }
 
 /**
@@ -149,9 +158,7 @@ export function requestFraming(head: RequestHead): HttpRequest | HttpError {
   }
   const bodyLength = bodyLengthOf(head, http10);
   if (bodyLength instanceof HttpError) return bodyLength;
-  const connection = tokensOf(head, "connection");
-  // A Connection header nobody can read gets the safe answer: close after this exchange.
-  const keepAlive = connection !== null && !connection.includes("close") && (!http10 || connection.includes("keep-alive"));
+  const keepAlive = persists(head, http10);
   let expectContinue = false;
   const expect = head.headers.get("expect");
   // RFC 9110 10.1.1: an HTTP/1.0 server ignores Expect; anything but 100-continue may get 417.

@@ -10,7 +10,7 @@
 import { HandshakeError } from "../errors.ts";
 import { HeaderMap } from "./header_map.ts";
 import { invalid, parseRequest, parseResponse } from "./head_syntax.ts";
-import { decodeLatin1, encodeLatin1, hexByte, isFieldValueChar, isToken } from "./tokens.ts";
+import { decodeAscii, decodeLatin1, encodeLatin1, hexByte, isFieldValueChar, isToken } from "./tokens.ts";
 
 export { HeaderMap };
 
@@ -100,6 +100,7 @@ export class HeadScanner<T> {
   #lines = 0; // completed lines, start line included
   #lineLen = 0; // bytes of the current line before its CR
   #prevCR = false;
+  #highBits = 0; // OR of every byte scanned: below 0x80 means an ASCII head
   #result: HeadParseResult<T> | null = null;
 
   constructor(kind: HeadKind, limits: Partial<HeadLimits> | undefined, parse: (text: string) => T | HandshakeError) {
@@ -122,6 +123,7 @@ export class HeadScanner<T> {
         return this.#fail(this.#tooLarge());
       }
       const b = chunk[i]!;
+      this.#highBits |= b;
       if (this.#prevCR) {
         if (b !== LF) return this.#fail(invalid(`bare CR in ${this.#lineName()}`));
         this.#prevCR = false;
@@ -185,7 +187,8 @@ export class HeadScanner<T> {
       this.#chunks = [];
     }
     // Drop the final CRLFCRLF's last CRLF: the text is "start CRLF *(field CRLF)".
-    const parsed = this.#parse(decodeLatin1(joined.subarray(0, total - 2)));
+    const head = joined.subarray(0, total - 2);
+    const parsed = this.#parse(this.#highBits < 0x80 ? decodeAscii(head) : decodeLatin1(head));
     if (parsed instanceof HandshakeError) return this.#fail(parsed);
     this.#result = { state: "done", head: parsed, rest: chunk.subarray(end) };
     return this.#result;

@@ -111,8 +111,14 @@ export class HeaderMap {
    * ```
    */
   get(name: string): string | null {
-    const values = this.getAll(name);
-    return values.length === 0 ? null : values.join(", ");
+    const key = name.toLowerCase();
+    let found: string | null = null;
+    for (const e of this.#entries) {
+      if (e.key !== key) continue;
+      // Joined only when repeated: the usual single line costs no array.
+      found = found === null ? e.value : `${found}, ${e.value}`;
+    }
+    return found;
   }
 
   /**
