@@ -253,7 +253,7 @@ export class HttpConnection implements TransportEvents, ExchangeHost {
       this.#upgrading = false;
       this.hooks.upgraded(this);
       ws.open(early);
-    });
+    }).catch(() => this.transport.destroy()); // a bug in the decision must cost this connection only
   }
 
   #syncPause(): void {

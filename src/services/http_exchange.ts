@@ -67,11 +67,13 @@ const HOST = /^[A-Za-z0-9\-._~!$&'()*+,;=:%[\]]*$/;
 export class HttpExchange {
   readonly request: HttpRequest;
   readonly #host: ExchangeHost;
-  #abort: AbortController | undefined;
+  // The request's signal, and the Request itself, held until the exchange ends: Node's Request
+  // follows our signal through a weak reference, so one nobody holds could be collected and
+  // its signal never abort.
+  #live: { abort: AbortController; request: Request | undefined } | undefined;
   #body: RequestBody | undefined;
   #bodyOpen = false;
   #state: "handling" | "writing" | "done" = "handling";
-  #gone = false;
   #reader: ReadableStreamDefaultReader<unknown> | undefined;
   #fetchTimer: Timer | undefined;
   #bodyTimer: Timer | undefined;
@@ -119,10 +121,10 @@ export class HttpExchange {
         },
       });
     }
-    const abort = (this.#abort = new AbortController());
+    const live = (this.#live = { abort: new AbortController(), request: undefined as Request | undefined });
     let request: Request;
     try {
-      request = toRequest(head, this.#body?.stream, abort.signal, service.secure, service.fallbackHost());
+      request = live.request = toRequest(head, this.#body?.stream, live.abort.signal, service.secure, service.fallbackHost());
     } catch {
       return this.#answer(400, "Bad Request");
     }
@@ -178,7 +180,6 @@ export class HttpExchange {
   /** The client is gone: the request's signal aborts, its body fails, the response stream is cancelled. */
   abort(): void {
     if (this.#state === "done") return;
-    this.#gone = true;
     this.#end(new DOMException("the client closed the connection", "AbortError"));
   }
 
@@ -262,8 +263,10 @@ export class HttpExchange {
     this.#bodyOpen = false;
     if (error !== undefined) this.#body?.fail(error);
     this.#body = undefined;
+    const live = this.#live;
+    this.#live = undefined;
     if (!abandoned) return;
-    this.#abort?.abort(error);
+    live?.abort.abort(error);
     const reader = this.#reader;
     this.#reader = undefined;
     void reader?.cancel(error).catch(() => {});

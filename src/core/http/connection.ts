@@ -11,15 +11,14 @@
  * @module
  */
 
-import { ByteQueue } from "../byte_queue.ts";
 import { HttpError, InvalidStateError } from "../errors.ts";
 import { type OutgoingData, OutputQueue } from "../output_queue.ts";
-import { ChunkedDecoder, encodeChunk, lastChunk } from "./chunked.ts";
 import type { HttpEvent } from "./events.ts";
-import { type HttpRequest, requestFraming } from "./framing.ts";
+import type { HttpRequest } from "./framing.ts";
 import type { HeaderMap } from "./header_map.ts";
-import { type HeadLimits, RequestHeadParser } from "./head.ts";
-import { type BodyFraming, planResponse, rejectResponse, type ResponseHeadInit } from "./response.ts";
+import type { HeadLimits } from "./head.ts";
+import { RequestReader } from "./request_reader.ts";
+import { BodyFramer, planResponse, rejectResponse, type ResponseHeadInit } from "./response.ts";
 import { encodeLatin1 } from "./tokens.ts";
 
 /** Options of an {@link HttpServerProtocol}; every limit has a safe default. */
@@ -59,8 +58,6 @@ const enum Phase {
 }
 
 const CONTINUE = encodeLatin1("HTTP/1.1 100 Continue\r\n\r\n");
-const CR = 0x0d;
-const LF = 0x0a;
 
 /**
  * One server-side HTTP/1.1 connection, without I/O.
@@ -76,29 +73,24 @@ const LF = 0x0a;
  * ```
  */
 export class HttpServerProtocol {
-  readonly #input = new ByteQueue();
+  readonly #reader: RequestReader;
   readonly #output = new OutputQueue();
-  readonly #headLimits: Partial<HeadLimits> | undefined;
   readonly #maxBodySize: number;
   readonly #maxRequests: number;
   readonly #maxDrain: number;
   #keepAliveAllowed: boolean;
   #phase = Phase.Head;
-  #scanner: RequestHeadParser | undefined;
   #request: HttpRequest | undefined;
   #requests = 0;
-  #remaining = 0; // Content-Length body bytes still to come
-  #chunked: ChunkedDecoder | undefined;
   #bodyStarted = false; // a body byte of this request arrived
   #continueSent = false;
   #response: "none" | "started" | "done" = "none";
-  #framing: BodyFraming = "none";
-  #left = 0; // body bytes the answer still owes, with "length" framing
+  #body: BodyFramer | undefined; // the answer's, once its head is queued
   #keepAlive = false; // decided by the answer's head
   #peerEnded = false;
 
   constructor(options: HttpServerProtocolOptions = {}) {
-    this.#headLimits = options.headLimits;
+    this.#reader = new RequestReader(options.headLimits);
     this.#maxBodySize = options.maxBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
     this.#maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS;
     this.#maxDrain = options.maxDrainSize ?? DEFAULT_MAX_DRAIN_SIZE;
@@ -119,7 +111,7 @@ export class HttpServerProtocol {
 
   /** Between requests, with no byte of the next one received: the connection is idle (keep-alive). */
   get idle(): boolean {
-    return this.#phase === Phase.Head && this.#request === undefined && this.#scanner === undefined && this.#input.length === 0;
+    return this.#phase === Phase.Head && this.#request === undefined && !this.#reader.inHead && this.#reader.buffered === 0;
   }
 
   /** The connection is done: the last answer (or a refusal) is queued, followed by the half-close. */
@@ -147,7 +139,7 @@ export class HttpServerProtocol {
    * answer in progress. The I/O layer should stop reading when this grows.
    */
   get bufferedInput(): number {
-    return this.#input.length;
+    return this.#reader.buffered;
   }
 
   // --- receiving ---
@@ -163,7 +155,7 @@ export class HttpServerProtocol {
   receiveData(chunk: Uint8Array): HttpEvent[] {
     const events: HttpEvent[] = [];
     if (this.#phase === Phase.Closed || this.#phase === Phase.Switched) return events;
-    this.#input.push(chunk);
+    this.#reader.push(chunk);
     this.#process(events);
     return events;
   }
@@ -208,13 +200,10 @@ export class HttpServerProtocol {
     const events: HttpEvent[] = [];
     const request = this.#request;
     if (this.#phase !== Phase.AwaitBody || request === undefined) return events;
-    if (request.bodyLength === "chunked") {
-      this.#chunked = new ChunkedDecoder(limit, this.#headLimits);
-    } else if (request.bodyLength > limit) {
-      this.#fail(new HttpError(413, "WS_ERR_HTTP_BODY_TOO_LARGE", `request body of ${request.bodyLength} bytes exceeds the limit of ${limit}`), events, true);
+    const refused = this.#reader.startBody(request, limit);
+    if (refused !== undefined) {
+      this.#fail(refused, events, true);
       return events;
-    } else {
-      this.#remaining = request.bodyLength;
     }
     this.#phase = Phase.Body;
     this.#process(events);
@@ -253,8 +242,7 @@ export class HttpServerProtocol {
     const plan = planResponse(request, init, this.#mayKeepAlive());
     this.#output.push(plan.head);
     this.#response = "started";
-    this.#framing = plan.framing;
-    this.#left = plan.length;
+    this.#body = new BodyFramer(plan);
     this.#keepAlive = plan.keepAlive;
   }
 
@@ -269,20 +257,7 @@ export class HttpServerProtocol {
   sendBody(data: Uint8Array): void {
     if (this.#phase === Phase.Closed || data.length === 0) return;
     if (this.#response !== "started") throw new InvalidStateError("no response is being sent");
-    switch (this.#framing) {
-      case "none":
-        return;
-      case "length":
-        if (data.length > this.#left) throw new TypeError(`response body longer than its Content-Length (${this.#left} bytes left)`);
-        this.#left -= data.length;
-        this.#output.push(data);
-        return;
-      case "chunked":
-        for (const part of encodeChunk(data)) this.#output.push(part);
-        return;
-      case "close":
-        this.#output.push(data);
-    }
+    for (const part of this.#body!.frame(data)) this.#output.push(part);
   }
 
   /**
@@ -295,21 +270,16 @@ export class HttpServerProtocol {
     if (this.#phase === Phase.Closed) return;
     if (this.#response !== "started") throw new InvalidStateError("no response is being sent");
     this.#response = "done";
-    if (this.#framing === "chunked") this.#output.push(lastChunk());
-    if (!this.#keepAlive || (this.#framing === "length" && this.#left > 0)) return this.#close();
+    const { parts, whole } = this.#body!.end();
+    for (const part of parts) this.#output.push(part);
+    if (!this.#keepAlive || !whole) return this.#close();
     if (this.#phase === Phase.Complete || this.#phase === Phase.Upgrade) return this.#nextCycle();
     // Answered before the body was read. A client still waiting for 100 Continue may never send it.
     if (this.#request!.expectContinue && !this.#continueSent && !this.#bodyStarted) return this.#close();
-    if (this.#phase === Phase.AwaitBody) {
-      const request = this.#request!;
-      if (request.bodyLength === "chunked") this.#chunked = new ChunkedDecoder(this.#maxDrain, this.#headLimits);
-      else if (request.bodyLength > this.#maxDrain) return this.#close();
-      else this.#remaining = request.bodyLength;
-    } else if (this.#chunked !== undefined) {
-      this.#chunked.limit = this.#chunked.received + this.#maxDrain;
-    } else if (this.#remaining > this.#maxDrain) {
-      return this.#close();
-    }
+    const fits = this.#phase === Phase.AwaitBody
+      ? this.#reader.startBody(this.#request!, this.#maxDrain) === undefined
+      : this.#reader.allowDrain(this.#maxDrain);
+    if (!fits) return this.#close();
     this.#phase = Phase.Drain;
   }
 
@@ -368,9 +338,7 @@ export class HttpServerProtocol {
   switchProtocols(): Uint8Array {
     if (this.#phase !== Phase.Upgrade || this.#response !== "none") throw new InvalidStateError("no upgrade request awaits a decision");
     this.#phase = Phase.Switched;
-    const rest = this.#input.take(this.#input.length);
-    this.#input.clear();
-    return rest;
+    return this.#reader.takeAll();
   }
 
   /**
@@ -387,7 +355,7 @@ export class HttpServerProtocol {
   #mayKeepAlive(): boolean {
     if (!this.#keepAliveAllowed || this.#requests >= this.#maxRequests) return false;
     // The client half-closed and sent nothing more: this is the last answer.
-    if (this.#peerEnded && this.#input.length === 0 && !this.bodyPending) return false;
+    if (this.#peerEnded && this.#reader.buffered === 0 && !this.bodyPending) return false;
     // A client waiting for 100 Continue that we answer first may never send the body we would have to read.
     const request = this.#request!;
     return !(request.expectContinue && this.bodyPending && !this.#continueSent && !this.#bodyStarted);
@@ -411,30 +379,13 @@ export class HttpServerProtocol {
 
   /** @returns Whether to go on processing. */
   #readHead(events: HttpEvent[]): boolean {
-    const input = this.#input;
-    if (input.length === 0) {
-      if (this.#peerEnded && this.#scanner === undefined) this.#close();
+    const reader = this.#reader;
+    if (reader.buffered === 0) {
+      if (this.#peerEnded && !reader.inHead) this.#close();
       return false;
     }
-    if (this.#scanner === undefined) {
-      // RFC 9112 2.2: a server SHOULD ignore at least one empty line before a request line.
-      while (input.length >= 2 && input.peek(0) === CR && input.peek(1) === LF) input.skip(2);
-      if (input.length === 0 || (input.length === 1 && input.peek(0) === CR)) return false;
-      this.#scanner = new RequestHeadParser(this.#headLimits);
-    }
-    const bytes = input.peekChunk();
-    const result = this.#scanner.push(bytes);
-    if (result.state === "incomplete") {
-      input.skip(bytes.length);
-      return true;
-    }
-    this.#scanner = undefined;
-    if (result.state === "error") {
-      this.#fail(result.error, events, true);
-      return false;
-    }
-    input.skip(bytes.length - result.rest.length);
-    const request = requestFraming(result.head);
+    const request = reader.readHead();
+    if (request === undefined) return false;
     if (request instanceof HttpError) {
       this.#fail(request, events, true);
       return false;
@@ -456,28 +407,16 @@ export class HttpServerProtocol {
 
   /** @returns Whether to go on processing. */
   #readBody(events: HttpEvent[]): boolean {
-    const input = this.#input;
     const draining = this.#phase === Phase.Drain;
-    if (input.length > 0) this.#bodyStarted = true;
-    const chunked = this.#chunked;
-    if (chunked !== undefined) {
-      const result = chunked.read(input, draining ? ignore : (data) => events.push({ type: "http-body", data }));
-      if (result === undefined) return false;
-      if (result instanceof HttpError) {
-        if (draining) this.#close();
-        else this.#fail(result, events, true);
-        return false;
-      }
-      this.#chunked = undefined;
-      return this.#bodyDone(events, result.size > 0 ? result : undefined);
+    if (this.#reader.buffered > 0) this.#bodyStarted = true;
+    const progress = this.#reader.readBody(draining ? ignore : (data) => events.push({ type: "http-body", data }));
+    if (progress === "more") return false;
+    if (progress instanceof HttpError) {
+      if (draining) this.#close();
+      else this.#fail(progress, events, true);
+      return false;
     }
-    while (this.#remaining > 0 && input.length > 0) {
-      const data = input.takeUpTo(this.#remaining);
-      this.#remaining -= data.length;
-      if (!draining) events.push({ type: "http-body", data });
-    }
-    if (this.#remaining > 0) return false;
-    return this.#bodyDone(events, undefined);
+    return this.#bodyDone(events, progress.trailers);
   }
 
   #bodyDone(events: HttpEvent[], trailers: HeaderMap | undefined): boolean {
@@ -492,10 +431,9 @@ export class HttpServerProtocol {
 
   #nextCycle(): void {
     this.#request = undefined;
-    this.#chunked = undefined;
     this.#response = "none";
     this.#phase = Phase.Head;
-    if (this.#peerEnded && this.#input.length === 0) this.#close();
+    if (this.#peerEnded && this.#reader.buffered === 0) this.#close();
   }
 
   /** The request or connection failed: answer when `answer` and nothing was sent yet, then close. */
@@ -507,9 +445,7 @@ export class HttpServerProtocol {
 
   #close(): void {
     this.#phase = Phase.Closed;
-    this.#scanner = undefined;
-    this.#chunked = undefined;
-    this.#input.clear();
+    this.#reader.clear();
     this.#output.pushEof();
   }
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { encodeChunk, lastChunk } from "./chunked.ts";
 import { writeResponseHead } from "./head.ts";
 import { parseContentLength } from "./framing.ts";
 import { parseTokenList } from "./header_values.ts";
@@ -186,4 +187,46 @@ export function planResponse(request: AnsweredRequest, init: ResponseHeadInit, m
   else if (http10) headers.push(["Connection", "keep-alive"]);
   const head = writeResponseHead({ status, reason: init.reason ?? reasonPhrase(status), headers });
   return { head, framing, length: length ?? 0, keepAlive };
+}
+
+/**
+ * Frames the body of one answer as its plan says: as it is with
+ * `Content-Length` (never past it) or to the close, in chunks otherwise,
+ * nothing for bodiless answers.
+ */
+export class BodyFramer {
+  readonly framing: BodyFraming;
+  #left: number;
+
+  /** @param plan - What {@link planResponse} decided. */
+  constructor(plan: ResponsePlan) {
+    this.framing = plan.framing;
+    this.#left = plan.length;
+  }
+
+  /**
+   * The parts to write for `data` (not copied).
+   *
+   * @throws TypeError when `data` goes past the `Content-Length` announced.
+   */
+  frame(data: Uint8Array): Uint8Array[] {
+    switch (this.framing) {
+      case "none":
+        return [];
+      case "length":
+        if (data.length > this.#left) throw new TypeError(`response body longer than its Content-Length (${this.#left} bytes left)`);
+        this.#left -= data.length;
+        return [data];
+      case "chunked":
+        return encodeChunk(data);
+      case "close":
+        return [data];
+    }
+  }
+
+  /** What ends the body (the last chunk, or nothing), and whether it is whole (a short `Content-Length` body is not). */
+  end(): { parts: Uint8Array[]; whole: boolean } {
+    if (this.framing === "chunked") return { parts: [lastChunk()], whole: true };
+    return { parts: [], whole: this.framing !== "length" || this.#left === 0 };
+  }
 }
