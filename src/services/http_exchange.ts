@@ -304,7 +304,7 @@ function toRequest(
   } else {
     throw new TypeError("invalid request target");
   }
-  const init: RequestInit & { duplex?: "half" } = { method: head.method, headers: [...head.headers], signal };
+  const init: RequestInit & { duplex?: "half" } = { method: head.method, headers: head.headers.lines(), signal };
   if (body !== undefined) {
     init.body = body;
     init.duplex = "half"; // a streaming body (required by Node's fetch)

@@ -158,7 +158,26 @@ export class HeaderMap {
    * for (const [name, value] of h) console.log(`${name}: ${value}`);
    * ```
    */
-  *[Symbol.iterator](): IterableIterator<[string, string]> {
-    for (const e of this.#entries) yield [e.name, e.value];
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.lines()[Symbol.iterator]();
+  }
+
+  /**
+   * The lines as `[name as received, value]` pairs, in order: a fresh array
+   * (cheaper than iterating when all of them are wanted at once).
+   *
+   * @returns Copies of the lines.
+   * @example
+   * ```ts
+   * new Headers(head.headers.lines());
+   * ```
+   */
+  lines(): [string, string][] {
+    const out: [string, string][] = new Array(this.#entries.length);
+    for (let i = 0; i < out.length; i++) {
+      const e = this.#entries[i]!;
+      out[i] = [e.name, e.value];
+    }
+    return out;
   }
 }
