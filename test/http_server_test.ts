@@ -107,6 +107,20 @@ test("a fetch that throws gets 500 and the connection goes on with the next requ
   await server.close();
 });
 
+test("a Response that throws while it is read gets 500, and the connection goes on", async () => {
+  class Broken extends Response {
+    override get headers(): Headers {
+      throw new Error("broken getter");
+    }
+  }
+  const { server, peer } = await setup({ fetch: (request) => (request.url.endsWith("/broken") ? new Broken("x") : new Response("fine")) });
+  const client = await peer();
+  client.send(GET("/broken") + GET("/ok"));
+  assert.equal((await client.response()).status, 500);
+  assert.equal((await client.response()).text, "fine");
+  await server.close();
+});
+
 test("fetch returning undefined gets 404", async () => {
   const { server, peer } = await setup({ fetch: () => undefined });
   const client = await peer();

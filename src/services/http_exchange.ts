@@ -147,7 +147,9 @@ export class HttpExchange {
     } catch {
       return this.#failed();
     }
-    Promise.resolve(result).then((response) => this.#respond(response), () => this.#failed());
+    Promise.resolve(result)
+      .then((response) => this.#respond(response), () => this.#failed())
+      .catch(() => this.#broken());
   }
 
   // --- the request body, as the state machine reports it ---
@@ -199,6 +201,21 @@ export class HttpExchange {
     if (outcome === "gone" || this.done) return;
     if (outcome === "failed" && !this.#host.http.responseStarted) return this.#answer(500, "Internal Server Error");
     this.#complete();
+  }
+
+  /**
+   * Answering threw (a `Response` whose getters throw, or a bug of ours):
+   * 500 if nothing was sent yet, else the answer is cut; nothing else is
+   * touched, and no rejection goes unhandled.
+   */
+  #broken(): void {
+    if (this.done) return;
+    const http = this.#host.http;
+    if (!http.responseStarted) return this.#answer(500, "Internal Server Error");
+    http.abort();
+    this.#host.flush();
+    this.#end(new Error("internal error while answering"));
+    this.#host.exchangeDone(this);
   }
 
   #failed(): void {
