@@ -31,10 +31,10 @@ const HTTP_LOAD = { conns: 64, depth: 1 };
  * Measures the HTTP scenario on one runtime.
  *
  * @param runtime "node", "deno" or "bun".
- * @param ctx The driver's helpers: startServer, load, record, spawnPinned, waitLine, killGroup, median, spread, cpuNote, fmt, CFG, LOADGEN_CPU, node, deno, bun.
+ * @param ctx The driver's helpers: startServer, load, record, holdIdle, median, spread, cpuNote, fmt, node, deno, bun.
  */
 export async function measureHttp(runtime, ctx) {
-  const { startServer, load, record, spawnPinned, waitLine, killGroup, median, spread, cpuNote, fmt, CFG, LOADGEN_CPU } = ctx;
+  const { startServer, load, record, holdIdle, median, spread, cpuNote, fmt } = ctx;
   for (const spec of httpServers(runtime, ctx)) {
     const base = { runtime, impl: spec.impl };
     const fail = (scenario, unit, error, lowerIsBetter) => record({ ...base, scenario, value: null, unit, detail: `error: ${error.message ?? error}`, lowerIsBetter });
@@ -48,29 +48,13 @@ export async function measureHttp(runtime, ctx) {
     try {
       // 1. Idle kept-alive connections, on the fresh server.
       try {
-        const empty = await server.mem();
-        const holder = spawnPinned(LOADGEN_CPU, [process.execPath, "bench/loadgen.mjs", "idle-http", "--port", String(server.port), "--conns", String(CFG.idle)]);
-        try {
-          const ready = await waitLine(holder, (l) => {
-            const m = JSON.parse(l);
-            if (m.event === "error") throw new Error(m.message);
-            return m.event === "ready" ? m : undefined;
-          }, 120000, "idle kept-alive connections");
-          await new Promise((r) => setTimeout(r, 1000));
-          const full = await server.mem();
-          const stats = waitLine(holder, (l) => (JSON.parse(l).event === "stats" ? JSON.parse(l) : undefined), 10000, "stats");
-          holder.stdin.write("stats\n");
-          const { closedByServer } = await stats;
+        await holdIdle(server, "idle-http", async (ready, empty, full, ask) => {
+          const { closedByServer } = await ask("stats");
           const n = ready.open - closedByServer;
           const note = `${ready.open} kept-alive conns, each after one request (${closedByServer} closed by the server meanwhile), opened in ${ready.seconds} s; empty server ${fmt(empty.rss / 2 ** 20)} MiB RSS`;
           record({ ...base, scenario: S_HTTP_RSS, value: (full.rss - empty.rss) / n / 1024, unit: "KiB/conn", detail: note, lowerIsBetter: true });
           record({ ...base, scenario: S_HTTP_HEAP, value: (full.heap - empty.heap) / n / 1024, unit: "KiB/conn", detail: note, lowerIsBetter: true });
-        } finally {
-          holder.stdin.write("close\n");
-          const timer = setTimeout(() => killGroup(holder.pid), 5000);
-          await holder.exited;
-          clearTimeout(timer);
-        }
+        });
       } catch (error) {
         fail(S_HTTP_RSS, "KiB/conn", error, true);
         fail(S_HTTP_HEAP, "KiB/conn", error, true);

@@ -177,14 +177,14 @@ function openWebSocket() {
   });
 }
 
-/** Opens `count` connections, at most `parallel` handshakes at a time. */
-async function openMany(count, parallel = 200) {
+/** Opens `count` connections with `open` (WebSocket handshakes by default), at most `parallel` at a time. */
+async function openMany(count, open = openWebSocket, parallel = 200) {
   const out = new Array(count);
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const i = next++;
-      out[i] = await openWebSocket();
+      out[i] = await open();
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
@@ -412,7 +412,7 @@ async function broadcast() {
   emit({ mode: "broadcast", conns: opened.length, fanoutMs, ...result });
 }
 
-const modes = { echo, handshake, idle, broadcast, ...httpModes({ opt, host, port, conns, emit, timedRounds }) };
+const modes = { echo, handshake, idle, broadcast, ...httpModes({ opt, host, port, conns, emit, timedRounds, openMany }) };
 if (!modes[mode]) {
   console.error(`unknown mode ${mode}; one of ${Object.keys(modes).join(", ")}`);
   process.exit(2);

@@ -70,7 +70,7 @@ export class ResponseCounter {
 }
 
 /** The HTTP modes, given the load generator's shared pieces. */
-export function httpModes({ opt, host, port, conns, emit, timedRounds }) {
+export function httpModes({ opt, host, port, conns, emit, timedRounds, openMany }) {
   const path = opt.path ?? "/hello";
   const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: wsport-bench\r\n\r\n`);
 
@@ -85,19 +85,6 @@ export function httpModes({ opt, host, port, conns, emit, timedRounds }) {
       });
       socket.once("error", reject);
     });
-  }
-
-  async function openMany(count, parallel = 200) {
-    const out = new Array(count);
-    let next = 0;
-    const worker = async () => {
-      while (next < count) {
-        const i = next++;
-        out[i] = await open();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
-    return out;
   }
 
   /**
@@ -131,7 +118,7 @@ export function httpModes({ opt, host, port, conns, emit, timedRounds }) {
       });
       socket.write(burst);
     };
-    for (const socket of await openMany(conns)) drive(socket);
+    for (const socket of await openMany(conns, open)) drive(socket);
     const result = await timedRounds(() => total);
     running = false;
     emit({ mode: "http", depth, responses: total, statuses, closedByServer: closed, ...result });
@@ -143,7 +130,7 @@ export function httpModes({ opt, host, port, conns, emit, timedRounds }) {
     let sockets;
     let closedByServer = 0;
     try {
-      sockets = await openMany(conns);
+      sockets = await openMany(conns, open);
       await Promise.all(sockets.map((socket) => new Promise((resolve, reject) => {
         const counter = new ResponseCounter();
         socket.once("close", () => reject(new Error("the server closed a connection before answering")));

@@ -193,6 +193,35 @@ async function startServer(cmd) {
   }
 }
 
+/**
+ * Has the load generator open CFG.idle connections in an idle mode ("idle", "idle-http")
+ * and hold them; `measure(ready, empty, full, ask)` gets its "ready" line and the server's
+ * memory before and a second after, and may `ask("stats")`. The connections are closed after.
+ */
+async function holdIdle(server, mode, measure) {
+  const empty = await server.mem();
+  const holder = spawnPinned(LOADGEN_CPU, [process.execPath, "bench/loadgen.mjs", mode, "--port", String(server.port), "--conns", String(CFG.idle)]);
+  const ask = (what) => {
+    const reply = waitLine(holder, (l) => (JSON.parse(l).event === what ? JSON.parse(l) : undefined), 10000, what);
+    holder.stdin.write(`${what}\n`);
+    return reply;
+  };
+  try {
+    const ready = await waitLine(holder, (l) => {
+      const m = JSON.parse(l);
+      if (m.event === "error") throw new Error(m.message);
+      return m.event === "ready" ? m : undefined;
+    }, 120000, "idle connections");
+    await new Promise((r) => setTimeout(r, 1000));
+    await measure(ready, empty, await server.mem(), ask);
+  } finally {
+    holder.stdin.write("close\n");
+    const timer = setTimeout(() => killGroup(holder.pid), 5000);
+    await holder.exited;
+    clearTimeout(timer);
+  }
+}
+
 /** Runs a timed load-generator mode; returns its result plus the server's CPU share over the measured part. */
 async function load(server, mode, options) {
   const args = { port: server.port, warmup: CFG.warmup, seconds: CFG.seconds, rounds: CFG.rounds, ...options };
@@ -251,26 +280,12 @@ async function measureServer(runtime, spec) {
   try {
     if (!spec.raw && SCENARIOS.has("memory")) {
       await attempt([["idle memory RSS", "KiB/conn"], ["idle memory JS heap", "KiB/conn"]], async () => {
-        const empty = await server.mem();
-        const holder = spawnPinned(LOADGEN_CPU, [process.execPath, "bench/loadgen.mjs", "idle", "--port", String(server.port), "--conns", String(CFG.idle)]);
-        try {
-          const ready = await waitLine(holder, (l) => {
-            const m = JSON.parse(l);
-            if (m.event === "error") throw new Error(m.message);
-            return m.event === "ready" ? m : undefined;
-          }, 120000, "idle connections");
-          await new Promise((r) => setTimeout(r, 1000));
-          const full = await server.mem();
+        await holdIdle(server, "idle", async (ready, empty, full) => {
           const n = full.conns || ready.open;
           const note = `${n} idle conns (server counts ${full.conns}), opened in ${ready.seconds} s; empty server ${fmt(empty.rss / 2 ** 20)} MiB RSS`;
           record({ ...base, scenario: "idle memory RSS", value: (full.rss - empty.rss) / n / 1024, unit: "KiB/conn", detail: note, lowerIsBetter: true });
           record({ ...base, scenario: "idle memory JS heap", value: (full.heap - empty.heap) / n / 1024, unit: "KiB/conn", detail: note, lowerIsBetter: true });
-        } finally {
-          holder.stdin.write("close\n");
-          const timer = setTimeout(() => killGroup(holder.pid), 5000);
-          await holder.exited;
-          clearTimeout(timer);
-        }
+        });
       });
       await new Promise((r) => setTimeout(r, 500)); // let the server finish closing them
     }
@@ -592,7 +607,7 @@ for (const runtime of RUNTIMES) {
   }
   if (SCENARIOS.has("deflate")) await measureDeflate(runtime);
   if (SCENARIOS.has("http")) {
-    await measureHttp(runtime, { startServer, load, record, spawnPinned, waitLine, killGroup, median, spread, cpuNote, fmt, CFG, LOADGEN_CPU, node, deno, bun });
+    await measureHttp(runtime, { startServer, load, record, holdIdle, median, spread, cpuNote, fmt, node, deno, bun });
   }
 }
 // wsport rows that errored (e.g. an adapter still being finished) get one more try at the end.

@@ -431,6 +431,7 @@ export class HttpServerProtocol {
 
   #nextCycle(): void {
     this.#request = undefined;
+    this.#body = undefined;
     this.#response = "none";
     this.#phase = Phase.Head;
     if (this.#peerEnded && this.#reader.buffered === 0) this.#close();
