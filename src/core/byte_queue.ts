@@ -103,7 +103,9 @@ export class ByteQueue {
    */
   peekChunk(): Uint8Array {
     if (this.#length === 0) return EMPTY;
-    return this.#chunks[this.#head]!.subarray(this.#offset);
+    const chunk = this.#chunks[this.#head]!;
+    // A view costs an allocation (and is slow on JavaScriptCore): only when part was read.
+    return this.#offset === 0 ? chunk : chunk.subarray(this.#offset);
   }
 
   /**

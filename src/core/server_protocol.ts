@@ -13,7 +13,8 @@ import { HandshakeError, type HttpError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
 import type { ServerExtensionFactory } from "./extensions/extension.ts";
 import { negotiateAsServer } from "./extensions/negotiate.ts";
-import { type AcceptOptions, acceptResponse, checkRequest, type HandshakeRequest, isUpgradeRequest, rejectResponse } from "./handshake.ts";
+import { type AcceptOptions, acceptResponse, checkRequest, type HandshakeRequest, rejectResponse } from "./handshake.ts";
+import { hasToken } from "./http/header_values.ts";
 import { DEFAULT_MAX_HTTP_BODY_SIZE, HttpServerProtocol } from "./http/connection.ts";
 import type { HttpEvent } from "./http/events.ts";
 import type { HttpRequest } from "./http/framing.ts";
@@ -220,8 +221,8 @@ export class ServerProtocol extends WebSocketProtocol {
     for (const event of events) {
       if (event.type === "http-request") {
         const request = event.request;
-        // Whatever follows (its end) belongs to the upgrade request.
-        if (isUpgradeRequest(request)) return this.#upgrade(http, request, out);
+        // A WebSocket upgrade (as isUpgradeRequest says); whatever follows (its end) belongs to it.
+        if (request.upgrade !== undefined && hasToken(request.upgrade, "websocket")) return this.#upgrade(http, request, out);
         if (!this.#httpMode) return this.#refuse(http, checkRequest(request) as HandshakeError, out);
         out.push(event);
       } else if (event.type === "http-error") {

@@ -58,6 +58,8 @@ const enum Phase {
 }
 
 const CONTINUE = encodeLatin1("HTTP/1.1 100 Continue\r\n\r\n");
+// The end of a request without a body, the same (immutable) event every time.
+const END: HttpEvent = Object.freeze({ type: "http-end", trailers: undefined });
 
 /**
  * One server-side HTTP/1.1 connection, without I/O.
@@ -74,7 +76,8 @@ const CONTINUE = encodeLatin1("HTTP/1.1 100 Continue\r\n\r\n");
  */
 export class HttpServerProtocol {
   readonly #reader: RequestReader;
-  readonly #output = new OutputQueue();
+  // Made on the first answer: a connection that only upgrades never needs it.
+  #queue: OutputQueue | undefined;
   readonly #maxBodySize: number;
   readonly #maxRequests: number;
   readonly #maxDrain: number;
@@ -131,7 +134,7 @@ export class HttpServerProtocol {
 
   /** Bytes queued and not yet taken by {@link dataToSend}. */
   get bufferedAmount(): number {
-    return this.#output.bufferedAmount;
+    return this.#queue?.bufferedAmount ?? 0;
   }
 
   /**
@@ -222,7 +225,7 @@ export class HttpServerProtocol {
     if (request?.expectContinue !== true || this.#continueSent || this.#response !== "none" || this.#bodyStarted) return;
     if (!this.bodyPending) return;
     this.#continueSent = true;
-    this.#output.push(CONTINUE);
+    this.#output().push(CONTINUE);
   }
 
   /**
@@ -240,7 +243,7 @@ export class HttpServerProtocol {
     if (this.#phase === Phase.Closed) return; // the client is gone or the request failed
     if (request === undefined || this.#response !== "none") throw new InvalidStateError("no request awaits a response");
     const plan = planResponse(request, init, this.#mayKeepAlive());
-    this.#output.push(plan.head);
+    this.#output().push(plan.head);
     this.#response = "started";
     this.#body = new BodyFramer(plan);
     this.#keepAlive = plan.keepAlive;
@@ -257,7 +260,7 @@ export class HttpServerProtocol {
   sendBody(data: Uint8Array): void {
     if (this.#phase === Phase.Closed || data.length === 0) return;
     if (this.#response !== "started") throw new InvalidStateError("no response is being sent");
-    for (const part of this.#body!.frame(data)) this.#output.push(part);
+    for (const part of this.#body!.frame(data)) this.#output().push(part);
   }
 
   /**
@@ -271,7 +274,7 @@ export class HttpServerProtocol {
     if (this.#response !== "started") throw new InvalidStateError("no response is being sent");
     this.#response = "done";
     const { parts, whole } = this.#body!.end();
-    for (const part of parts) this.#output.push(part);
+    for (const part of parts) this.#output().push(part);
     if (!this.#keepAlive || !whole) return this.#close();
     if (this.#phase === Phase.Complete || this.#phase === Phase.Upgrade) return this.#nextCycle();
     // Answered before the body was read. A client still waiting for 100 Continue may never send it.
@@ -310,7 +313,7 @@ export class HttpServerProtocol {
    */
   reject(status: number, body = "", headers: Iterable<readonly [string, string]> = []): void {
     if (this.#phase === Phase.Closed) return;
-    if (this.#response === "none") this.#output.push(rejectResponse(status, body, headers));
+    if (this.#response === "none") this.#output().push(rejectResponse(status, body, headers));
     this.#close();
   }
 
@@ -347,10 +350,14 @@ export class HttpServerProtocol {
    * @returns The chunks to write; `SEND_EOF` means half-close after them.
    */
   dataToSend(): OutgoingData[] {
-    return this.#output.take();
+    return this.#queue === undefined ? [] : this.#queue.take();
   }
 
   // --- the machine ---
+
+  #output(): OutputQueue {
+    return (this.#queue ??= new OutputQueue());
+  }
 
   #mayKeepAlive(): boolean {
     if (!this.#keepAliveAllowed || this.#requests >= this.#maxRequests) return false;
@@ -397,7 +404,7 @@ export class HttpServerProtocol {
     this.#continueSent = false;
     events.push({ type: "http-request", request });
     if (request.bodyLength === 0) {
-      events.push({ type: "http-end", trailers: undefined });
+      events.push(END);
       this.#phase = request.upgrade !== undefined ? Phase.Upgrade : Phase.Complete;
     } else {
       this.#phase = Phase.AwaitBody;
@@ -440,14 +447,14 @@ export class HttpServerProtocol {
   /** The request or connection failed: answer when `answer` and nothing was sent yet, then close. */
   #fail(error: HttpError, events: HttpEvent[], answer: boolean): void {
     events.push({ type: "http-error", error });
-    if (answer && this.#response === "none") this.#output.push(rejectResponse(error.status, error.message, error.headers));
+    if (answer && this.#response === "none") this.#output().push(rejectResponse(error.status, error.message, error.headers));
     this.#close();
   }
 
   #close(): void {
     this.#phase = Phase.Closed;
     this.#reader.clear();
-    this.#output.pushEof();
+    this.#output().pushEof();
   }
 }
 

@@ -30,9 +30,8 @@ export interface HttpRequest extends RequestHead {
 }
 
 /** RFC 9112 9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive`. */
-function persists(head: RequestHead, http10: boolean): boolean {
-  const value = head.headers.get("connection");
-  if (value === null) return !http10;
+function persists(value: string | undefined, http10: boolean): boolean {
+  if (value === undefined) return !http10;
   const options = parseTokenList(value);
   // A Connection header nobody can read gets the safe answer: close after this exchange.
   if (options === null) return false;
@@ -44,6 +43,46 @@ function persists(head: RequestHead, http10: boolean): boolean {
     keepAlive ||= lower === "keep-alive";
   }
   return !close && (!http10 || keepAlive);
+}
+
+/** The headers framing depends on, read in one pass (a head is read once per request). */
+class FramingFields {
+  hosts = 0;
+  lengths: string[] | undefined;
+  codings: string[] | undefined;
+  connection: string | undefined;
+  expect: string | undefined;
+  upgrade: string | undefined;
+
+  constructor(head: RequestHead) {
+    head.headers.forEachLine((key, value) => {
+      switch (key) {
+        case "host":
+          this.hosts++;
+          break;
+        case "content-length":
+          (this.lengths ??= []).push(value);
+          break;
+        case "transfer-encoding":
+          (this.codings ??= []).push(value);
+          break;
+        case "connection":
+          this.connection = join(this.connection, value);
+          break;
+        case "expect":
+          this.expect = join(this.expect, value);
+          break;
+        case "upgrade":
+          this.upgrade = join(this.upgrade, value);
+          break;
+      }
+    });
+  }
+}
+
+/** Repeated list lines read as one (RFC 9110 5.3). */
+function join(previous: string | undefined, value: string): string {
+  return previous === undefined ? value : `${previous}, ${value}`;
 }
 
 function refuse(status: number, code: string, message: string): HttpError {
@@ -94,16 +133,16 @@ function strictCodings(lines: string[]): string[] | null {
 }
 
 /** RFC 9112 section 6.1: only `chunked`, last and once; other codings are not implemented here. */
-function transferCoding(head: RequestHead, http10: boolean): "chunked" | HttpError {
+function transferCoding(fields: FramingFields, http10: boolean): "chunked" | HttpError {
   if (http10) {
     // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
     return refuse(400, "WS_ERR_HTTP_TRANSFER_ENCODING", "Transfer-Encoding in an HTTP/1.0 request");
   }
-  if (head.headers.has("content-length")) {
+  if (fields.lengths !== undefined) {
     // RFC 9112 6.3: "a server MAY reject a request that contains both ... such a message might indicate an attempt to perform request smuggling".
     return refuse(400, "WS_ERR_HTTP_AMBIGUOUS_LENGTH", "both Content-Length and Transfer-Encoding");
   }
-  const codings = strictCodings(head.headers.getAll("transfer-encoding"));
+  const codings = strictCodings(fields.codings!);
   if (codings === null) return refuse(400, "WS_ERR_HTTP_TRANSFER_ENCODING", "malformed Transfer-Encoding");
   if (codings[codings.length - 1] !== "chunked") {
     // RFC 9112 6.3: chunked not last means the length cannot be determined: 400, then close.
@@ -118,10 +157,10 @@ function transferCoding(head: RequestHead, http10: boolean): "chunked" | HttpErr
   return "chunked";
 }
 
-function bodyLengthOf(head: RequestHead, http10: boolean): number | "chunked" | HttpError {
-  if (head.headers.has("transfer-encoding")) return transferCoding(head, http10);
-  const lengths = head.headers.getAll("content-length");
-  if (lengths.length === 0) return 0; // RFC 9112 6.3 rule 7: a request without either has no body
+function bodyLengthOf(fields: FramingFields, http10: boolean): number | "chunked" | HttpError {
+  if (fields.codings !== undefined) return transferCoding(fields, http10);
+  const lengths = fields.lengths;
+  if (lengths === undefined) return 0; // RFC 9112 6.3 rule 7: a request without either has no body
   if (lengths.length > 1) return refuse(400, "WS_ERR_HTTP_CONTENT_LENGTH", "repeated Content-Length");
   const length = parseContentLength(lengths[0]!);
   if (length === undefined) return refuse(400, "WS_ERR_HTTP_CONTENT_LENGTH", "invalid Content-Length");
@@ -151,21 +190,20 @@ export function requestFraming(head: RequestHead): HttpRequest | HttpError {
     return refuse(505, "WS_ERR_HTTP_VERSION", `${version} is not supported`);
   }
   const http10 = version === "HTTP/1.0";
-  const hosts = head.headers.getAll("host");
+  const fields = new FramingFields(head);
   // RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any request with more than one.
-  if (hosts.length > 1 || (hosts.length === 0 && !http10)) {
-    return refuse(400, "WS_ERR_INVALID_HOST", hosts.length > 1 ? "repeated Host header" : "missing Host header");
+  if (fields.hosts > 1 || (fields.hosts === 0 && !http10)) {
+    return refuse(400, "WS_ERR_INVALID_HOST", fields.hosts > 1 ? "repeated Host header" : "missing Host header");
   }
-  const bodyLength = bodyLengthOf(head, http10);
+  const bodyLength = bodyLengthOf(fields, http10);
   if (bodyLength instanceof HttpError) return bodyLength;
-  const keepAlive = persists(head, http10);
+  const keepAlive = persists(fields.connection, http10);
   let expectContinue = false;
-  const expect = head.headers.get("expect");
+  const expect = fields.expect;
   // RFC 9110 10.1.1: an HTTP/1.0 server ignores Expect; anything but 100-continue may get 417.
-  if (expect !== null && !http10) {
+  if (expect !== undefined && !http10) {
     if (expect.toLowerCase() !== "100-continue") return refuse(417, "WS_ERR_HTTP_EXPECTATION", `unsupported expectation ${JSON.stringify(expect)}`);
     expectContinue = true;
   }
-  const upgrade = head.headers.get("upgrade") ?? undefined;
-  return { method: head.method, target: head.target, version, headers: head.headers, bodyLength, keepAlive, expectContinue, upgrade };
+  return { method: head.method, target: head.target, version, headers: head.headers, bodyLength, keepAlive, expectContinue, upgrade: fields.upgrade };
 }

@@ -137,6 +137,20 @@ export class HeaderMap {
   }
 
   /**
+   * Calls `fn` for every line, in order, with the lower-cased name: one pass
+   * when several headers are wanted at once.
+   *
+   * @param fn - Called with the lower-cased name and the value of each line.
+   * @example
+   * ```ts
+   * h.forEachLine((key, value) => { if (key === "host") hosts++; });
+   * ```
+   */
+  forEachLine(fn: (key: string, value: string) => void): void {
+    for (const e of this.#entries) fn(e.key, e.value);
+  }
+
+  /**
    * Number of header lines (not distinct names).
    *
    * @returns The line count.
