@@ -252,6 +252,35 @@ function reverseLookup(address: string): Promise<string[]> {
   return dns.promises.reverse(address);
 }
 
+// --- Response bodies ---
+
+/**
+ * The symbol under which Node's fetch implementation (undici) keeps a
+ * `Response`'s state, whose `body.source` is the string or bytes it was
+ * made from. Found once, by probing; undefined if undici's shape ever
+ * changes, and then every body is read through its stream, as elsewhere.
+ */
+const undiciState: symbol | undefined = (() => {
+  try {
+    const probe = new Response("probe");
+    const symbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === "state");
+    const body = symbol === undefined ? undefined : (probe as unknown as Record<symbol, { body?: { source?: unknown; length?: unknown } }>)[symbol]?.body;
+    return body?.source === "probe" && body.length === 5 ? symbol : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** The string or bytes a Response was made from, when nothing has read it; see {@link Network.fixedResponseBody}. */
+function fixedResponseBody(response: Response): Uint8Array | string | undefined {
+  if (undiciState === undefined || response.bodyUsed) return undefined;
+  const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[undiciState]?.body;
+  if (body == null || body.stream?.locked) return undefined;
+  const source = body.source;
+  if (typeof source === "string" || source instanceof Uint8Array) return source;
+  return source instanceof ArrayBuffer ? new Uint8Array(source) : undefined;
+}
+
 /**
  * The Node network: `node:net` / `node:tls` listen and connect, Node's
  * native UTF-8 check, reverse DNS (`node:dns`), the host name (`node:os`)
@@ -270,6 +299,7 @@ export const nodeNetwork: Network = {
   isUtf8,
   // bufferutil masks faster than V8 from 32 bytes (Node 20: 2x at 64 B, 6x at 64 KiB).
   nativeMask: () => loadBufferutil(32),
+  fixedResponseBody,
   reverseLookup,
   hostname: () => os.hostname(),
   prepareDropPrivileges: (ids) => preparePrivilegeDrop(process, ids, "node", isMainThread),

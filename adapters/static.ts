@@ -15,7 +15,7 @@
  * @module
  */
 
-import { readFile, realpath, stat } from "node:fs/promises";
+import { type FileHandle, open, realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
 import {
   DEFAULT_INDEX,
@@ -76,10 +76,12 @@ interface Entry {
 
 /**
  * Answers a GET or HEAD with one file: 200 with its bytes (none for HEAD),
- * or 304 when the client's `If-None-Match` / `If-Modified-Since` shows its
- * copy is current; 404 if it is missing or not a regular file; 405 (with
- * `Allow: GET, HEAD`) for other methods. The path is trusted: it is not
- * checked against any root, and symlinks are followed.
+ * streamed from the file as the client reads them; 206 with one range for
+ * a `Range` request (416 past the end; `If-Range` honoured); 304 when the
+ * client's `If-None-Match` / `If-Modified-Since` shows its copy is
+ * current; 404 if it is missing or not a regular file; 405 (with `Allow:
+ * GET, HEAD`) for other methods. The path is trusted: it is not checked
+ * against any root, and symlinks are followed.
  *
  * @param request - The request.
  * @param filePath - The file to send.
@@ -152,10 +154,51 @@ export function serveDir(root: string, options: ServeDirOptions = {}): StaticHan
 async function fileResponse(request: Request, entry: Entry, options: FileResponseOptions): Promise<Response> {
   const plan = planFileResponse(request, { name: entry.path, size: entry.size, mtimeMs: entry.mtimeMs }, options);
   if (!plan.sendBody) return new Response(null, { status: plan.status, headers: plan.headers });
-  const bytes = await readFile(entry.path);
-  // The file may have changed since stat: the length must describe the bytes actually sent.
-  plan.headers.set("Content-Length", String(bytes.byteLength));
-  return new Response(bytes as Uint8Array<ArrayBuffer>, { status: plan.status, headers: plan.headers });
+  const handle = await ifExists(() => open(entry.path, "r"));
+  if (handle === undefined) return notFoundResponse();
+  const start = plan.range?.start ?? 0;
+  const end = plan.range === undefined ? entry.size : plan.range.end + 1;
+  return new Response(fileStream(handle, start, end), { status: plan.status, headers: plan.headers });
+}
+
+/** Bytes read from a file at a time: what one pull of the stream reads. */
+const READ_SIZE = 64 * 1024;
+
+/**
+ * The bytes `start` to `end` (exclusive) of an open file, read as the
+ * stream is read: the file is never held in memory whole, and a client
+ * that does not read stops the reading (the server pulls only when the
+ * socket can take more). The handle is closed at the end, on cancel and on
+ * error. A file that shrank since `stat` ends the stream early, and its
+ * `Content-Length` answer is cut short, which tells the client.
+ */
+function fileStream(handle: FileHandle, start: number, end: number): ReadableStream<Uint8Array> {
+  let position = start;
+  const done = () => void handle.close().catch(() => {});
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const length = Math.min(READ_SIZE, end - position);
+      if (length <= 0) {
+        controller.close();
+        return done();
+      }
+      const buffer = new Uint8Array(length);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, length, position));
+      } catch (error) {
+        done();
+        throw error;
+      }
+      if (bytesRead === 0) {
+        controller.close();
+        return done();
+      }
+      position += bytesRead;
+      controller.enqueue(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
+    },
+    cancel: done,
+  }, { highWaterMark: 0 });
 }
 
 /** Stats a real path inside the root; `undefined` if missing or if its real path leaves the root. */

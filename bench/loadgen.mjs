@@ -6,6 +6,8 @@
 //   node bench/loadgen.mjs handshake --port P [--conns 32]
 //   node bench/loadgen.mjs idle      --port P [--conns 10000] [--deflate 1 --size 4096 --offer cnct|browser]
 //   node bench/loadgen.mjs broadcast --port P [--conns 5000 --size 100 --window 16 --fanouts 7]
+//   node bench/loadgen.mjs http      --port P [--conns 64 --depth 1]   (HTTP/1.1 keep-alive; loadgen_http.mjs)
+//   node bench/loadgen.mjs idle-http --port P [--conns 10000]
 // Timed modes take --warmup S --seconds S --rounds N: one warm-up period (not
 // counted), then N rounds of S seconds each.
 //
@@ -32,6 +34,7 @@ import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { deflateRawSync, constants as zlib } from "node:zlib";
 import { BroadcastWindow, emit, FrameCounter, keepEchoing, maskedFrame, parseCommandLine, readUpgradeHead, runMode, sleep, upgradeRequest } from "./loadgen_common.mjs";
+import { httpModes } from "./loadgen_http.mjs";
 
 const { mode, opt, port, host, conns, size, timedRounds } = parseCommandLine(process.argv.slice(2));
 const binary = opt.binary === "1";
@@ -83,14 +86,14 @@ async function openWebSocket() {
   return { socket, rest, extensions };
 }
 
-/** Opens `count` connections, at most `parallel` handshakes at a time. */
-async function openMany(count, parallel = 200) {
+/** Opens `count` connections with `open` (WebSocket handshakes by default), at most `parallel` at a time. */
+async function openMany(count, open = openWebSocket, parallel = 200) {
   const out = new Array(count);
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const i = next++;
-      out[i] = await openWebSocket();
+      out[i] = await open();
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
@@ -243,4 +246,5 @@ async function broadcast() {
   emit({ mode: "broadcast", conns: opened.length, fanoutMs, ...result });
 }
 
-await runMode({ echo, handshake, idle, broadcast }, mode, "one of echo, handshake, idle, broadcast", mode === "idle");
+const modes = { echo, handshake, idle, broadcast, ...httpModes({ opt, host, port, conns, emit, timedRounds, openMany }) };
+await runMode(modes, mode, `one of ${Object.keys(modes).join(", ")}`, mode === "idle" || mode === "idle-http");

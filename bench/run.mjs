@@ -5,7 +5,7 @@
 //   npm run bench                 full run (about 15 min); writes bench/results/latest.json,
 //                                 a dated copy and bench/results/README.md
 //   npm run bench -- --quick      about 3 min; writes bench/results/latest.json
-//   options: --no-save (print only)  --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate,http2
+//   options: --no-save (print only)  --runtimes node,deno,bun   --scenarios core,echo,large,broadcast,memory,handshake,deflate,http,http2
 //   A run of only some scenarios leaves latest.json, the dated copy and results/README.md alone;
 //   a full (not --quick) run that includes deflate writes its rows to bench/results/deflate-DATE.json.
 //   npm run bench -- --scenarios deflate      permessage-deflate only (about 3 min per runtime)
@@ -14,6 +14,7 @@
 //                                             server processes on one Redis, against one process and against
 //                                             socket.io 4 + @socket.io/redis-adapter; writes results/cluster-DATE.json
 //   npm run bench -- --scenarios http2        WebSockets over HTTP/2 streams against HTTP/1.1 upgrades, over TLS
+//   npm run bench -- --scenarios http         plain HTTP/1.1 keep-alive against node:http, Deno.serve, Bun.serve (bench/http.mjs)
 //
 // Every server runs pinned to CPU 0 and every load generator to CPU 1
 // (taskset), each in its own process group, killed when measured and on exit.
@@ -23,6 +24,7 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync, copyFileSync, mkdt
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { HTTP_ANCHOR, measureHttp } from "./http.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "node_modules/.bin");
@@ -34,7 +36,7 @@ const listOption = (name, all) => {
   return i >= 0 ? argv[i + 1].split(",") : all;
 };
 const RUNTIMES = listOption("runtimes", ["node", "deno", "bun"]);
-const ALL_SCENARIOS = ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate", "http2"];
+const ALL_SCENARIOS = ["core", "memory", "handshake", "echo", "large", "broadcast", "deflate", "http", "http2"];
 // Opt-in scenarios: run only when named.
 const EXTRA_SCENARIOS = ["cluster"];
 const SCENARIOS = new Set(listOption("scenarios", ALL_SCENARIOS));
@@ -199,6 +201,35 @@ async function startServer(cmd) {
   }
 }
 
+/**
+ * Has the load generator open CFG.idle connections in an idle mode ("idle", "idle-http")
+ * and hold them; `measure(ready, empty, full, ask)` gets its "ready" line and the server's
+ * memory before and a second after, and may `ask("stats")`. The connections are closed after.
+ */
+async function holdIdle(server, mode, measure) {
+  const empty = await server.mem();
+  const holder = spawnPinned(LOADGEN_CPU, [process.execPath, "bench/loadgen.mjs", mode, "--port", String(server.port), "--conns", String(CFG.idle)]);
+  const ask = (what) => {
+    const reply = waitLine(holder, (l) => (JSON.parse(l).event === what ? JSON.parse(l) : undefined), 10000, what);
+    holder.stdin.write(`${what}\n`);
+    return reply;
+  };
+  try {
+    const ready = await waitLine(holder, (l) => {
+      const m = JSON.parse(l);
+      if (m.event === "error") throw new Error(m.message);
+      return m.event === "ready" ? m : undefined;
+    }, 120000, "idle connections");
+    await new Promise((r) => setTimeout(r, 1000));
+    await measure(ready, empty, await server.mem(), ask);
+  } finally {
+    holder.stdin.write("close\n");
+    const timer = setTimeout(() => killGroup(holder.pid), 5000);
+    await holder.exited;
+    clearTimeout(timer);
+  }
+}
+
 /** Runs a timed load-generator mode; returns its result plus the server's CPU share over the measured part. */
 async function load(server, mode, options, script = "bench/loadgen.mjs") {
   const args = { port: server.port, warmup: CFG.warmup, seconds: CFG.seconds, rounds: CFG.rounds, ...options };
@@ -257,26 +288,12 @@ async function measureServer(runtime, spec) {
   try {
     if (SCENARIOS.has("memory")) {
       await attempt([["idle memory RSS", "KiB/conn"], ["idle memory JS heap", "KiB/conn"]], async () => {
-        const empty = await server.mem();
-        const holder = spawnPinned(LOADGEN_CPU, [process.execPath, "bench/loadgen.mjs", "idle", "--port", String(server.port), "--conns", String(CFG.idle)]);
-        try {
-          const ready = await waitLine(holder, (l) => {
-            const m = JSON.parse(l);
-            if (m.event === "error") throw new Error(m.message);
-            return m.event === "ready" ? m : undefined;
-          }, 120000, "idle connections");
-          await new Promise((r) => setTimeout(r, 1000));
-          const full = await server.mem();
+        await holdIdle(server, "idle", async (ready, empty, full) => {
           const n = full.conns || ready.open;
           const note = `${n} idle conns (server counts ${full.conns}), opened in ${ready.seconds} s; empty server ${fmt(empty.rss / 2 ** 20)} MiB RSS`;
           record({ ...base, scenario: "idle memory RSS", value: (full.rss - empty.rss) / n / 1024, unit: "KiB/conn", detail: note, lowerIsBetter: true });
           record({ ...base, scenario: "idle memory JS heap", value: (full.heap - empty.heap) / n / 1024, unit: "KiB/conn", detail: note, lowerIsBetter: true });
-        } finally {
-          holder.stdin.write("close\n");
-          const timer = setTimeout(() => killGroup(holder.pid), 5000);
-          await holder.exited;
-          clearTimeout(timer);
-        }
+        });
       });
       await new Promise((r) => setTimeout(r, 500)); // let the server finish closing them
     }
@@ -564,6 +581,7 @@ async function measureHttp2(runtime) {
 function anchorFor(row) {
   if (row.scenario.startsWith("cluster")) return CLUSTER_SINGLE;
   if (row.impl === H2_IMPL[1] || row.impl === H2_IMPL[2]) return H2_IMPL[1];
+  if (row.scenario.startsWith("http ")) return HTTP_ANCHOR[row.runtime];
   if (row.scenario.startsWith("core mask")) return "bufferutil";
   if (row.scenario.startsWith("core ")) {
     const hasBu = rows.some((r) => r.runtime === row.runtime && r.scenario === row.scenario && r.impl === "ws+bufferutil");
@@ -607,6 +625,13 @@ function targets() {
     ["≤ 4 KiB RSS per idle conn (Node)", get("idle memory RSS", "node"), (r) => r.value <= 4, (r) => `${fmt(r.value)} KiB`],
     ["≤ 2 KiB RSS per idle conn (Bun)", get("idle memory RSS", "bun"), (r) => r.value <= 2, (r) => `${fmt(r.value)} KiB`],
     ["handshakes ≥ 1.5x ws (Node)", get("handshakes", "node"), (r) => r.ratio >= 1.5, (r) => `${r.ratio}x`],
+    ["HTTP keep-alive ≥ 1.2x node:http (Node)", get("http keep-alive, small response", "node"), (r) => r.ratio >= 1.2, (r) => `${r.ratio}x`],
+    ["HTTP keep-alive ≥ 1x Deno.serve (Deno)", get("http keep-alive, small response", "deno"), (r) => r.ratio >= 1, (r) => `${r.ratio}x`],
+    ["HTTP keep-alive ≥ 0.5x Bun.serve (Bun)", get("http keep-alive, small response", "bun"), (r) => r.ratio >= 0.5, (r) => `${r.ratio}x`],
+    ...["node", "deno", "bun"].map((rt) => {
+      const ws = get("idle memory RSS", rt);
+      return [`idle keep-alive HTTP RSS ≤ idle WebSocket RSS (${rt})`, get("http idle keep-alive connection RSS", rt), (r) => ws?.value != null && r.value <= ws.value, (r) => `${fmt(r.value)} vs ${ws?.value == null ? "?" : fmt(ws.value)} KiB`];
+    }),
   ];
   return goals.map(([goal, row, ok, show]) => {
     if (!row || row.value === null) return `- ${goal}: not measured`;
@@ -716,6 +741,9 @@ for (const runtime of RUNTIMES) {
     for (const spec of SERVERS[runtime]) await measureServer(runtime, spec);
   }
   if (SCENARIOS.has("deflate")) await measureDeflate(runtime);
+  if (SCENARIOS.has("http")) {
+    await measureHttp(runtime, { startServer, load, record, holdIdle, median, spread, cpuNote, fmt, node, deno, bun });
+  }
   if (SCENARIOS.has("http2")) await measureHttp2(runtime);
 }
 if (SCENARIOS.has("cluster")) {
@@ -723,7 +751,7 @@ if (SCENARIOS.has("cluster")) {
   await measureCluster();
 }
 // wsport rows that errored (e.g. an adapter still being finished) get one more try at the end.
-const failedRuntimes = RUNTIMES.filter((rt) => rows.some((r) => r.runtime === rt && r.impl === "wsport" && r.value === null && r.detail?.startsWith("error") && !r.scenario.startsWith("core") && !r.scenario.includes("permessage-deflate")));
+const failedRuntimes = RUNTIMES.filter((rt) => rows.some((r) => r.runtime === rt && r.impl === "wsport" && r.value === null && r.detail?.startsWith("error") && !r.scenario.startsWith("core") && !r.scenario.includes("permessage-deflate") && !r.scenario.startsWith("http ")));
 for (const runtime of failedRuntimes) {
   console.error(`\n[${runtime}] retrying wsport`);
   const before = rows.length;
@@ -738,7 +766,7 @@ addRatios();
 
 const text = table(rows);
 console.log(`\n${text}\n\nTargets (goals, not assertions):\n${targets()}\n${SCENARIOS.has("cluster") ? clusterTargets() + "\n" : ""}`);
-console.log(`Ratios are value / the anchor of the same runtime and scenario (${Object.entries(ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; core: ws+bufferutil, mask: bufferutil; TLS rows: ${H2_IMPL[1]}).`);
+console.log(`Ratios are value / the anchor of the same runtime and scenario (${Object.entries(ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; http: ${Object.entries(HTTP_ANCHOR).map(([k, v]) => `${k}: ${v}`).join(", ")}; core: ws+bufferutil, mask: bufferutil; TLS rows: ${H2_IMPL[1]}).`);
 console.log(`Total time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 
 const resultsDir = path.join(ROOT, "bench/results");

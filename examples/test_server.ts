@@ -10,12 +10,13 @@
 //   node_modules/.bin/deno run -A examples/test_server.ts
 //   node_modules/.bin/bun examples/test_server.ts
 // libwebsockets' own test client talks to it: libwebsockets-test-client localhost --port=7681
-import { readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type Server, type ServerTlsOptions, serve } from "../mod.ts";
+import { type Network, type Server, type ServerTlsOptions, serve } from "../mod.ts";
 import { redisEngine } from "../adapters/redis.ts";
+import { serveDir } from "../adapters/static.ts";
 import { type GeneratedCertificate, generateSelfSignedCertificate } from "./test_server/certificate.ts";
 import { dumbIncrementProtocol } from "./test_server/dumb_increment.ts";
 import { type DemoEvent, type DemoEventListener, remoteOf } from "./test_server/events.ts";
@@ -28,8 +29,8 @@ export { STATUS_PROTOCOL, STATUS_TOPIC, type StatusMessage } from "./test_server
 export type { DemoEvent, DemoEventListener } from "./test_server/events.ts";
 
 export const DEFAULT_PORT = 7681;
-/** The demo page, next to this file. */
-const PAGE = new URL("./test_server.html", import.meta.url);
+/** The demo page and its assets (style, script, images), served as files. */
+const WWW = fileURLToPath(new URL("./test_server/www/", import.meta.url));
 /**
  * Send buffer size at which a connection stops being "writable". Small, so
  * that the mirror's writable callbacks pace it as lws's do (lws writes when
@@ -58,6 +59,8 @@ export interface TestServerOptions {
    * runtimes) share the mirror drawing and the list of connections.
    */
   redis?: string;
+  /** Where to listen (default: this runtime's network). */
+  network?: Network;
 }
 
 /**
@@ -67,7 +70,9 @@ export interface TestServerOptions {
  * @returns The listening server; `server.close()` stops it gracefully.
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<Server> {
-  const page = readFileSync(PAGE); // at start: a missing page should stop the demo, not 500 later
+  // At start: a missing page should stop the demo, not 404 later.
+  if (!existsSync(WWW + "index.html")) throw new Error(`the demo page is missing: ${WWW}index.html`);
+  const files = serveDir(WWW, { cacheControl: "no-cache" });
   const onEvent = options.onEvent ?? (() => {});
   const connections = new ConnectionList(onEvent);
   const mirror = new Mirror(onEvent, options.ringSize);
@@ -78,6 +83,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     hostname: options.hostname ?? "0.0.0.0",
     tls: options.tls,
     http2: options.http2,
+    network: options.network,
     highWaterMark: HIGH_WATER_MARK,
     // The first protocol also serves clients that ask for none, as in lws.
     protocols: [
@@ -85,13 +91,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       connections.track(mirror.protocol),
       connections.protocol,
     ],
+    // The page and its assets: a browser loads them over one kept-alive connection (or one HTTP/2 connection).
     fetch: (request, peer) => {
-      if (new URL(request.url).pathname !== "/") return undefined; // 404
-      if (request.method !== "GET" && request.method !== "HEAD") {
-        return new Response("Method Not Allowed", { status: 405, headers: { allow: "GET, HEAD" } });
-      }
-      onEvent({ type: "page", remote: remoteOf(peer) });
-      return new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
+      if (new URL(request.url).pathname === "/") onEvent({ type: "page", remote: remoteOf(peer) });
+      return files(request);
     },
   });
   if (pubsub !== undefined) {

@@ -167,3 +167,37 @@ test("examples/http2.ts: two WebSockets as streams of one HTTP/2 connection, ech
   assert.match(text, /^client: echo: hi from b$/m);
   assert.match(text, /^client: closed \{"code":1000,"reason":"done","wasClean":true\} \{"code":1000,"reason":"done","wasClean":true\}$/m);
 });
+
+test("examples/sse.ts streams events that never end, counts a streamed upload, and writes chat messages to the streams", async () => {
+  const child = run("examples/sse.ts", ["--port", "0", "--host", "127.0.0.1", "--interval", "50"]);
+  try {
+    const first = await within(lines(child).next(), 20_000, "the SSE example to start");
+    const port = Number(/:(\d+)\/$/.exec(String(first.value))?.[1]);
+    assert.ok(port > 0, `unexpected output ${first.value}`);
+    const leave = new AbortController();
+    const events = await fetch(`http://127.0.0.1:${port}/events`, { signal: leave.signal });
+    assert.equal(events.headers.get("content-type"), "text/event-stream");
+    const reader = events.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const read = async (done: () => boolean, what: string) => {
+      while (!done()) {
+        const chunk = await within(reader.read(), 10_000, what);
+        if (chunk.done) throw new Error("the event stream ended");
+        text += decoder.decode(chunk.value, { stream: true });
+      }
+    };
+    await read(() => /id: 1\n/.test(text), "two clock events");
+    const chat = new WsWebSocket(`ws://127.0.0.1:${port}/`, ["chat"]);
+    await within(new Promise((resolve, reject) => chat.once("open", resolve).once("error", reject)));
+    chat.send("hello events");
+    await read(() => text.includes("event: chat\ndata: hello events\n\n"), "the chat message in the stream");
+    chat.close();
+    leave.abort();
+    await reader.cancel().catch(() => {});
+    const upload = await fetch(`http://127.0.0.1:${port}/upload`, { method: "POST", body: new Uint8Array(3 * 1024 * 1024) });
+    assert.equal(await upload.text(), `received ${3 * 1024 * 1024} bytes\n`);
+  } finally {
+    await stop(child);
+  }
+});

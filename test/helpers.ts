@@ -106,7 +106,7 @@ export function asText(data: Uint8Array): string {
 }
 
 /** Takes everything a sans-IO connection queued; SEND_EOF must be last and appear at most once. */
-export function drain(conn: WebSocketProtocol): { bytes: Uint8Array; eof: boolean } {
+export function drain(conn: Pick<WebSocketProtocol, "dataToSend">): { bytes: Uint8Array; eof: boolean } {
   const out: OutgoingData[] = conn.dataToSend();
   const parts: Uint8Array[] = [];
   let eof = false;

@@ -95,29 +95,23 @@ test("serve() answers plain HTTP through fetch, with 404 and HEAD handled", asyn
       return undefined;
     },
   });
-  const get = await rawConnect(network, server.port);
-  get.transport.write([enc.encode("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")]);
-  await within(get.closed);
-  assert.match(get.text(), /^HTTP\/1\.1 200 OK\r\n/);
-  assert.match(get.text(), /\r\nx-test: 1\r\n/);
-  assert.match(get.text(), /\r\nConnection: close\r\n\r\nhi GET $/);
-  const post = await rawConnect(network, server.port);
-  post.transport.write([enc.encode("POST /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody")]);
-  await within(post.closed);
-  assert.match(post.text(), /hi POST body$/);
-  const head = await rawConnect(network, server.port);
-  head.transport.write([enc.encode("HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n")]);
-  await within(head.closed);
-  assert.match(head.text(), /content-length: 8\r\n/i); // "hi HEAD "
-  assert.ok(head.text().endsWith("\r\n\r\n"), "no body for HEAD");
-  const missing = await rawConnect(network, server.port);
-  missing.transport.write([enc.encode("GET /nothing HTTP/1.1\r\nHost: a\r\n\r\n")]);
-  await within(missing.closed);
-  assert.match(missing.text(), /^HTTP\/1\.1 404 Not Found\r\n/);
-  const boom = await rawConnect(network, server.port);
-  boom.transport.write([enc.encode("GET /boom HTTP/1.1\r\nHost: a\r\n\r\n")]);
-  await within(boom.closed);
-  assert.match(boom.text(), /^HTTP\/1\.1 500 /);
+  // Each on its own connection, which the client asks to close after the answer.
+  const exchange = async (request: string) => {
+    const peer = await rawConnect(network, server.port);
+    peer.transport.write([enc.encode(request.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"))]);
+    await within(peer.closed);
+    return peer.text();
+  };
+  const get = await exchange("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+  assert.match(get, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(get, /\r\nx-test: 1\r\n/);
+  assert.match(get, /\r\nConnection: close\r\n\r\nhi GET $/);
+  assert.match(await exchange("POST /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody"), /hi POST body$/);
+  const head = await exchange("HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+  assert.match(head, /content-length: 8\r\n/i); // "hi HEAD "
+  assert.ok(head.endsWith("\r\n\r\n"), "no body for HEAD");
+  assert.match(await exchange("GET /nothing HTTP/1.1\r\nHost: a\r\n\r\n"), /^HTTP\/1\.1 404 Not Found\r\n/);
+  assert.match(await exchange("GET /boom HTTP/1.1\r\nHost: a\r\n\r\n"), /^HTTP\/1\.1 500 /);
   await server.close();
 });
 

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, truncate, utimes, writeFile } from "node:fs/promises";
+import process from "node:process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runtimeNetwork, type Server, serve } from "../mod.ts";
@@ -22,7 +23,9 @@ import {
   planFileResponse,
   weakETag,
 } from "../src/services/static_responses.ts";
+import { contentRange, ifRangeMatches, parseRange } from "../src/services/static_ranges.ts";
 import { enc, rawConnect, within } from "./helpers.ts";
+import { HttpPeer } from "./http_peer.ts";
 
 // --- pure decisions ---
 
@@ -154,6 +157,7 @@ test("planFileResponse builds the 200 and 304 headers and says when to send the 
   assert.equal(get.status, 200);
   assert.equal(get.sendBody, true);
   assert.deepEqual(Object.fromEntries([...(get.headers as unknown as Iterable<[string, string]>)]), {
+    "accept-ranges": "bytes",
     "cache-control": "max-age=60",
     "content-length": "1234",
     "content-type": "text/javascript; charset=utf-8",
@@ -169,6 +173,53 @@ test("planFileResponse builds the 200 and 304 headers and says when to send the 
   assert.equal(conditional.sendBody, false);
   assert.equal(conditional.headers.get("etag"), weakETag(1234, file.mtimeMs));
   assert.equal(conditional.headers.get("content-type"), null);
+});
+
+test("parseRange reads one byte range against the size, and ignores what it must (RFC 9110 14.1.2)", () => {
+  assert.deepEqual(parseRange("bytes=0-99", 1000), { start: 0, end: 99 });
+  assert.deepEqual(parseRange("bytes=500-", 1000), { start: 500, end: 999 });
+  assert.deepEqual(parseRange("bytes=-100", 1000), { start: 900, end: 999 });
+  assert.deepEqual(parseRange("bytes=-5000", 1000), { start: 0, end: 999 }, "a suffix longer than the file is the file");
+  assert.deepEqual(parseRange("bytes=990-2000", 1000), { start: 990, end: 999 }, "an end past the file is clipped");
+  assert.deepEqual(parseRange(" Bytes = 1-1 ", 1000), { start: 1, end: 1 });
+  assert.equal(parseRange("bytes=1000-", 1000), "unsatisfiable");
+  assert.equal(parseRange("bytes=-0", 1000), "unsatisfiable");
+  assert.equal(parseRange("bytes=0-", 0), "unsatisfiable");
+  for (const ignored of ["items=0-1", "bytes=5-1", "bytes=a-b", "bytes=0-1,5-6", "bytes=+1-2", "bytes 0-1", "bytes=0x1-2", "bytes=--1"]) {
+    assert.equal(parseRange(ignored, 1000), undefined, ignored);
+  }
+});
+
+test("ifRangeMatches: the exact Last-Modified date or a strong tag; never a weak one", () => {
+  const mtimeMs = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
+  const weak = { etag: 'W/"1f4-1"', mtimeMs };
+  assert.equal(ifRangeMatches("Tue, 02 Jan 2024 03:04:05 GMT", weak), true);
+  assert.equal(ifRangeMatches("Tue, 02 Jan 2024 03:04:06 GMT", weak), false);
+  assert.equal(ifRangeMatches('W/"1f4-1"', weak), false);
+  assert.equal(ifRangeMatches('"1f4-1"', weak), false);
+  assert.equal(ifRangeMatches('"abc"', { etag: '"abc"', mtimeMs }), true);
+  assert.equal(contentRange({ start: 0, end: 9 }, 100), "bytes 0-9/100");
+  assert.equal(contentRange(undefined, 100), "bytes */100");
+});
+
+test("planFileResponse answers Range with 206 or 416, honours If-Range, and ignores Range on HEAD", () => {
+  const file = { name: "/srv/www/movie.mp4", size: 1000, mtimeMs: Date.UTC(2024, 0, 2, 3, 4, 5) };
+  const get = (headers: Record<string, string>, method = "GET") => planFileResponse({ method, headers: new Headers(headers) }, file);
+  const partial = get({ range: "bytes=100-199" });
+  assert.equal(partial.status, 206);
+  assert.deepEqual(partial.range, { start: 100, end: 199 });
+  assert.equal(partial.headers.get("content-range"), "bytes 100-199/1000");
+  assert.equal(partial.headers.get("content-length"), "100");
+  assert.equal(partial.sendBody, true);
+  const past = get({ range: "bytes=1000-" });
+  assert.equal(past.status, 416);
+  assert.equal(past.headers.get("content-range"), "bytes */1000");
+  assert.equal(past.sendBody, false);
+  assert.equal(get({ range: "bytes=0-1", "if-range": "Tue, 02 Jan 2024 03:04:05 GMT" }).status, 206);
+  assert.equal(get({ range: "bytes=0-1", "if-range": "Mon, 01 Jan 2024 00:00:00 GMT" }).status, 200, "changed since: the whole file");
+  assert.equal(get({ range: "bytes=0-1" }, "HEAD").status, 200);
+  assert.equal(get({ range: "bytes=0-1,3-4" }).status, 200, "several ranges: the whole file");
+  assert.equal(get({ range: "bytes=0-1", "if-none-match": weakETag(1000, file.mtimeMs) }).status, 304, "a current copy wins");
 });
 
 test("methodNotAllowedResponse and directoryLocation", () => {
@@ -236,7 +287,7 @@ interface RawAnswer {
 /** Sends a request head exactly as written (fetch() would normalise `..` and `\`) and reads the answer. */
 async function rawRequest(port: number, target: string, method = "GET"): Promise<RawAnswer> {
   const peer = await rawConnect(await runtimeNetwork(), port);
-  peer.transport.write([enc.encode(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)]);
+  peer.transport.write([enc.encode(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)]);
   await within(peer.closed, 5000, `the answer to ${target}`);
   const text = peer.text();
   const split = text.indexOf("\r\n\r\n");
@@ -477,4 +528,62 @@ test("serveFile sends one trusted file, with the same headers, HEAD, 304, 404 an
       return serveFile(request, join(root, "nothing-here.css"));
     },
   );
+});
+
+test("Range over the wire: 206 with the bytes asked, 416 past the end, If-Range, on one kept-alive connection", async () => {
+  await withSite(async ({ server, root }) => {
+    const bytes = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+    await writeFile(join(root, "big.bin"), bytes);
+    const client = await HttpPeer.connect(await runtimeNetwork(), server.port);
+    const ask = async (headers: string) => {
+      client.send(`GET /big.bin HTTP/1.1\r\nHost: t\r\n${headers}\r\n`);
+      return await client.response();
+    };
+    const whole = await ask("");
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get("accept-ranges"), "bytes");
+    assert.deepEqual(whole.body, bytes);
+    const middle = await ask("Range: bytes=70000-140000\r\n");
+    assert.equal(middle.status, 206);
+    assert.equal(middle.headers.get("content-range"), "bytes 70000-140000/200000");
+    assert.deepEqual(middle.body, bytes.subarray(70000, 140001));
+    const tail = await ask("Range: bytes=-10\r\n");
+    assert.deepEqual(tail.body, bytes.subarray(199990));
+    const past = await ask("Range: bytes=300000-\r\n");
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get("content-range"), "bytes */200000");
+    const stale = await ask(`Range: bytes=0-9\r\nIf-Range: Mon, 01 Jan 2001 00:00:00 GMT\r\n`);
+    assert.equal(stale.status, 200, "the file changed since: all of it");
+    const current = await ask(`Range: bytes=0-9\r\nIf-Range: ${whole.headers.get("last-modified")}\r\n`);
+    assert.equal(current.status, 206);
+    assert.deepEqual(current.body, bytes.subarray(0, 10));
+    const css = await ask("");
+    assert.equal(css.status, 200);
+    client.send("GET /style.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert.equal((await client.response()).text, "body{}");
+    await within(client.closed);
+  });
+});
+
+test("a large file is streamed, not read whole: a client that reads 1 MiB of 256 MiB costs the server little memory", async () => {
+  await withSite(async ({ server, root }) => {
+    const path = join(root, "huge.bin");
+    await writeFile(path, "");
+    await truncate(path, 256 * 1024 * 1024); // sparse: nothing written to disk
+    const before = process.memoryUsage().rss;
+    const response = await fetch(`http://127.0.0.1:${server.port}/huge.bin`);
+    assert.equal(response.headers.get("content-length"), String(256 * 1024 * 1024));
+    const reader = response.body!.getReader();
+    let got = 0;
+    while (got < 1024 * 1024) {
+      const { done, value } = await within(reader.read(), 10000, "the file's bytes");
+      if (done) break;
+      got += value.length;
+    }
+    const grown = process.memoryUsage().rss - before;
+    await reader.cancel();
+    assert.ok(got >= 1024 * 1024);
+    // Reading the file whole would add 256 MiB here.
+    assert.ok(grown < 96 * 1024 * 1024, `the server's process grew by ${Math.round(grown / 1048576)} MiB`);
+  });
 });

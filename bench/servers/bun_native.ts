@@ -14,9 +14,11 @@ let open = 0;
 const server = Bun.serve({
   port: Number(opts.port ?? 0),
   hostname: opts.host ?? "127.0.0.1",
+  // Keep-alive without an idle limit, as the other servers of the HTTP scenario.
+  idleTimeout: 0,
   fetch(req: Request, srv: any) {
-    if (srv.upgrade(req)) return undefined;
-    return new Response("websocket only", { status: 426 });
+    if (req.headers.get("upgrade")?.toLowerCase() === "websocket" && srv.upgrade(req)) return undefined;
+    return new Response("hello world"); // plain HTTP (the HTTP scenario)
   },
   websocket: {
     maxPayloadLength: 64 * 1024 * 1024,

@@ -1,7 +1,7 @@
 // Shared by every bench server, on every runtime: prints "listening PORT" once
 // bound, and answers stdin commands so the bench driver can ask the server
 // process about itself.
-//   "mem\n"  -> collects garbage, then prints: MEM {"rss":bytes,"heap":bytes,"external":bytes,"conns":n}
+//   "mem\n"  -> collects garbage (letting finalizers run between passes), then prints: MEM {"rss":bytes,"heap":bytes,"external":bytes,"conns":n}
 //             (external: memory outside the JS heap the runtime knows of: ArrayBuffers, node:zlib streams)
 // Node needs --expose-gc and Deno --v8-flags=--expose-gc for a full collection; Bun has Bun.gc.
 
@@ -23,7 +23,7 @@ function print(line: string): void {
   else g.process.stdout.write(line + "\n");
 }
 
-async function stdinLines(onLine: (line: string) => void): Promise<void> {
+async function stdinLines(onLine: (line: string) => void | Promise<void>): Promise<void> {
   const decoder = new TextDecoder();
   let buffered = "";
   const feed = (bytes: Uint8Array) => {
@@ -43,10 +43,15 @@ async function stdinLines(onLine: (line: string) => void): Promise<void> {
 
 /** Call once the server is bound. `connections()` counts open WebSocket connections. */
 export function ready(port: number, connections: () => number): void {
-  void stdinLines((line) => {
+  void stdinLines(async (line) => {
     if (line === "mem") {
-      // Several passes: finalizers of closed sockets free more on the next one.
-      for (let i = 0; i < 3; i++) collect();
+      // Several passes, a task apart: finalizers (of closed sockets, of fetch Requests that
+      // follow a signal) run between collections and free more on the next one.
+      for (let i = 0; i < 3; i++) {
+        collect();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      collect();
       print("MEM " + JSON.stringify({ ...memory(), conns: connections() }));
     }
   });

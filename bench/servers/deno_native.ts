@@ -1,5 +1,6 @@
 // Anchor on Deno: Deno.serve + Deno.upgradeWebSocket. Echoes every message;
-// text starting with "#b" is sent to every open socket (a loop over a Set).
+// text starting with "#b" is sent to every open socket (a loop over a Set);
+// plain HTTP requests get "hello world" (the HTTP scenario).
 //   deno run -A --v8-flags=--expose-gc bench/servers/deno_native.ts --port 0
 // No --deflate: Deno.upgradeWebSocket has no compression option and answers an
 // offer of permessage-deflate without Sec-WebSocket-Extensions (checked on deno 2.9.6),
@@ -14,7 +15,8 @@ const server = Deno.serve({
   hostname: opts.host ?? "127.0.0.1",
   onListen() {},
 }, (req: Request) => {
-  if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("websocket only", { status: 426 });
+  // Plain HTTP (the HTTP scenario): a small fixed answer.
+  if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("hello world");
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
   socket.binaryType = "arraybuffer";
   socket.onopen = () => sockets.add(socket);

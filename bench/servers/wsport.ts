@@ -1,6 +1,7 @@
 // wsport bench server, the same file on Node, Deno and Bun: echoes every
 // message, except text starting with "#b", which it broadcasts to every
-// connection of the protocol (server.broadcast). Public API only.
+// connection of the protocol (server.broadcast), and answers plain HTTP
+// requests with "hello world" (the HTTP scenario). Public API only.
 //   node --expose-gc --import tsx bench/servers/wsport.ts --port 0
 //   deno run -A --v8-flags=--expose-gc bench/servers/wsport.ts --port 0
 //   bun bench/servers/wsport.ts --port 0
@@ -44,6 +45,9 @@ const server = await wsport.serve({
   port: Number(opts.port ?? 0),
   hostname: opts.host ?? "127.0.0.1",
   pingInterval: Number(opts["ping-interval"] ?? 0),
+  // Plain HTTP on the same port (the HTTP scenario): a small fixed answer, kept alive without an idle limit.
+  fetch: () => new Response("hello world"),
+  keepAliveTimeout: 0,
   maxMessageSize: 64 * 1024 * 1024,
   ...(extensions.length ? { extensions } : {}),
   protocols: [{

@@ -44,15 +44,6 @@ export class ByteQueue {
   }
 
   /**
-   * Consumes `n` bytes that lie in {@link front} (`n` at most what is left of it).
-   *
-   * @param n Number of bytes.
-   */
-  skip(n: number): void {
-    if (n > 0) this.#advance(n, this.#chunks[this.#head]!.length - this.#offset);
-  }
-
-  /**
    * Reads the byte at `index` from the front without consuming it.
    *
    * @param index Offset from the front; must be less than `length`.
@@ -113,6 +104,34 @@ export class ByteQueue {
     const view = first.subarray(this.#offset, this.#offset + count);
     this.#advance(count, available);
     return view;
+  }
+
+  /**
+   * A view of the bytes of the first chunk, without consuming them (empty
+   * when the queue is). With {@link skip}, lets a scanner walk the queue
+   * chunk by chunk without copying.
+   *
+   * @returns The unread part of the first chunk.
+   */
+  peekChunk(): Uint8Array {
+    if (this.#length === 0) return EMPTY;
+    const chunk = this.#chunks[this.#head]!;
+    // A view costs an allocation (and is slow on JavaScriptCore): only when part was read.
+    return this.#offset === 0 ? chunk : chunk.subarray(this.#offset);
+  }
+
+  /**
+   * Consumes `n` bytes (`n <= length`) without returning them.
+   *
+   * @param n Number of bytes.
+   */
+  skip(n: number): void {
+    while (n > 0) {
+      const available = this.#chunks[this.#head]!.length - this.#offset;
+      const count = Math.min(n, available);
+      this.#advance(count, available);
+      n -= count;
+    }
   }
 
   /** Drops everything. */

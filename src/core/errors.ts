@@ -86,17 +86,15 @@ export class MandatoryExtensionError extends ProtocolError {
 }
 
 /**
- * An opening handshake that cannot proceed. On the server `status` is the
- * HTTP status to answer with (400, 405, 426, 431, 505...) and `headers` any
- * headers that answer needs (426 carries `Sec-WebSocket-Version: 13`). On the
- * client `status` is the status the server sent (101 when the failure is in
- * its headers: a wrong accept value, an unoffered subprotocol...), or 0 when
- * no response arrived.
+ * An HTTP request the server refuses: `status` is the answer (400, 413,
+ * 431, 501...) and `headers` any headers that answer needs. Raised by the
+ * HTTP/1.1 layer for malformed or hostile framing (`Content-Length` with
+ * `Transfer-Encoding`, a bad chunk size...) and for limits.
  */
-export class HandshakeError extends WebSocketError {
+export class HttpError extends WebSocketError {
   /** HTTP status to answer with (server side) or the status received (client side, 0 if none). */
   readonly status: number;
-  /** Extra response headers the rejection needs. */
+  /** Extra response headers the answer needs. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
 
   constructor(
@@ -110,6 +108,17 @@ export class HandshakeError extends WebSocketError {
     this.headers = headers;
   }
 }
+
+/**
+ * An opening handshake that cannot proceed. On the server `status` is the
+ * HTTP status to answer with (400, 405, 426, 431, 505...) and `headers` any
+ * headers that answer needs (426 carries `Sec-WebSocket-Version: 13`). On the
+ * client `status` is the status the server sent (101 when the failure is in
+ * its headers: a wrong accept value, an unoffered subprotocol...), or 0 when
+ * no response arrived. A request head that breaks the grammar is one too:
+ * the head is read before anyone knows whether it asks for an upgrade.
+ */
+export class HandshakeError extends HttpError {}
 
 /**
  * The server's extension response is not acceptable (an extension that was

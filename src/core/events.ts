@@ -6,7 +6,10 @@
 
 import type { HandshakeError, ProtocolError } from "./errors.ts";
 import type { HandshakeRequest } from "./handshake.ts";
-import type { RequestHead, ResponseHead } from "./http/head.ts";
+import type { ResponseHead } from "./http/head.ts";
+import type { HttpBodyEvent, HttpEndEvent, HttpErrorEvent, HttpRequestEvent } from "./http/events.ts";
+
+export type { HttpBodyEvent, HttpEndEvent, HttpErrorEvent, HttpEvent, HttpRequestEvent } from "./http/events.ts";
 
 /** A complete text message, decoded. */
 export interface WsTextEvent {
@@ -81,16 +84,6 @@ export interface WsRequestEvent {
   request: HandshakeRequest;
 }
 
-/**
- * Server side, with the `http` option: a plain HTTP request (no WebSocket
- * upgrade) and its body; answer it with `respond()`.
- */
-export interface WsHttpRequestEvent {
-  type: "http-request";
-  request: RequestHead;
-  body: Uint8Array;
-}
-
 /** Client side: the server's 101 was valid; the connection is open. */
 export interface WsResponseEvent {
   type: "response";
@@ -115,6 +108,9 @@ export type WsEvent =
   | WsCloseEvent
   | WsErrorEvent
   | WsRequestEvent
-  | WsHttpRequestEvent
+  | HttpRequestEvent
+  | HttpBodyEvent
+  | HttpEndEvent
+  | HttpErrorEvent
   | WsResponseEvent
   | WsHandshakeErrorEvent;

@@ -11,6 +11,8 @@ import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { HandshakeError } from "./errors.ts";
 import { type ExtensionOffer, hasToken, isToken, parseExtensions, parseTokenList } from "./http/header_values.ts";
 import { type HeaderMap, type RequestHead, type ResponseHead, writeRequestHead, writeResponseHead } from "./http/head.ts";
+
+export { reasonPhrase, rejectResponse } from "./http/response.ts";
 import { sha1 } from "./sha1.ts";
 
 /** The GUID RFC 6455 section 1.3 appends to the key. */
@@ -215,79 +217,6 @@ export function acceptResponse(request: HandshakeRequest, options: AcceptOptions
 export function isUpgradeRequest(head: RequestHead): boolean {
   const upgrade = head.headers.get("upgrade");
   return upgrade !== null && hasToken(upgrade, "websocket");
-}
-
-const REASONS: Record<number, string> = {
-  200: "OK",
-  204: "No Content",
-  206: "Partial Content",
-  301: "Moved Permanently",
-  302: "Found",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  408: "Request Timeout",
-  411: "Length Required",
-  413: "Content Too Large",
-  416: "Range Not Satisfiable",
-  429: "Too Many Requests",
-  501: "Not Implemented",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  414: "URI Too Long",
-  426: "Upgrade Required",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-};
-
-/**
- * The standard reason phrase of an HTTP status, or "Unknown".
- *
- * @param status An HTTP status code.
- * @returns The reason phrase.
- * @example
- * ```ts
- * reasonPhrase(404); // "Not Found"
- * ```
- */
-export function reasonPhrase(status: number): string {
-  return REASONS[status] ?? "Unknown";
-}
-
-/**
- * Writes a complete HTTP response that refuses a handshake, with a
- * plain-text body and `Connection: close`.
- *
- * @param status The HTTP status.
- * @param body The body text (the reason, for a person reading it).
- * @param headers More headers (a 426 needs `Sec-WebSocket-Version` or `Upgrade`).
- * @returns The response's bytes, head and body.
- * @example
- * ```ts
- * rejectResponse(400, "Sec-WebSocket-Key is not base64 of 16 bytes");
- * ```
- */
-export function rejectResponse(
-  status: number,
-  body: string,
-  headers: Iterable<readonly [string, string]> = [],
-): Uint8Array {
-  const bodyBytes = encoder.encode(body);
-  const all: [string, string][] = [];
-  for (const [name, value] of headers) all.push([name, value]);
-  all.push(["Content-Type", "text/plain; charset=utf-8"]);
-  all.push(["Content-Length", String(bodyBytes.length)]);
-  all.push(["Connection", "close"]);
-  const head = writeResponseHead({ status, reason: REASONS[status] ?? "Error", headers: all });
-  const out = new Uint8Array(head.length + bodyBytes.length);
-  out.set(head, 0);
-  out.set(bodyBytes, head.length);
-  return out;
 }
 
 /** What a client puts in its handshake request. */

@@ -38,7 +38,7 @@ export {
   WebSocketProtocol,
 } from "./protocol.ts";
 export { AcceptingProtocol, type Held, type ServerAcceptOptions } from "./accepting_protocol.ts";
-export { DEFAULT_MAX_HTTP_BODY_SIZE, type HttpResponseInit, ServerProtocol, type ServerProtocolOptions } from "./server_protocol.ts";
+export { type HttpResponseInit, ServerProtocol, type ServerProtocolOptions } from "./server_protocol.ts";
 export { ClientProtocol, type ClientProtocolOptions } from "./client_protocol.ts";
 export * from "./handshake.ts";
 export {
@@ -53,6 +53,16 @@ export {
   writeRequestHead,
   writeResponseHead,
 } from "./http/head.ts";
+export {
+  DEFAULT_MAX_DRAIN_SIZE,
+  DEFAULT_MAX_HTTP_BODY_SIZE,
+  DEFAULT_MAX_REQUESTS,
+  HttpServerProtocol,
+  type HttpServerProtocolOptions,
+} from "./http/connection.ts";
+export { type HttpRequest, parseContentLength, requestFraming } from "./http/framing.ts";
+export { ChunkedDecoder, encodeChunk, lastChunk, MAX_CHUNK_LINE } from "./http/chunked.ts";
+export { type AnsweredRequest, type BodyFraming, planResponse, type ResponseHeadInit, type ResponsePlan } from "./http/response.ts";
 export { type ExtensionOffer, formatExtensions, hasToken, isToken, parseExtensions, parseTokenList } from "./http/header_values.ts";
 export * from "./extensions/extension.ts";
 export { ExtensionPipeline } from "./extensions/pipeline.ts";

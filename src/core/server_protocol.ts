@@ -1,52 +1,58 @@
 /**
- * The server side of a connection, from the first byte of the opening
- * handshake on. Until {@link ServerProtocol.accept} it reads the HTTP
- * request; then it is a {@link WebSocketProtocol}.
+ * The server side of a connection, from its first byte on: HTTP/1.1 (an
+ * {@link HttpServerProtocol}, which may serve many plain requests when the
+ * `http` option is on) until a request asks for the WebSocket upgrade;
+ * after {@link ServerProtocol.accept} it is a {@link WebSocketProtocol}.
  *
  * @module
  */
 
 import { AcceptingProtocol, type ServerAcceptOptions } from "./accepting_protocol.ts";
-import { concat } from "./bytes.ts";
-import { type ProtocolOptions, WsReadyState } from "./protocol.ts";
-import { HandshakeError, InvalidStateError } from "./errors.ts";
+import { type OutgoingData, type ProtocolOptions, SEND_EOF, WsReadyState } from "./protocol.ts";
+import { HandshakeError, type HttpError, InvalidStateError } from "./errors.ts";
 import type { WsEvent } from "./events.ts";
-import { acceptResponse, checkRequest, isUpgradeRequest, reasonPhrase, rejectResponse } from "./handshake.ts";
-import { type HeadLimits, type RequestHead, RequestHeadParser, writeResponseHead } from "./http/head.ts";
+import { acceptResponse, checkRequest, rejectResponse } from "./handshake.ts";
+import { hasToken } from "./http/header_values.ts";
+import { DEFAULT_MAX_HTTP_BODY_SIZE, HttpServerProtocol } from "./http/connection.ts";
+import type { HttpEvent } from "./http/events.ts";
+import type { HttpRequest } from "./http/framing.ts";
+import type { HeadLimits } from "./http/head.ts";
+import type { ResponseHeadInit } from "./http/response.ts";
+
+export { DEFAULT_MAX_HTTP_BODY_SIZE };
+export type { ServerAcceptOptions } from "./accepting_protocol.ts";
 
 /** Options of a {@link ServerProtocol}. */
 export interface ServerProtocolOptions extends Omit<ProtocolOptions, "extensions"> {
-  /** Limits on the request head: size (default 8 KiB) and header count. */
+  /** Limits on each request head: size (default 8 KiB) and header count. */
   headLimits?: Partial<HeadLimits>;
   /**
    * Report requests that do not ask for a WebSocket upgrade as
-   * `"http-request"` events (answer them with {@link ServerProtocol.respond})
+   * `"http-request"` events (answer them through {@link ServerProtocol.http})
    * instead of refusing them with 426. Default false.
    */
   http?: boolean;
-  /** Largest plain-HTTP request body accepted, in bytes (413 above). Default 1 MiB. */
+  /** Largest plain-HTTP request body when `http.acceptBody()` names none, bytes (413 above). Default 1 MiB. */
   maxHttpBodySize?: number;
+  /** Plain requests served on one connection (the last answer closes it). Default 1000. */
+  maxRequests?: number;
+  /** Whether plain-HTTP connections may persist after an answer. Default true. */
+  keepAlive?: boolean;
 }
 
-/** A plain HTTP response for {@link ServerProtocol.respond}. */
-export interface HttpResponseInit {
-  status: number;
-  /** Reason phrase; default the standard one. */
-  reason?: string;
-  headers?: Iterable<readonly [string, string]>;
-  /** Body bytes; `Content-Length` is added when the headers lack it. */
+/** A whole plain-HTTP answer for {@link ServerProtocol.respond}. */
+export interface HttpResponseInit extends ResponseHeadInit {
+  /** Body bytes; `Content-Length` is set to their length. */
   body?: Uint8Array;
 }
-
-export type { ServerAcceptOptions } from "./accepting_protocol.ts";
-
-/** Default of {@link ServerProtocolOptions.maxHttpBodySize}. */
-export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
 
 /**
  * Sans-IO server connection. Feed it bytes; when it reports a `"request"`
  * event, call {@link accept} (or {@link reject}); a bad request yields a
- * `"handshake-error"` event and its HTTP answer is already queued.
+ * `"handshake-error"` event and its HTTP answer is already queued. With
+ * the `http` option, other requests come as `"http-request"`,
+ * `"http-body"` and `"http-end"` events, answered through {@link http};
+ * the upgrade may come on any request of the connection.
  *
  * @example
  * ```ts
@@ -65,51 +71,69 @@ export const DEFAULT_MAX_HTTP_BODY_SIZE = 1024 * 1024;
  * ```
  */
 export class ServerProtocol extends AcceptingProtocol {
-  #parser: RequestHeadParser | undefined;
+  // The HTTP connection of the opening phase; let go at the upgrade (idle WebSockets are many).
+  #http: HttpServerProtocol | undefined;
+  // Bytes after the upgrade request, kept for accept().
   #pending: Uint8Array[] = [];
-  readonly #http: boolean;
-  readonly #maxHttpBodySize: number;
-  // A plain HTTP request whose body is being read.
-  #httpHead: RequestHead | undefined;
-  #bodyRemaining = 0;
-  #httpResponding = false;
+  readonly #httpMode: boolean;
   #eofPending = false;
 
   constructor(options: ServerProtocolOptions = {}) {
     super(options);
-    this.#parser = new RequestHeadParser(options.headLimits);
-    this.#http = options.http ?? false;
-    this.#maxHttpBodySize = options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
+    this.#http = new HttpServerProtocol({
+      headLimits: options.headLimits,
+      maxBodySize: options.maxHttpBodySize,
+      maxRequests: options.maxRequests,
+      keepAlive: options.keepAlive,
+    });
+    this.#httpMode = options.http ?? false;
   }
 
   /**
-   * The request head first, then frames (see
-   * {@link WebSocketProtocol.receiveNext}). Bytes that follow the head
-   * before `accept()` are kept for it.
+   * The HTTP/1.1 connection of the opening phase, through which plain
+   * requests are answered (`acceptBody`, `startResponse`, `sendBody`,
+   * `endResponse`...); undefined once a request asked for the upgrade.
+   */
+  get http(): HttpServerProtocol | undefined {
+    return this.#http;
+  }
+
+  /**
+   * Requests first, then frames (see {@link WebSocketProtocol.receiveNext}).
+   * Bytes that follow the upgrade request before `accept()` are kept for it.
    */
   protected override receiveInto(chunk: Uint8Array, events: WsEvent[], step: boolean): void {
     if (this.readyState !== WsReadyState.CONNECTING) return super.receiveInto(chunk, events, step);
-    for (const event of this.#receiveHead(chunk)) events.push(event);
+    const http = this.#http;
+    if (http === undefined) {
+      // The upgrade request is waiting for accept() or reject().
+      if (chunk.length > 0) this.#pending.push(chunk);
+      return;
+    }
+    for (const event of this.#fromHttp(http, http.receiveData(chunk))) events.push(event);
   }
 
-  /** The opening phase: the request head, or a plain HTTP request and its body. */
-  #receiveHead(chunk: Uint8Array): WsEvent[] {
-    const parser = this.#parser;
-    if (parser === undefined) {
-      // Request received, waiting for accept()/reject(), or a body being read.
-      if (chunk.length > 0) this.#pending.push(chunk);
-      return this.#httpHead !== undefined ? this.#readBody(chunk.length) : [];
+  override receiveEof(): WsEvent[] {
+    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveEof();
+    const http = this.#http;
+    if (http === undefined) {
+      if (this.request !== undefined) this.#eofPending = true; // applied after accept(), behind the bytes that preceded it
+      return [];
     }
-    const result = parser.push(chunk);
-    if (result.state === "incomplete") return [];
-    this.#parser = undefined;
-    if (result.state === "error") return this.#refuse(result.error);
-    if (this.#http && !isUpgradeRequest(result.head)) return this.#startHttp(result.head, result.rest);
-    const request = checkRequest(result.head);
-    if (request instanceof HandshakeError) return this.#refuse(request);
-    this.request = request;
-    if (result.rest.length > 0) this.#pending.push(result.rest);
-    return [{ type: "request", request }];
+    return this.#fromHttp(http, http.receiveEof());
+  }
+
+  override dataToSend(): OutgoingData[] {
+    const mine = super.dataToSend();
+    const http = this.#http;
+    if (http === undefined) return mine;
+    const first = http.dataToSend();
+    if (first.length === 0) return mine;
+    return mine.length === 0 ? first : first.concat(mine);
+  }
+
+  override get bufferedAmount(): number {
+    return super.bufferedAmount + (this.#http?.bufferedAmount ?? 0);
   }
 
   /**
@@ -117,7 +141,7 @@ export class ServerProtocol extends AcceptingProtocol {
    * that arrived after the request.
    *
    * @param options The chosen subprotocol (one the client offered), extension response, extra headers.
-   * @returns Events from bytes received before the call (none with `deferInput`).
+   * @returns Events from bytes received before the call.
    */
   accept(options: ServerAcceptOptions = {}): WsEvent[] {
     const events = this.open(options, (request, response) => this.queueBytes(acceptResponse(request, response)), { chunks: this.#pending, eof: this.#eofPending });
@@ -139,86 +163,75 @@ export class ServerProtocol extends AcceptingProtocol {
   }
 
   /**
-   * Answers a plain HTTP request (after an `"http-request"` event) and
-   * closes: one request per connection, `Connection: close`.
+   * Answers the current plain HTTP request whole (after an
+   * `"http-request"` event): head, body with its `Content-Length`, end.
+   * The connection persists when both sides allow it; then call
+   * `receiveData(new Uint8Array(0))` to read a pipelined request.
    *
    * @param response Status, headers and body.
+   * @throws InvalidStateError when no plain request awaits an answer.
    */
   respond(response: HttpResponseInit): void {
-    if (!this.#httpResponding) throw new InvalidStateError("no HTTP request is awaiting a response");
-    this.#httpResponding = false;
-    const headers: [string, string][] = [];
-    let hasLength = false;
-    for (const [name, value] of response.headers ?? []) {
-      const lower = name.toLowerCase();
-      if (lower === "connection" || lower === "transfer-encoding") continue; // we always close and never chunk
-      if (lower === "content-length") hasLength = true;
-      headers.push([name, value]);
+    const http = this.#http;
+    if (http === undefined || http.request === undefined || http.responseStarted) {
+      throw new InvalidStateError("no HTTP request is awaiting a response");
     }
-    const body = response.body ?? new Uint8Array(0);
-    if (!hasLength) headers.push(["Content-Length", String(body.length)]);
-    headers.push(["Connection", "close"]);
-    this.queueBytes(writeResponseHead({ status: response.status, reason: response.reason ?? reasonPhrase(response.status), headers }));
-    if (body.length > 0) this.queueBytes(body);
-    this.#close();
+    http.respond(response);
+    if (http.closed) this.readyState = WsReadyState.CLOSED;
   }
 
-  override receiveEof(): WsEvent[] {
-    if (this.readyState !== WsReadyState.CONNECTING) return super.receiveEof();
-    // A client may half-close once its request is sent: the answer still goes out, then we close.
-    if (this.#httpResponding) return [];
-    if (this.request !== undefined && this.#parser === undefined) {
-      this.#eofPending = true; // applied after accept(), behind the bytes that preceded it
-      return [];
-    }
-    this.#close();
-    return [];
-  }
-
-  #startHttp(head: RequestHead, rest: Uint8Array): WsEvent[] {
-    if (head.headers.has("transfer-encoding")) {
-      return this.#refuse(new HandshakeError(501, "WS_ERR_HTTP_TRANSFER_ENCODING", "Transfer-Encoding request bodies are not supported"));
-    }
-    const lengths = head.headers.getAll("content-length");
-    let length = 0;
-    if (lengths.length > 0) {
-      if (lengths.length > 1 || !/^[0-9]{1,15}$/.test(lengths[0]!)) {
-        return this.#refuse(new HandshakeError(400, "WS_ERR_HTTP_CONTENT_LENGTH", "invalid Content-Length"));
+  /** HTTP events as the connection reports them: upgrades become `"request"`, refusals `"handshake-error"`. */
+  #fromHttp(http: HttpServerProtocol, events: HttpEvent[]): WsEvent[] {
+    const out: WsEvent[] = [];
+    for (const event of events) {
+      if (event.type === "http-request") {
+        const request = event.request;
+        // A WebSocket upgrade (as isUpgradeRequest says); whatever follows (its end) belongs to it.
+        if (request.upgrade !== undefined && hasToken(request.upgrade, "websocket")) return this.#upgrade(http, request, out);
+        if (!this.#httpMode) return this.#refuse(http, checkRequest(request) as HandshakeError, out);
+        out.push(event);
+      } else if (event.type === "http-error") {
+        // A request the application saw fails as "http-error"; one refused before it, as a handshake.
+        out.push(http.request !== undefined ? event : { type: "handshake-error", error: asHandshakeError(event.error) });
+      } else {
+        out.push(event);
       }
-      length = Number(lengths[0]);
     }
-    if (length > this.#maxHttpBodySize) {
-      return this.#refuse(new HandshakeError(413, "WS_ERR_HTTP_BODY_TOO_LARGE", `request body of ${length} bytes exceeds the limit of ${this.#maxHttpBodySize}`));
-    }
-    this.#httpHead = head;
-    this.#bodyRemaining = length;
-    this.#pending = rest.length > 0 ? [rest] : [];
-    return this.#readBody(rest.length);
+    if (http.closed) this.readyState = WsReadyState.CLOSED;
+    return out;
   }
 
-  #readBody(received: number): WsEvent[] {
-    this.#bodyRemaining -= received;
-    if (this.#bodyRemaining > 0) return [];
-    const head = this.#httpHead!;
-    const all = concat(this.#pending);
-    // Bytes past the body (a pipelined request) are dropped: the connection closes after the response.
-    const body = all.subarray(0, all.length + this.#bodyRemaining);
-    this.#httpHead = undefined;
-    this.#pending = [];
-    this.#httpResponding = true;
-    return [{ type: "http-request", request: head, body }];
+  #upgrade(http: HttpServerProtocol, request: HttpRequest, out: WsEvent[]): WsEvent[] {
+    if (request.bodyLength !== 0) {
+      // As python-websockets: an upgrade request has no body.
+      return this.#refuse(http, new HandshakeError(400, "WS_ERR_UPGRADE_BODY", "a WebSocket upgrade request must not have a body"), out);
+    }
+    const checked = checkRequest(request);
+    if (checked instanceof HandshakeError) return this.#refuse(http, checked, out);
+    this.request = checked;
+    const rest = http.switchProtocols();
+    // Answers to earlier requests not yet taken go first, then the 101.
+    for (const item of http.dataToSend()) if (item !== SEND_EOF) this.queueBytes(item);
+    this.#http = undefined;
+    if (rest.length > 0) this.#pending.push(rest);
+    out.push({ type: "request", request: checked });
+    return out;
   }
 
-  #refuse(error: HandshakeError): WsEvent[] {
-    this.queueBytes(rejectResponse(error.status, error.message, error.headers));
-    this.#close();
-    return [{ type: "handshake-error", error }];
+  #refuse(http: HttpServerProtocol, error: HandshakeError, out: WsEvent[]): WsEvent[] {
+    http.reject(error.status, error.message, error.headers);
+    this.readyState = WsReadyState.CLOSED;
+    out.push({ type: "handshake-error", error });
+    return out;
   }
 
   #close(): void {
     this.#pending = [];
-    this.#parser = undefined;
     this.readyState = WsReadyState.CLOSED;
     this.queueEof();
   }
+}
+
+function asHandshakeError(error: HttpError): HandshakeError {
+  return error instanceof HandshakeError ? error : new HandshakeError(error.status, error.code, error.message, error.headers);
 }

@@ -11,7 +11,7 @@
 import { http2Fields, http2Refusal, type Http2ResponseHead } from "../core/h2_handshake.ts";
 import type { Http2StreamTransport } from "../transport/http2.ts";
 import type { PeerInfo } from "../transport/transport.ts";
-import type { FetchHandler } from "./http_bridge.ts";
+import type { FetchHandler } from "./http_exchange.ts";
 
 /** Limits of {@link serveHttp2Request}. */
 export interface Http2BridgeLimits {

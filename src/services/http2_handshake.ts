@@ -13,7 +13,7 @@ import type { Http2StreamTransport } from "../transport/http2.ts";
 import type { PeerInfo, TransportEvents } from "../transport/transport.ts";
 import type { Timer } from "./clock.ts";
 import { kClose, kData, kDrain, kEnd, type WebSocketConnection } from "./connection.ts";
-import type { HandshakeHooks, Opening } from "./server_handshake.ts";
+import type { Http2HandshakeHooks, Opening } from "./opening.ts";
 import { writeOutgoing } from "./write_outgoing.ts";
 
 /** One HTTP/2 stream's opening phase; see the module. */
@@ -23,7 +23,7 @@ export class Http2Handshake implements TransportEvents, Opening {
   #timer: Timer | undefined;
 
   constructor(
-    readonly hooks: HandshakeHooks,
+    readonly hooks: Http2HandshakeHooks,
     readonly transport: Http2StreamTransport,
     readonly core: Http2ServerProtocol,
     readonly peer: PeerInfo,

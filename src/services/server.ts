@@ -23,14 +23,19 @@ import { type ConnectionPolicy, type Message, resolvePolicy, WebSocketConnection
 import { ChannelEngine } from "./pubsub/channel_engine.ts";
 import type { PubSubEngine } from "./pubsub/engine.ts";
 import { Fanout, type TopicListener } from "./pubsub/fanout.ts";
-import { serveHttp } from "./http_bridge.ts";
 import { useNetworkFeatures } from "./network_features.ts";
 import { serveHttp2Request } from "./http2_bridge.ts";
 import { Http2Handshake } from "./http2_handshake.ts";
-import { type HandshakeHooks, type Opening, peerOf, ServerHandshake } from "./server_handshake.ts";
+import { type ConnectionHooks, HttpConnection } from "./http_connection.ts";
+import type { HttpService } from "./http_exchange.ts";
+import { type Http2HandshakeHooks, type Opening, peerOf } from "./opening.ts";
 import {
   type BroadcastOptions,
+  DEFAULT_BODY_TIMEOUT,
+  DEFAULT_FETCH_TIMEOUT,
   DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_KEEP_ALIVE_TIMEOUT,
+  DEFAULT_MAX_REQUESTS_PER_CONNECTION,
   type PublishOptions,
   type Rejection,
   type ServeOptions,
@@ -83,7 +88,10 @@ export class Server {
   readonly #defaultProtocol: Subprotocol | undefined;
   readonly #connections = new Set<WebSocketConnection<any>>();
   readonly #byProtocol = new Map<string, Set<WebSocketConnection<any>>>();
-  readonly #handshaking = new Set<Transport>();
+  // Connections still speaking HTTP (plain requests, or an upgrade being decided).
+  // Connections still speaking HTTP (before an upgrade), and HTTP/2 streams in their opening.
+  readonly #handshaking = new Set<HttpConnection>();
+  readonly #h2Opening = new Set<Transport>();
   readonly #protocolOf = new WeakMap<WebSocketConnection<any>, string>();
   readonly #forget = (ws: WebSocketConnection<any>) => {
     this.#connections.delete(ws);
@@ -95,6 +103,7 @@ export class Server {
   #closing = false;
   readonly #fanout: Fanout;
   #network: Network | undefined;
+  readonly #hooks: ConnectionHooks;
 
   /** @internal Use {@link serve}. */
   constructor(options: ServeOptions) {
@@ -113,6 +122,7 @@ export class Server {
     }
     const engine = options.pubsub ?? (options.broadcastChannel !== undefined ? new ChannelEngine(options.broadcastChannel) : undefined);
     this.#fanout = new Fanout(engine, [...this.#protocols.keys()], (protocol) => this.connectionsOf(protocol));
+    this.#hooks = this.#connectionHooks();
   }
 
   /**
@@ -125,6 +135,7 @@ export class Server {
     this.#isUtf8 ??= network.isUtf8;
     await useNetworkFeatures(network);
     this.#network = network;
+    if (this.#hooks.service) this.#hooks.service.fixedResponseBody ??= network.fixedResponseBody;
     const sharing = network.reusePort ?? { supported: false, reason: `the ${network.name} network cannot share a port (reusePort)` };
     if (this.#options.reusePort && !sharing.supported) throw new WebSocketError("WS_ERR_REUSE_PORT_UNSUPPORTED", sharing.reason);
     // Checked before binding: a server that cannot drop its privileges must not start with them.
@@ -345,17 +356,21 @@ export class Server {
     this.#closing = true;
     const engineClosed = this.#fanout.close();
     const listenerClosed = this.#listener?.close() ?? Promise.resolve();
-    for (const transport of this.#handshaking) transport.destroy();
+    // Idle keep-alive connections close now; an exchange in progress finishes, with Connection: close.
+    const http = [...this.#handshaking];
+    for (const connection of http) connection.shutdown();
     const open = [...this.#connections];
     for (const ws of open) ws.close(options.code ?? 1001, options.reason ?? "server shutting down");
     const timeout = options.timeout ?? this.#policy.closeTimeout;
     let timer: Timer | undefined;
     await Promise.race([
-      Promise.all(open.map((ws) => ws.closed)),
+      Promise.all([...open.map((ws) => ws.closed), ...http.map((connection) => connection.whenClosed())]),
       new Promise<void>((resolve) => (timer = this.#policy.clock.setTimer(timeout, resolve))),
     ]);
     timer?.cancel();
     for (const ws of this.#connections) ws.terminate();
+    for (const connection of this.#handshaking) connection.transport.destroy();
+    for (const transport of this.#h2Opening) transport.destroy();
     await Promise.all(open.map((ws) => ws.closed));
     await listenerClosed;
     await engineClosed;
@@ -385,13 +400,12 @@ export class Server {
       maxFrameSize: this.#options.maxFrameSize,
       headLimits: this.#options.headLimits,
       http: this.#options.fetch !== undefined,
-      maxHttpBodySize: this.#options.maxHttpBodySize,
+      maxRequests: this.#options.maxRequestsPerConnection ?? DEFAULT_MAX_REQUESTS_PER_CONNECTION,
       isUtf8: this.#isUtf8,
     });
-    this.#handshaking.add(transport);
-    const handshake = new ServerHandshake(this.#hooks, transport, core, peer);
-    handshake.arm(this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
-    transport.start(handshake);
+    const connection = new HttpConnection(this.#hooks, transport, core, peer);
+    this.#handshaking.add(connection);
+    connection.start();
   }
 
   /** An HTTP/2 stream: a WebSocket (extended CONNECT) or a plain request for `fetch`. */
@@ -400,10 +414,12 @@ export class Server {
       transport.destroy();
       return;
     }
-    this.#handshaking.add(transport);
+    this.#h2Opening.add(transport);
     if (!isExtendedConnect(transport.headers)) {
-      const limits = { maxBodySize: this.#options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE, highWaterMark: this.#policy.highWaterMark };
-      void serveHttp2Request(transport, peer, this.#options.fetch, limits).finally(() => this.#handshaking.delete(transport));
+      const limit = this.#options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
+      // (A per-route limit needs the Request, which this bridge builds after the check: the default applies.)
+      const limits = { maxBodySize: typeof limit === "function" ? DEFAULT_MAX_HTTP_BODY_SIZE : limit, highWaterMark: this.#policy.highWaterMark };
+      void serveHttp2Request(transport, peer, this.#options.fetch, limits).finally(() => this.#h2Opening.delete(transport));
       return;
     }
     const core = new Http2ServerProtocol({
@@ -412,22 +428,50 @@ export class Server {
       headLimits: this.#options.headLimits,
       isUtf8: this.#isUtf8,
     });
-    new Http2Handshake(this.#hooks, transport, core, peer).begin(this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+    new Http2Handshake(this.#h2Hooks, transport, core, peer).begin(this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
   }
 
-  /** What a {@link Handshake} needs from its server: made once per server. */
-  readonly #hooks: HandshakeHooks = {
+  /** What an {@link Http2Handshake} needs from its server: made once per server. */
+  readonly #h2Hooks: Http2HandshakeHooks = {
     clock: () => this.#policy.clock,
     closeTimeout: () => this.#policy.closeTimeout,
     decide: (opening, request) => this.#decide(opening, request),
-    serveHttp: (handshake, head, body) =>
-      serveHttp(handshake.core, head, body, handshake.peer, this.#options.fetch!, {
-        secure: this.#options.tls !== undefined,
-        fallbackHost: `${this.hostname}:${this.port}`,
-      }),
-    upgraded: (transport) => void this.#handshaking.delete(transport),
-    closed: (transport) => void this.#handshaking.delete(transport),
+    upgraded: (transport) => void this.#h2Opening.delete(transport),
+    closed: (transport) => void this.#h2Opening.delete(transport),
   };
+
+  /** What every {@link HttpConnection} needs from this server: made once. */
+  #connectionHooks(): ConnectionHooks {
+    return {
+      clock: this.#policy.clock,
+      closeTimeout: this.#policy.closeTimeout,
+      highWaterMark: this.#policy.highWaterMark,
+      headTimeout: this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      keepAliveTimeout: this.#options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
+      service: this.#httpService(),
+      decide: (connection, request) => this.#decide(connection, request),
+      upgraded: (connection) => void this.#handshaking.delete(connection),
+      closed: (connection) => void this.#handshaking.delete(connection),
+    };
+  }
+
+  /** Plain HTTP as this server answers it, when it has `fetch`. */
+  #httpService(): HttpService | undefined {
+    const options = this.#options;
+    const fetch = options.fetch;
+    if (fetch === undefined) return undefined;
+    const limit = options.maxHttpBodySize ?? DEFAULT_MAX_HTTP_BODY_SIZE;
+    return {
+      fetch: (request, peer) => fetch.call(options, request, peer),
+      clock: this.#policy.clock,
+      secure: options.tls !== undefined,
+      fallbackHost: () => `${this.hostname}:${this.port}`,
+      maxBodySize: typeof limit === "function" ? limit : () => limit,
+      fetchTimeout: options.fetchTimeout ?? DEFAULT_FETCH_TIMEOUT,
+      bodyTimeout: options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT,
+      fixedResponseBody: options.network?.fixedResponseBody, // set again once listening
+    };
+  }
 
   /** The extensions this connection may negotiate: the server's, minus those `confirmExtension` refuses. */
   #extensionsFor(request: HandshakeRequest, protocol: string, peer: PeerInfo): readonly ServerExtensionFactory[] {

@@ -53,14 +53,48 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
   http2?: boolean;
   /** The subprotocols served; the first is the default and also serves clients that offer none. */
   protocols?: Subprotocol[];
-  /** Answers plain HTTP requests on the same port (404 when it returns undefined). Without it, such requests get 426. */
+  /**
+   * Answers plain HTTP requests on the same port: a WHATWG `Request` (its
+   * body a stream fed as the bytes arrive, its `signal` aborted when the
+   * client goes away) in, a `Response` (streamed out as it is produced) out;
+   * `undefined` gives 404, a throw or rejection 500. Connections are kept
+   * alive between requests and pipelined requests are answered in order.
+   * Without it, a request that is not a WebSocket upgrade gets 426.
+   */
   fetch?(request: Request, peer: PeerInfo): Response | undefined | Promise<Response | undefined>;
   /** Sees each new TCP connection before any byte is read; return false to refuse it. */
   filterConnection?(peer: PeerInfo): boolean;
   /** Sees each valid handshake (and the protocol chosen); return a {@link Rejection} to refuse it. */
   filterHandshake?(request: HandshakeRequest, protocol: string, peer: PeerInfo): Rejection | undefined | Promise<Rejection | undefined>;
-  /** Time allowed for the whole opening handshake, ms. Default 5000. */
+  /**
+   * Time allowed to receive a request head, ms: from the connection's start
+   * for the first, from its first byte for a later one on a kept-alive
+   * connection. A client that sends nothing, or its head too slowly, is
+   * closed. Default 5000.
+   */
   handshakeTimeout?: number;
+  /**
+   * Time a connection may stay idle between plain-HTTP requests before the
+   * server closes it, ms; 0 for no limit. (To close after every answer, set
+   * `maxRequestsPerConnection` to 1.) Default 5000.
+   */
+  keepAliveTimeout?: number;
+  /**
+   * Time `fetch` has to return its `Response`, ms: past it the client gets
+   * 503 and the request's `signal` aborts (with a `TimeoutError`). A
+   * streamed body may then take as long as it needs. 0 for no limit.
+   * Default 30000.
+   */
+  fetchTimeout?: number;
+  /**
+   * Longest silence while a request body is being received, ms (the time
+   * the application takes to read it does not count): past it the client
+   * gets 408 (or the answer is cut short) and the connection closes. 0 for
+   * no limit. Default 30000.
+   */
+  bodyTimeout?: number;
+  /** Plain-HTTP requests served on one connection; the answer to the last says `Connection: close`. Default 1000. */
+  maxRequestsPerConnection?: number;
   /** Largest message accepted, bytes. Default 16 MiB. */
   maxMessageSize?: number;
   /**
@@ -77,8 +111,19 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
   maxFrameSize?: number;
   /** Limits on the request head. Default 8 KiB, 64 headers. */
   headLimits?: Partial<HeadLimits>;
-  /** Largest plain-HTTP request body, bytes. Default 1 MiB. */
-  maxHttpBodySize?: number;
+  /**
+   * Largest plain-HTTP request body, bytes: a number for every route, or a
+   * function of the request (its URL, method and headers; the body not yet
+   * read) for a limit per route. A `Content-Length` above it gets 413
+   * before a byte of the body is read; a chunked body, once it passes it.
+   * Default 1 MiB.
+   *
+   * @example
+   * ```ts
+   * maxHttpBodySize: (request) => new URL(request.url).pathname === "/upload" ? 1 << 30 : 64 * 1024
+   * ```
+   */
+  maxHttpBodySize?: number | ((request: Request, peer: PeerInfo) => number);
   /** Where to listen: the runtime's network by default; a `MemoryNetwork` in tests. */
   network?: Network;
   /**
@@ -148,3 +193,15 @@ export interface ShutdownOptions {
 
 /** Default of {@link ServeOptions.handshakeTimeout}. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 5000;
+
+/** Default of {@link ServeOptions.keepAliveTimeout} (as Node's `http.Server`). */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT = 5000;
+
+/** Default of {@link ServeOptions.fetchTimeout}. */
+export const DEFAULT_FETCH_TIMEOUT = 30000;
+
+/** Default of {@link ServeOptions.bodyTimeout}. */
+export const DEFAULT_BODY_TIMEOUT = 30000;
+
+/** Default of {@link ServeOptions.maxRequestsPerConnection} (nginx's `keepalive_requests`). */
+export const DEFAULT_MAX_REQUESTS_PER_CONNECTION = 1000;

@@ -7,7 +7,11 @@
  * @module
  */
 
+import { formatHttpDate, parseHttpDate } from "./http_date.ts";
 import { ALLOWED_METHODS, contentTypeFor } from "./static_files.ts";
+import { type ByteRange, contentRange, ifRangeMatches, parseRange } from "./static_ranges.ts";
+
+export { formatHttpDate, parseHttpDate } from "./http_date.ts";
 
 /**
  * A weak entity tag from the file's size and modification time: cheap (no
@@ -24,79 +28,6 @@ import { ALLOWED_METHODS, contentTypeFor } from "./static_files.ts";
  */
 export function weakETag(size: number, mtimeMs: number): string {
   return `W/"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`;
-}
-
-/**
- * Formats a time as an HTTP-date (IMF-fixdate), as `Last-Modified` carries it.
- *
- * @param timeMs - Ms since the epoch.
- * @returns e.g. `Tue, 02 Jan 2024 03:04:05 GMT`.
- * @example
- * ```ts
- * formatHttpDate(Date.UTC(2024, 0, 2, 3, 4, 5)); // "Tue, 02 Jan 2024 03:04:05 GMT"
- * ```
- */
-export function formatHttpDate(timeMs: number): string {
-  return new Date(Math.floor(timeMs / 1000) * 1000).toUTCString(); // ES2018 fixes this format
-}
-
-const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-const IMF_FIXDATE = /^[a-z]{3}, (\d{2}) ([a-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) gmt$/i;
-const RFC_850_DATE = /^[a-z]{6,9}, (\d{2})-([a-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) gmt$/i;
-const ASCTIME_DATE = /^[a-z]{3} ([a-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/i;
-
-/**
- * Parses an HTTP-date in any of the three forms RFC 9110 section 5.6.7 makes
- * recipients accept (IMF-fixdate, RFC 850, asctime). Written out rather than
- * left to `Date.parse`, whose leniency differs between JavaScript engines.
- * A two-digit RFC 850 year is read as 1970-2069.
- *
- * @param value - The header value.
- * @returns Ms since the epoch, or `undefined` if it is not an HTTP-date.
- * @example
- * ```ts
- * parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"); // 784111777000
- * parseHttpDate("yesterday"); // undefined
- * ```
- */
-export function parseHttpDate(value: string): number | undefined {
-  const fields = httpDateFields(value.trim());
-  if (fields === undefined) return undefined;
-  const month = MONTHS.indexOf(fields.month.toLowerCase());
-  const [year, day, hour, minute, second] = [fields.year, fields.day, fields.hour, fields.minute, fields.second].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  if (month < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;
-  const time = Date.UTC(year, month, day, hour, minute, Math.min(second, 59)); // a leap second counts as the one before
-  // Date.UTC rolls "31 Feb" over into March: refuse dates that do not exist.
-  return new Date(time).getUTCDate() === day ? time : undefined;
-}
-
-interface HttpDateFields {
-  year: string;
-  month: string;
-  day: string;
-  hour: string;
-  minute: string;
-  second: string;
-}
-
-function httpDateFields(text: string): HttpDateFields | undefined {
-  let m = IMF_FIXDATE.exec(text);
-  if (m) return { day: m[1]!, month: m[2]!, year: m[3]!, hour: m[4]!, minute: m[5]!, second: m[6]! };
-  m = RFC_850_DATE.exec(text);
-  if (m) {
-    const twoDigitYear = Number(m[3]);
-    const year = String(twoDigitYear < 70 ? 2000 + twoDigitYear : 1900 + twoDigitYear);
-    return { day: m[1]!, month: m[2]!, year, hour: m[4]!, minute: m[5]!, second: m[6]! };
-  }
-  m = ASCTIME_DATE.exec(text);
-  if (m) return { month: m[1]!, day: m[2]!.trim(), hour: m[3]!, minute: m[4]!, second: m[5]!, year: m[6]! };
-  return undefined;
 }
 
 /**
@@ -202,24 +133,28 @@ export interface FileResponseOptions {
 
 /** The answer to a GET or HEAD of an existing file, decided before reading it. */
 export interface FileResponsePlan {
-  /** 200, or 304 when the client's copy is current. */
-  status: 200 | 304;
+  /** 200; 206 for a satisfiable range; 304 when the client's copy is current; 416 for a range past the end. */
+  status: 200 | 206 | 304 | 416;
   headers: Headers;
-  /** Whether to read the file and send it: only for a 200 to a GET. */
+  /** Whether to read the file and send it: only for a 200 or 206 to a GET. */
   sendBody: boolean;
+  /** With 206: the bytes to send. */
+  range?: ByteRange;
 }
 
 /**
  * Decides the answer to a GET or HEAD of an existing regular file: 304 if
- * the client's copy is current, else 200. Both carry `ETag`,
- * `Last-Modified`, `Content-Length` (on a 304, the size a 200 would have,
- * as RFC 9110 section 8.6 allows, so no stray `0` is added downstream) and
- * `Cache-Control` if configured; a 200 also carries `Content-Type`.
+ * the client's copy is current; for a GET with a `Range` (that `If-Range`,
+ * when present, still allows) 206 with that range, or 416 when it is past
+ * the end; else 200. All carry `ETag`, `Last-Modified`, `Content-Length`
+ * (on a 304, the size a 200 would have, as RFC 9110 section 8.6 allows, so
+ * no stray `0` is added downstream) and `Cache-Control` if configured; the
+ * others also `Content-Type` and `Accept-Ranges: bytes`.
  *
  * @param request - The method (GET or HEAD) and headers.
  * @param file - Name, size and modification time.
  * @param options - Content types and Cache-Control.
- * @returns Status, headers, and whether to send the bytes.
+ * @returns Status, headers, whether to send the bytes, and which.
  * @example
  * ```ts
  * const request = new Request("http://localhost/app.js");
@@ -240,6 +175,23 @@ export function planFileResponse(
   if (options.cacheControl !== undefined) headers.set("Cache-Control", options.cacheControl);
   if (isNotModified(request.headers, { etag, mtimeMs: file.mtimeMs })) return { status: 304, headers, sendBody: false };
   headers.set("Content-Type", contentTypeFor(file.name, options.contentTypes));
+  headers.set("Accept-Ranges", "bytes");
+  const rangeValue = request.headers.get("range");
+  // RFC 9110 14.2: Range only applies to GET; If-Range makes it conditional on the file being unchanged.
+  if (rangeValue !== null && request.method === "GET") {
+    const ifRange = request.headers.get("if-range");
+    const range = ifRange === null || ifRangeMatches(ifRange, { etag, mtimeMs: file.mtimeMs }) ? parseRange(rangeValue, file.size) : undefined;
+    if (range === "unsatisfiable") {
+      headers.set("Content-Range", contentRange(undefined, file.size));
+      headers.set("Content-Length", "0");
+      return { status: 416, headers, sendBody: false };
+    }
+    if (range !== undefined) {
+      headers.set("Content-Range", contentRange(range, file.size));
+      headers.set("Content-Length", String(range.end - range.start + 1));
+      return { status: 206, headers, sendBody: true, range };
+    }
+  }
   return { status: 200, headers, sendBody: request.method === "GET" };
 }
 

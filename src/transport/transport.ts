@@ -132,6 +132,13 @@ export interface Network {
    */
   readonly deflateCodec?: DeflateCodec;
   /**
+   * The body of a `Response` made from a fixed string or bytes and not read
+   * yet, when this runtime can tell without reading its stream; undefined
+   * otherwise (the services then read the stream). On Node, reading a
+   * small body through its stream costs more than all the rest of the answer.
+   */
+  readonly fixedResponseBody?: (response: Response) => Uint8Array | string | undefined;
+  /**
    * Whether several listeners can share a port here (Linux `SO_REUSEPORT`,
    * the `reusePort` listen option), or why not. Servers refuse `reusePort`
    * up front where it is unsupported: a runtime that ignored the option

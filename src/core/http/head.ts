@@ -10,7 +10,7 @@
 import { HandshakeError } from "../errors.ts";
 import { HeaderMap } from "./header_map.ts";
 import { invalid, parseRequest, parseResponse } from "./head_syntax.ts";
-import { decodeLatin1, encodeLatin1, hexByte, isFieldValueChar, isToken } from "./tokens.ts";
+import { decodeAscii, decodeLatin1, encodeLatin1, hexByte, isFieldValueChar, isToken } from "./tokens.ts";
 
 export { HeaderMap };
 
@@ -67,7 +67,8 @@ const CR = 0x0d;
 const LF = 0x0a;
 const INCOMPLETE: { state: "incomplete" } = Object.freeze({ state: "incomplete" });
 
-type Kind = "request" | "response";
+/** What a {@link HeadScanner} reads: the first line's name in errors depends on it (a trailer section has none). */
+export type HeadKind = "request" | "response" | "trailers";
 
 function resolveLimits(limits: Partial<HeadLimits> | undefined): HeadLimits {
   // `??` rather than spread: an explicit `undefined` means "use the default".
@@ -92,16 +93,17 @@ function resolveLimits(limits: Partial<HeadLimits> | undefined): HeadLimits {
 /** The incremental head parser both directions share; see {@link RequestHeadParser}. */
 export class HeadScanner<T> {
   readonly #limits: HeadLimits;
-  readonly #kind: Kind;
+  readonly #kind: HeadKind;
   readonly #parse: (text: string) => T | HandshakeError;
   #chunks: Uint8Array[] = [];
   #size = 0; // bytes scanned and stored
   #lines = 0; // completed lines, start line included
   #lineLen = 0; // bytes of the current line before its CR
   #prevCR = false;
+  #highBits = 0; // OR of every byte scanned: below 0x80 means an ASCII head
   #result: HeadParseResult<T> | null = null;
 
-  constructor(kind: Kind, limits: Partial<HeadLimits> | undefined, parse: (text: string) => T | HandshakeError) {
+  constructor(kind: HeadKind, limits: Partial<HeadLimits> | undefined, parse: (text: string) => T | HandshakeError) {
     this.#kind = kind;
     this.#limits = resolveLimits(limits);
     this.#parse = parse;
@@ -121,6 +123,7 @@ export class HeadScanner<T> {
         return this.#fail(this.#tooLarge());
       }
       const b = chunk[i]!;
+      this.#highBits |= b;
       if (this.#prevCR) {
         if (b !== LF) return this.#fail(invalid(`bare CR in ${this.#lineName()}`));
         this.#prevCR = false;
@@ -148,6 +151,7 @@ export class HeadScanner<T> {
   }
 
   #lineName(): string {
+    if (this.#kind === "trailers") return "trailer line";
     if (this.#lines > 0) return "header line";
     return this.#kind === "request" ? "request line" : "status line";
   }
@@ -169,16 +173,22 @@ export class HeadScanner<T> {
 
   #finish(chunk: Uint8Array, end: number): HeadParseResult<T> {
     const total = this.#size + end;
-    const joined = new Uint8Array(total);
-    let offset = 0;
-    for (const part of this.#chunks) {
-      joined.set(part, offset);
-      offset += part.length;
+    let joined: Uint8Array;
+    if (this.#chunks.length === 0) {
+      joined = chunk; // the usual case, a head in one read: no copy
+    } else {
+      joined = new Uint8Array(total);
+      let offset = 0;
+      for (const part of this.#chunks) {
+        joined.set(part, offset);
+        offset += part.length;
+      }
+      joined.set(chunk.subarray(0, end), offset);
+      this.#chunks = [];
     }
-    joined.set(chunk.subarray(0, end), offset);
-    this.#chunks = [];
     // Drop the final CRLFCRLF's last CRLF: the text is "start CRLF *(field CRLF)".
-    const parsed = this.#parse(decodeLatin1(joined.subarray(0, total - 2)));
+    const head = joined.subarray(0, total - 2);
+    const parsed = this.#parse(this.#highBits < 0x80 ? decodeAscii(head) : decodeLatin1(head));
     if (parsed instanceof HandshakeError) return this.#fail(parsed);
     this.#result = { state: "done", head: parsed, rest: chunk.subarray(end) };
     return this.#result;

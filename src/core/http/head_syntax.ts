@@ -72,6 +72,22 @@ function parseHeaders(lines: readonly string[]): HeaderMap | HandshakeError {
   return headers;
 }
 
+/**
+ * Parses the trailer section of a chunked body (RFC 9112 section 7.1.2):
+ * field lines with the same grammar as header lines.
+ *
+ * @param text - The field lines as Latin-1 text, each ending in CRLF, without the blank line.
+ * @returns The fields, or the error describing the first violation.
+ * @example
+ * ```ts
+ * parseTrailers("Checksum: abc\r\n");
+ * ```
+ */
+export function parseTrailers(text: string): HeaderMap | HandshakeError {
+  // parseHeaders skips a start line: give it an empty one.
+  return parseHeaders(["", ...splitLines(text)]);
+}
+
 function isDigit(code: number): boolean {
   return code >= 0x30 && code <= 0x39;
 }
@@ -108,7 +124,8 @@ export function parseRequest(text: string): RequestHead | HandshakeError {
   while (i < line.length) {
     const c = line.charCodeAt(i);
     if (c === SP) break;
-    if (c < 0x20 || c === 0x7f) return invalid(`invalid character ${hexByte(c)} in request target`);
+    // RFC 9112 3.2: a target is URI characters, all visible ASCII; raw bytes above 0x7e are refused, not guessed at.
+    if (c < 0x20 || c > 0x7e) return invalid(`invalid character ${hexByte(c)} in request target`);
     i++;
   }
   if (i === targetStart) return invalid("empty request target or extra space in request line");

@@ -114,8 +114,14 @@ export class HeaderMap {
    * ```
    */
   get(name: string): string | null {
-    const values = this.getAll(name);
-    return values.length === 0 ? null : values.join(", ");
+    const key = name.toLowerCase();
+    let found: string | null = null;
+    for (const e of this.#entries) {
+      if (e.key !== key) continue;
+      // Joined only when repeated: the usual single line costs no array.
+      found = found === null ? e.value : `${found}, ${e.value}`;
+    }
+    return found;
   }
 
   /**
@@ -132,6 +138,20 @@ export class HeaderMap {
     const out: string[] = [];
     for (const e of this.#entries) if (e.key === key) out.push(e.value);
     return out;
+  }
+
+  /**
+   * Calls `fn` for every line, in order, with the lower-cased name: one pass
+   * when several headers are wanted at once.
+   *
+   * @param fn - Called with the lower-cased name and the value of each line.
+   * @example
+   * ```ts
+   * h.forEachLine((key, value) => { if (key === "host") hosts++; });
+   * ```
+   */
+  forEachLine(fn: (key: string, value: string) => void): void {
+    for (const e of this.#entries) fn(e.key, e.value);
   }
 
   /**
@@ -157,7 +177,26 @@ export class HeaderMap {
    * for (const [name, value] of h) console.log(`${name}: ${value}`);
    * ```
    */
-  *[Symbol.iterator](): IterableIterator<[string, string]> {
-    for (const e of this.#entries) yield [e.name, e.value];
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.lines()[Symbol.iterator]();
+  }
+
+  /**
+   * The lines as `[name as received, value]` pairs, in order: a fresh array
+   * (cheaper than iterating when all of them are wanted at once).
+   *
+   * @returns Copies of the lines.
+   * @example
+   * ```ts
+   * new Headers(head.headers.lines());
+   * ```
+   */
+  lines(): [string, string][] {
+    const out: [string, string][] = new Array(this.#entries.length);
+    for (let i = 0; i < out.length; i++) {
+      const e = this.#entries[i]!;
+      out[i] = [e.name, e.value];
+    }
+    return out;
   }
 }

@@ -1,57 +1,4 @@
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>wsport test server</title>
-<style>
-  body { font: 15px/1.4 system-ui, sans-serif; margin: 1.5em auto; max-width: 44em; padding: 0 1em; color: #222; }
-  section { border: 1px solid #ccc; border-radius: 6px; padding: 0.2em 1em 1em; margin: 1em 0; }
-  h2 { font-size: 1.05em; font-family: monospace; }
-  [data-state="open"] { color: #070; }
-  [data-state="closed"] { color: #a00; }
-  #increment-value { font: bold 2em monospace; }
-  #mirror-canvas { border: 1px solid #999; touch-action: none; cursor: crosshair; background: #fff; }
-  #mirror-swatch { display: inline-block; width: 1em; height: 1em; vertical-align: middle; border: 1px solid #666; }
-  table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
-  th, td { text-align: left; padding: 0.15em 0.5em 0.15em 0; }
-  td.agent { max-width: 16em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-</style>
-</head>
-<body>
-<h1>wsport test server</h1>
-<p>The libwebsockets test server's three protocols, served by wsport. Open this page in
-several tabs: each has its own counter, they share one drawing, and each lists all the
-connections.</p>
-
-<section>
-  <h2>dumb-increment-protocol</h2>
-  <p><span id="increment-status" data-state="connecting">connecting</span></p>
-  <p>Counter: <output id="increment-value">-</output></p>
-  <button id="increment-reset" type="button">Reset counter</button>
-  <button id="increment-closeme" type="button">Ask the server to close</button>
-</section>
-
-<section>
-  <h2>lws-mirror-protocol</h2>
-  <p><span id="mirror-status" data-state="connecting">connecting</span>.
-    Draw with the mouse: your colour is <span id="mirror-swatch"></span>. Segments received:
-    <span id="mirror-count">0</span></p>
-  <canvas id="mirror-canvas" width="500" height="300" data-segments="0"></canvas>
-  <p><button id="mirror-clear" type="button">Clear this tab's canvas</button></p>
-</section>
-
-<section>
-  <h2>lws-status</h2>
-  <p><span id="status-status" data-state="connecting">connecting</span>:
-    <span id="status-count">0</span> connections</p>
-  <table>
-    <thead><tr><th>server</th><th>protocol</th><th>remote</th><th>connected for</th><th>user agent</th></tr></thead>
-    <tbody id="status-rows"></tbody>
-  </table>
-</section>
-
-<script>
+// The demo page's script: one WebSocket per libwebsockets test protocol (served as a file of its own).
 "use strict";
 const endpoint = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
 
@@ -171,6 +118,3 @@ openProtocol("lws-status", "status-status", (data) => {
   showConnections();
 });
 setInterval(showConnections, 1000); // the "connected for" column
-</script>
-</body>
-</html>
