@@ -138,8 +138,14 @@ export function listenHttp2(options: Http2ListenOptions, accept: (transport: Tra
  * @returns `(stream, headers) => boolean`: true when the stream was taken.
  * @example
  * ```ts
+ * import * as http2 from "node:http2";
+ * import { createServer } from "wsport";
+ * import { HTTP2_SETTINGS, http2StreamHandler } from "wsport/http2";
+ *
+ * const wss = createServer({ protocols: [{ name: "chat", message: (ws, m) => ws.send(m) }] });
  * const handle = http2StreamHandler(wss);
- * h2server.on("stream", (stream, headers) => {
+ * const h2server = http2.createServer({ settings: HTTP2_SETTINGS });
+ * h2server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
  *   if (handle(stream, headers)) return;
  *   stream.respond({ ":status": 200 });
  *   stream.end("hello");

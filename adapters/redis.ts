@@ -9,7 +9,7 @@
  * import { redisEngine } from "wsport/redis";
  *
  * const pubsub = await redisEngine({ url: "redis://127.0.0.1:6379", history: { maxLength: 1000 } });
- * const server = await serve({ port: 9001, pubsub, protocols });
+ * const server = await serve({ port: 9001, pubsub, protocols: [{ name: "chat", open: (ws) => ws.subscribe("room") }] });
  * ```
  *
  * @module
@@ -52,6 +52,9 @@ export interface RedisConnectOptions extends RedisEngineOptions {
  * @throws When Redis cannot be reached (the client's error), or neither `url` nor `client` is given.
  * @example
  * ```ts
+ * import { serve } from "wsport";
+ * import { redisEngine } from "wsport/redis";
+ *
  * const pubsub = await redisEngine({ url: "redis://127.0.0.1:6379", history: true });
  * const server = await serve({ pubsub, protocols: [{ name: "chat", open: (ws) => ws.subscribe("room") }] });
  * server.publish("room", "hello"); // every subscriber on every server

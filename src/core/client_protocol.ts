@@ -26,8 +26,19 @@ export interface ClientProtocolOptions extends ClientHandshakeOptions, Omit<Clie
  *
  * @example
  * ```ts
- * const client = new ClientConnection({ host: "example.com", path: "/chat" });
- * socket.write(client.dataToSend());
+ * import { connect } from "node:net";
+ * import { ClientProtocol, SEND_EOF } from "wsport/core";
+ *
+ * const socket = connect(80, "example.com");
+ * const client = new ClientProtocol({ host: "example.com", path: "/chat", protocols: ["chat"] });
+ * const flush = () => {
+ *   for (const data of client.dataToSend()) data === SEND_EOF ? socket.end() : socket.write(data);
+ * };
+ * flush(); // the handshake request
+ * socket.on("data", (bytes: Uint8Array) => {
+ *   for (const event of client.receiveData(bytes)) console.log(event.type); // "response", then "message", ...
+ *   flush(); // pongs, close replies
+ * });
  * ```
  */
 export class ClientProtocol extends ClientHandshakeProtocol {

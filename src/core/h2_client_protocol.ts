@@ -24,8 +24,12 @@ export interface Http2ClientProtocolOptions extends ClientHandshakeOptions, Omit
  *
  * @example
  * ```ts
+ * import { connect } from "node:http2";
+ * import { Http2ClientProtocol } from "wsport/core";
+ *
+ * const session = connect("https://example.com");
  * const client = new Http2ClientProtocol({ authority: "example.com", path: "/chat", protocols: ["chat"] });
- * const stream = session.request(client.requestFields);
+ * const stream = session.request(Object.fromEntries(client.requestFields), { endStream: false });
  * ```
  */
 export class Http2ClientProtocol extends ClientHandshakeProtocol {

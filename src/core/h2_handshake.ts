@@ -197,6 +197,9 @@ export function http2Fields(headers: Iterable<readonly [string, string]>): [stri
  * @returns The response head.
  * @example
  * ```ts
+ * import { extendedConnectResponse, type HandshakeRequest } from "wsport/core";
+ * declare const request: HandshakeRequest;
+ *
  * extendedConnectResponse(request, { protocol: "chat" }); // { status: 200, headers: [["sec-websocket-protocol", "chat"]] }
  * ```
  */

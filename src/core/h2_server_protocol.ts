@@ -36,10 +36,17 @@ export interface Http2ServerProtocolOptions extends Omit<ProtocolOptions, "exten
  *
  * @example
  * ```ts
+ * import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+ * import { Http2ServerProtocol } from "wsport/core";
+ * declare const stream: ServerHttp2Stream;
+ * declare const headers: IncomingHttpHeaders;
+ *
  * const server = new Http2ServerProtocol();
+ * const fields = Object.entries(headers).map(([name, value]): [string, string] => [name, String(value)]);
  * const [event] = server.receiveRequest(fields);
  * if (event?.type === "request") server.accept({ protocol: "chat" });
- * stream.respond(server.takeResponse());
+ * const head = server.takeResponse();
+ * if (head) stream.respond({ ...Object.fromEntries(head.headers), ":status": head.status });
  * ```
  */
 export class Http2ServerProtocol extends AcceptingProtocol {

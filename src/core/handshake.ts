@@ -143,6 +143,8 @@ export function checkRequest(head: RequestHead): HandshakeRequest | HandshakeErr
  * @returns The offers, or a 400 {@link HandshakeError} for a malformed list.
  * @example
  * ```ts
+ * import { HeaderMap, readOffers } from "wsport/core";
+ *
  * readOffers(new HeaderMap([["Sec-WebSocket-Protocol", "chat, superchat"]])); // { protocols: ["chat", "superchat"], ... }
  * ```
  */
@@ -329,6 +331,8 @@ export function checkResponse(
  * @returns What was negotiated, or a {@link HandshakeError}.
  * @example
  * ```ts
+ * import { checkNegotiation, HeaderMap } from "wsport/core";
+ *
  * checkNegotiation(new HeaderMap([["Sec-WebSocket-Protocol", "chat"]]), 200, { protocols: ["chat"], extensions: [] });
  * ```
  */

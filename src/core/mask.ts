@@ -34,6 +34,8 @@ let nativeFrom = Infinity;
  * @param minLength Below this length the JavaScript loops are faster (the native call has a fixed cost).
  * @example
  * ```ts
+ * declare const bufferutil: { mask(source: Uint8Array, mask: Uint8Array, output: Uint8Array, offset: number, length: number): void };
+ *
  * useNativeMask(bufferutil.mask, 256);
  * ```
  */

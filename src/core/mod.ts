@@ -62,6 +62,7 @@ export {
 } from "./http/connection.ts";
 export { type HttpRequest, parseContentLength, requestFraming } from "./http/framing.ts";
 export { ChunkedDecoder, encodeChunk, lastChunk, MAX_CHUNK_LINE } from "./http/chunked.ts";
+export { ByteQueue } from "./byte_queue.ts";
 export { type AnsweredRequest, type BodyFraming, planResponse, type ResponseHeadInit, type ResponsePlan } from "./http/response.ts";
 export { type ExtensionOffer, formatExtensions, hasToken, isToken, parseExtensions, parseTokenList } from "./http/header_values.ts";
 export * from "./extensions/extension.ts";

@@ -21,6 +21,8 @@ let native: ((data: Uint8Array) => Uint8Array) | undefined;
  * @param digest Returns the 20-byte digest of its input.
  * @example
  * ```ts
+ * import { createHash } from "node:crypto";
+ *
  * useNativeSha1((data) => createHash("sha1").update(data).digest());
  * ```
  */

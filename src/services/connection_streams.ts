@@ -296,6 +296,8 @@ export interface StreamHandlerOptions<Data> {
  * @returns `open`, `message`, `drain`, `close` and `error` handlers.
  * @example
  * ```ts
+ * import { serve, streamHandlers } from "wsport";
+ *
  * const server = await serve({
  *   protocols: [{ name: "echo", ...streamHandlers((ws, { readable, writable }) => readable.pipeTo(writable)) }],
  * });

@@ -16,6 +16,7 @@ let formatted = "";
  * @returns e.g. `Tue, 02 Jan 2024 03:04:05 GMT`.
  * @example
  * ```ts
+ * const headers: [string, string][] = [];
  * headers.push(["date", httpDate()]);
  * ```
  */

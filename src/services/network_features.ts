@@ -17,6 +17,8 @@ import type { Network } from "../transport/transport.ts";
  * @param network The network about to be used.
  * @example
  * ```ts
+ * import { nodeNetwork } from "wsport/node";
+ *
  * await useNetworkFeatures(nodeNetwork);
  * ```
  */

@@ -120,7 +120,12 @@ export interface ServeOptions extends Partial<ConnectionPolicy> {
    *
    * @example
    * ```ts
-   * maxHttpBodySize: (request) => new URL(request.url).pathname === "/upload" ? 1 << 30 : 64 * 1024
+   * import { serve } from "wsport";
+   *
+   * await serve({
+   *   fetch: () => new Response("ok"),
+   *   maxHttpBodySize: (request) => new URL(request.url).pathname === "/upload" ? 1 << 30 : 64 * 1024,
+   * });
    * ```
    */
   maxHttpBodySize?: number | ((request: Request, peer: PeerInfo) => number);

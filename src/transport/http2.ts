@@ -38,6 +38,9 @@ export interface Http2StreamTransport extends Transport {
  * @returns True for an {@link Http2StreamTransport}.
  * @example
  * ```ts
+ * import { isHttp2Stream, type WebSocketConnection } from "wsport";
+ * declare const ws: WebSocketConnection;
+ *
  * if (isHttp2Stream(ws.transport)) console.log("a WebSocket over HTTP/2, stream", ws.transport.streamId);
  * ```
  */

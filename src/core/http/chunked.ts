@@ -64,6 +64,11 @@ export type ChunkSink = (data: Uint8Array) => void;
  *
  * @example
  * ```ts
+ * import { ByteQueue, ChunkedDecoder, HeaderMap } from "wsport/core";
+ *
+ * const queue = new ByteQueue();
+ * queue.push(new TextEncoder().encode("5\r\nhello\r\n0\r\n\r\n"));
+ * const parts: Uint8Array[] = [];
  * const decoder = new ChunkedDecoder(1 << 20);
  * const result = decoder.read(queue, (data) => parts.push(data));
  * if (result instanceof HeaderMap) console.log("done, trailers:", [...result]);

@@ -66,11 +66,15 @@ const END: HttpEvent = Object.freeze({ type: "http-end", trailers: undefined });
  *
  * @example
  * ```ts
+ * import { HttpServerProtocol, SEND_EOF } from "wsport/core";
+ * declare const socket: { write(bytes: Uint8Array): void };
+ * declare const bytes: Uint8Array;
+ *
  * const http = new HttpServerProtocol();
  * for (const event of http.receiveData(bytes)) {
  *   if (event.type === "http-end") http.respond({ status: 200, body: new TextEncoder().encode("hi") });
  * }
- * socket.write(http.dataToSend());
+ * for (const data of http.dataToSend()) if (data !== SEND_EOF) socket.write(data);
  * http.receiveData(new Uint8Array(0)); // the next pipelined request, if it already arrived
  * ```
  */

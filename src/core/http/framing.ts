@@ -179,8 +179,11 @@ function bodyLengthOf(fields: FramingFields, http10: boolean): number | "chunked
  * @returns The request with its framing, or the error to answer with (then close).
  * @example
  * ```ts
+ * import { HttpError, type RequestHead, requestFraming } from "wsport/core";
+ * declare const head: RequestHead;
+ *
  * const request = requestFraming(head);
- * if (!(request instanceof HttpError) && request.bodyLength === "chunked") readChunks();
+ * if (!(request instanceof HttpError)) console.log(request.bodyLength); // a byte count, or "chunked"
  * ```
  */
 export function requestFraming(head: RequestHead): HttpRequest | HttpError {

@@ -147,7 +147,10 @@ export class HeaderMap {
    * @param fn - Called with the lower-cased name and the value of each line.
    * @example
    * ```ts
-   * h.forEachLine((key, value) => { if (key === "host") hosts++; });
+   * import { HeaderMap } from "wsport/core";
+   *
+   * let hosts = 0;
+   * new HeaderMap([["Host", "a"], ["Accept", "text/html"]]).forEachLine((key) => { if (key === "host") hosts++; });
    * ```
    */
   forEachLine(fn: (key: string, value: string) => void): void {
@@ -188,7 +191,9 @@ export class HeaderMap {
    * @returns Copies of the lines.
    * @example
    * ```ts
-   * new Headers(head.headers.lines());
+   * import { HeaderMap } from "wsport/core";
+   *
+   * new Headers(new HeaderMap([["Accept", "text/html"]]).lines());
    * ```
    */
   lines(): [string, string][] {

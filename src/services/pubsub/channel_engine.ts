@@ -42,7 +42,9 @@ interface Relayed {
  *
  * @example
  * ```ts
- * const server = await serve({ pubsub: new ChannelEngine("chat"), protocols });
+ * import { ChannelEngine, serve } from "wsport";
+ *
+ * const server = await serve({ pubsub: new ChannelEngine("chat"), protocols: [{ name: "chat", open: (ws) => ws.subscribe("room") }] });
  * // the same as serve({ broadcastChannel: "chat", protocols })
  * ```
  */
