@@ -89,7 +89,7 @@ export interface FrameHeader {
 // Pool views are never written again once handed out.
 const POOL_SIZE = 64 * 1024;
 const POOL_MAX_ALLOCATION = POOL_SIZE / 4;
-let pool = new Uint8Array(POOL_SIZE);
+let pool: Uint8Array = new Uint8Array(POOL_SIZE);
 let poolUsed = 0;
 
 /** Allocates `size` bytes for an outgoing frame (from the pool when small). */
