@@ -19,11 +19,11 @@ import {
   checkNegotiation,
   type HandshakeRequest,
   type HandshakeResponse,
+  protocolOffer,
   readOffers,
   WEBSOCKET_VERSION,
 } from "./handshake.ts";
 import { DEFAULT_HEAD_LIMITS, HeaderMap, type HeadLimits } from "./http/head.ts";
-import { isToken } from "./http/header_values.ts";
 
 /** Header fields as an HTTP/2 stream carries them: lowercase names, pseudo-headers (`:method`...) first. */
 export type HeaderFields = readonly (readonly [string, string])[];
@@ -277,14 +277,8 @@ export function buildExtendedConnect(options: ExtendedConnectOptions): [string, 
     ["sec-websocket-version", WEBSOCKET_VERSION],
   ];
   if (options.origin !== undefined) fields.push(["origin", options.origin]);
-  const protocols = options.protocols ?? [];
-  if (protocols.length > 0) {
-    for (const protocol of protocols) {
-      if (!isToken(protocol)) throw new TypeError(`invalid subprotocol name ${JSON.stringify(protocol)}`);
-    }
-    if (new Set(protocols).size !== protocols.length) throw new TypeError("duplicate subprotocol names");
-    fields.push(["sec-websocket-protocol", protocols.join(", ")]);
-  }
+  const offer = protocolOffer(options.protocols);
+  if (offer !== undefined) fields.push(["sec-websocket-protocol", offer]);
   if (options.extensions) fields.push(["sec-websocket-extensions", options.extensions]);
   fields.push(...http2Fields(options.headers ?? []));
   return fields;

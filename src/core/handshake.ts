@@ -240,6 +240,22 @@ export interface ClientRequestOptions {
 }
 
 /**
+ * The `Sec-WebSocket-Protocol` value a client offers, or undefined for none.
+ *
+ * @param protocols Subprotocol names, in order of preference.
+ * @returns The names joined with ", ".
+ * @throws TypeError for a name that is not a token, or a name given twice (as the WHATWG constructor does).
+ */
+export function protocolOffer(protocols: readonly string[] = []): string | undefined {
+  if (protocols.length === 0) return undefined;
+  for (const protocol of protocols) {
+    if (!isToken(protocol)) throw new TypeError(`invalid subprotocol name ${JSON.stringify(protocol)}`);
+  }
+  if (new Set(protocols).size !== protocols.length) throw new TypeError("duplicate subprotocol names");
+  return protocols.join(", ");
+}
+
+/**
  * Writes a client's handshake request (RFC 6455 section 4.1).
  *
  * @param options Host, path, origin, subprotocols, extensions, headers.
@@ -259,14 +275,8 @@ export function buildRequest(options: ClientRequestOptions): { bytes: Uint8Array
     ["Sec-WebSocket-Version", WEBSOCKET_VERSION],
   ];
   if (options.origin !== undefined) headers.push(["Origin", options.origin]);
-  const protocols = options.protocols ?? [];
-  if (protocols.length > 0) {
-    for (const protocol of protocols) {
-      if (!isToken(protocol)) throw new TypeError(`invalid subprotocol name ${JSON.stringify(protocol)}`);
-    }
-    if (new Set(protocols).size !== protocols.length) throw new TypeError("duplicate subprotocol names");
-    headers.push(["Sec-WebSocket-Protocol", protocols.join(", ")]);
-  }
+  const offer = protocolOffer(options.protocols);
+  if (offer !== undefined) headers.push(["Sec-WebSocket-Protocol", offer]);
   if (options.extensions) headers.push(["Sec-WebSocket-Extensions", options.extensions]);
   for (const [name, value] of options.headers ?? []) headers.push([name, value]);
   return { bytes: writeRequestHead({ method: "GET", target: options.path || "/", headers }), key };
