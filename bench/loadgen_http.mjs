@@ -130,15 +130,22 @@ export function httpModes({ opt, host, port, conns, emit, timedRounds, openMany 
     let sockets;
     let closedByServer = 0;
     try {
-      sockets = await openMany(conns, open);
-      await Promise.all(sockets.map((socket) => new Promise((resolve, reject) => {
-        const counter = new ResponseCounter();
-        socket.once("close", () => reject(new Error("the server closed a connection before answering")));
-        socket.on("data", (chunk) => {
-          if (counter.feed(chunk) > 0) resolve();
-        });
-        socket.write(request);
-      })));
+      // Each connection asks as soon as it is open, as a client does: waiting for all
+      // of them first would leave the early ones to the server's head timeout.
+      const answers = [];
+      const openAndAsk = () => open().then((socket) => {
+        answers.push(new Promise((resolve, reject) => {
+          const counter = new ResponseCounter();
+          socket.once("close", () => reject(new Error("the server closed a connection before answering")));
+          socket.on("data", (chunk) => {
+            if (counter.feed(chunk) > 0) resolve();
+          });
+          socket.write(request);
+        }));
+        return socket;
+      });
+      sockets = await openMany(conns, openAndAsk);
+      await Promise.all(answers);
     } catch (error) {
       emit({ event: "error", message: String(error?.message ?? error) });
       process.exit(1);

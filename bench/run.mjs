@@ -116,7 +116,12 @@ function waitLine(child, match, timeoutMs, what) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`timeout waiting for ${what}`)), timeoutMs);
     const onLine = (line) => {
-      const value = match(line);
+      let value;
+      try {
+        value = match(line);
+      } catch (error) {
+        return done(error); // a line that reports a failure rejects, never throws from the listener
+      }
       if (value !== undefined) done(null, value);
     };
     const onExit = (code) => done(new Error(`exited (${code}) before ${what}: ${child.stderrText.trim().split("\n").slice(-3).join(" | ")}`));
