@@ -144,3 +144,26 @@ test("message_reader: a message read in any pieces is the same message (property
     }),
   );
 });
+
+test("message_reader: small received messages share a pool, yet each keeps its own bytes (kept messages are never overwritten)", () => {
+  // Sizes around the byte-loop limit, the 4 KiB pool limit and a 64 KiB pool's end, whole and in pieces.
+  const sizes = [1, 3, 127, 128, 129, 1000, 1024, 4095, 4096, 4097, 5000];
+  const kept: { data: Uint8Array; expected: Uint8Array }[] = [];
+  for (let round = 0; round < 40; round++) {
+    for (const size of sizes) {
+      const payload = Uint8Array.from({ length: size }, (_, i) => (i * 7 + round + size) & 0xff);
+      const r = reader({ maxMessageSize: 1 << 20 });
+      const { events } = frame(r, header(Opcode.Binary, size, true, KEY), payload, round % 3 === 0 ? 2 : 1);
+      const event = events[0];
+      assert.equal(event?.type, "binary");
+      if (event?.type === "binary") kept.push({ data: event.data, expected: payload });
+    }
+  }
+  for (const { data, expected } of kept) assert.deepEqual(data, expected);
+  const pooled = kept.filter(({ data }) => data.buffer.byteLength > data.length);
+  assert.ok(pooled.length > 0, "small messages come from a shared pool");
+  for (let i = 1; i < pooled.length; i++) {
+    const a = pooled[i - 1]!.data, b = pooled[i]!.data;
+    if (a.buffer === b.buffer) assert.ok(a.byteOffset + a.length <= b.byteOffset, "pooled messages never overlap");
+  }
+});
