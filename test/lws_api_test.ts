@@ -875,3 +875,47 @@ function handshake(extra = ""): Uint8Array {
       `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
   );
 }
+
+/** A network whose server-side transports count reads of the peer's address. */
+function addressCountingNetwork(): { network: Network; reads: () => number } {
+  const inner = new MemoryNetwork();
+  let reads = 0;
+  const network: Network = Object.assign(Object.create(inner) as Network, {
+    listen: (options: Parameters<Network["listen"]>[0], accept: (transport: Transport) => void) =>
+      inner.listen(options, (transport) =>
+        accept(new Proxy(transport, {
+          get(target, key) {
+            if (key === "remoteAddress" || key === "remotePort") reads++;
+            const value = Reflect.get(target, key, target);
+            return typeof value === "function" ? value.bind(target) : value;
+          },
+        }))),
+    connect: inner.connect.bind(inner),
+  });
+  return { network, reads: () => reads };
+}
+
+test("the server reads a peer's address only when a hook asks for it (an idle connection costs no address lookup)", async () => {
+  const quiet = addressCountingNetwork();
+  const { server, url } = await setup({ network: quiet.network });
+  const ws = await client(url, quiet.network, ["echo"]);
+  ws.send("hi");
+  assert.equal(await nextMessage(ws), "hi");
+  assert.equal(quiet.reads(), 0, "no hook, no read of the peer's address");
+  ws.close();
+  await ws.closed;
+  await server.close();
+
+  const asked = addressCountingNetwork();
+  const seen: string[] = [];
+  const withHook = await setup({
+    network: asked.network,
+    protocols: [{ ...echo, data: (_request: HandshakeRequest, peer: PeerInfo) => void seen.push(peer.remoteAddress) }],
+  });
+  const ws2 = await client(withHook.url, asked.network, ["echo"]);
+  ws2.close();
+  await ws2.closed;
+  assert.equal(seen.length, 1);
+  assert.ok(asked.reads() >= 1, "a data() hook gets the address");
+  await withHook.server.close();
+});

@@ -254,10 +254,12 @@ export class WebSocketProtocol {
 
   /** Parses frames until the input runs out, or (`step`) until one completes an event. */
   #parse(events: WsEvent[], step: boolean): void {
-    const header = (this.#header ??= emptyHeader());
     const input = this.#input;
-    const reader = (this.#reader ??= this.#newReader());
     const stage = this.#stage;
+    // Nothing to read (an idle connection opening): its reading state is made with the first byte.
+    if (input.length === 0 && !stage?.decoding) return;
+    const header = (this.#header ??= emptyHeader());
+    const reader = (this.#reader ??= this.#newReader());
     if (stage?.decoding && !this.#acceptDecoded(stage.resume(), events)) return;
     while (!this.#discarding && !(step && events.length > 0)) {
       if (!this.#inPayload) {

@@ -93,6 +93,8 @@ export class Server {
   readonly #handshaking = new Set<HttpConnection>();
   readonly #h2Opening = new Set<Transport>();
   readonly #protocolOf = new WeakMap<WebSocketConnection<any>, string>();
+  // One function for every connection: a closure made in #decide would keep that call's whole scope (the request) alive.
+  readonly #recover = (ws: WebSocketConnection<any>, topic: string, since: string) => this.#fanout.recover(ws, topic, since);
   readonly #forget = (ws: WebSocketConnection<any>) => {
     this.#connections.delete(ws);
     this.#byProtocol.get(this.#protocolOf.get(ws) ?? "")?.delete(ws);
@@ -474,18 +476,20 @@ export class Server {
   }
 
   /** The extensions this connection may negotiate: the server's, minus those `confirmExtension` refuses. */
-  #extensionsFor(request: HandshakeRequest, protocol: string, peer: PeerInfo): readonly ServerExtensionFactory[] {
+  #extensionsFor(request: HandshakeRequest, protocol: string, opening: Opening): readonly ServerExtensionFactory[] {
     const all = this.#options.extensions ?? [];
     const confirm = this.#options.confirmExtension;
     if (confirm === undefined || all.length === 0) return all;
     // Asked only about what this client offered.
     const offered = new Set(request.extensions.map((offer) => offer.name));
+    const peer = opening.peer;
     return all.filter((factory) => offered.has(factory.name)).filter((factory) => this.#safely(() => confirm(factory.name, request, protocol, peer) === true, false));
   }
 
   /** Routes an upgrade request to a protocol, runs the handshake filter, and accepts or refuses. */
   async #decide(opening: Opening, request: HandshakeRequest): Promise<WebSocketConnection<any> | undefined> {
-    const { core, transport, peer } = opening;
+    // The peer is read only if a hook asks: its address costs a system call and objects per connection.
+    const { core, transport } = opening;
     const chosen = request.protocols.find((name) => this.#protocols.has(name));
     const protocol = chosen !== undefined ? this.#protocols.get(chosen)! : this.#defaultProtocol;
     if (protocol === undefined) {
@@ -495,7 +499,7 @@ export class Server {
     let rejection: Rejection | undefined;
     if (this.#options.filterHandshake) {
       try {
-        rejection = await this.#options.filterHandshake(request, chosen ?? "", peer);
+        rejection = await this.#options.filterHandshake(request, chosen ?? "", opening.peer);
       } catch {
         rejection = { status: 500, body: "handshake filter failed" };
       }
@@ -510,7 +514,7 @@ export class Server {
     }
     let data: unknown;
     try {
-      data = protocol.data?.(request, peer);
+      data = protocol.data?.(request, opening.peer);
     } catch {
       core.reject(500, "could not create the connection's data");
       return undefined;
@@ -518,7 +522,7 @@ export class Server {
     // deferInput: frames that came with the request are parsed by ws.open(), after the open handler.
     core.accept({
       protocol: chosen,
-      extensions: this.#extensionsFor(request, chosen ?? "", peer),
+      extensions: this.#extensionsFor(request, chosen ?? "", opening),
       streamMessages: protocol.chunk !== undefined,
       deferInput: true,
     });
@@ -533,7 +537,7 @@ export class Server {
       path: request.path,
       onClosed: this.#forget,
       topics: this.#fanout.topics,
-      recover: (ws, topic, since) => this.#fanout.recover(ws, topic, since),
+      recover: this.#recover,
     });
     this.#connections.add(ws);
     this.#byProtocol.get(protocol.name)!.add(ws);
