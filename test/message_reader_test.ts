@@ -9,13 +9,13 @@ import type { WsEvent } from "../src/core/events.ts";
 import { Opcode } from "../src/core/frame.ts";
 import type { ReadHeader } from "../src/core/frame_reader.ts";
 import { applyMask } from "../src/core/mask.ts";
-import { MessageReader, type MessageReaderOptions, unmasked } from "../src/core/message_reader.ts";
+import { MessageReader, type MessageReaderOptions, unmasked, useUninitializedAllocation } from "../src/core/message_reader.ts";
 
 const enc = new TextEncoder();
 const KEY = new Uint8Array([1, 2, 3, 4]);
 
 function reader(options: Partial<MessageReaderOptions> = {}): MessageReader {
-  return new MessageReader({ maxMessageSize: 1024, fragmentOverhead: 0, streaming: false, isUtf8: undefined, ...options });
+  return new MessageReader({ maxMessageSize: 1024, fragmentOverhead: 0, streaming: false, isUtf8: undefined, inPlace: false, ...options });
 }
 
 function header(opcode: number, length: number, fin = true, mask: Uint8Array | null = null): ReadHeader {
@@ -167,3 +167,138 @@ test("message_reader: small received messages share a pool, yet each keeps its o
     if (a.buffer === b.buffer) assert.ok(a.byteOffset + a.length <= b.byteOffset, "pooled messages never overlap");
   }
 });
+
+/** Feeds one masked frame from the given wire bytes, in pieces of `size`, keeping the pieces; returns the events. */
+function feedWire(r: MessageReader, h: ReadHeader, wire: Uint8Array, size: number): { progress: unknown; events: WsEvent[]; pieces: Uint8Array[] } {
+  const start = r.startFrame(h);
+  if (start) return { progress: start, events: [], pieces: [] };
+  const queue = new ByteQueue();
+  const events: WsEvent[] = [];
+  const pieces: Uint8Array[] = [];
+  let progress: unknown = false;
+  for (let at = 0; at < wire.length; at += size) {
+    const piece = wire.slice(at, at + size);
+    pieces.push(piece);
+    queue.push(piece);
+    progress = r.read(queue, h, events);
+    if (progress !== false && progress !== true) break;
+  }
+  return { progress, events, pieces };
+}
+
+const patterned = (n: number, seed = 0) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed + (i >> 8)) & 0xff);
+
+test("message_reader: with an uninitialised allocator every byte of a large message is still the peer's (no garbage leaks)", () => {
+  // The allocator hands out memory full of 0xAA, as reused memory would be; any byte the reader
+  // forgot to write would show. Sizes: over the pool, at and around the 256 KiB preallocation
+  // rule, in one piece, in pieces of every kind, masked and not, in fragments.
+  let calls = 0;
+  useUninitializedAllocation((size) => {
+    calls++;
+    return new Uint8Array(size).fill(0xaa);
+  });
+  try {
+    for (const size of [4097, 65536, 262144, 262145, 1 << 20]) {
+      const payload = patterned(size, size);
+      for (const mask of [KEY, null]) {
+        for (const pieces of [1, 2, 7, 64]) {
+          const r = reader({ maxMessageSize: 4 << 20 });
+          const { progress, events } = frame(r, header(Opcode.Binary, size, true, mask), payload, pieces);
+          assert.equal(progress, true);
+          assert.equal(events.length, 1);
+          assert.ok(events[0]!.type === "binary" && equalBytes(events[0].data, payload), `${size} B, ${pieces} pieces, ${mask ? "masked" : "unmasked"}`);
+        }
+      }
+      // Two fragments, the second split in pieces.
+      const r = reader({ maxMessageSize: 4 << 20 });
+      const half = size >> 1;
+      assert.equal(frame(r, header(Opcode.Binary, half, false, KEY), payload.subarray(0, half), 3).progress, true);
+      const { events } = frame(r, header(Opcode.Continuation, size - half, true, KEY), payload.subarray(half), 5);
+      assert.ok(events[0]?.type === "binary" && equalBytes(events[0].data, payload), `${size} B in two fragments`);
+    }
+    assert.ok(calls > 0, "the installed allocator was used");
+  } finally {
+    useUninitializedAllocation(undefined);
+  }
+});
+
+test("message_reader: a large binary frame's first pieces wait masked and are unmasked once into its buffer; the caller's pieces stay as sent", () => {
+  const size = 1 << 20;
+  const payload = patterned(size, 3);
+  const wire = payload.slice();
+  applyMask(wire, KEY, 0, wire.length, 0);
+  for (const pieceSize of [1000, 65536, 100_003]) {
+    const r = reader({ maxMessageSize: 2 << 20 });
+    const { progress, events, pieces } = feedWire(r, header(Opcode.Binary, size, true, KEY), wire, pieceSize);
+    assert.equal(progress, true);
+    assert.ok(events[0]?.type === "binary" && equalBytes(events[0].data, payload), `pieces of ${pieceSize}`);
+    // Without unmaskInPlace the input is never modified: the pieces still hold masked bytes.
+    assert.ok(equalBytes(concatAll(pieces), wire), "pieces unchanged");
+  }
+});
+
+test("message_reader: inPlace unmasks a large whole payload where it lies (the message views the chunk); small ones and inPlace=false copy", () => {
+  for (const size of [16 * 1024, 64 * 1024, 70_000]) {
+    const payload = patterned(size, 9);
+    const wire = payload.slice();
+    applyMask(wire, KEY, 0, size, 0);
+    const chunk = new Uint8Array(size + 10);
+    chunk.set(wire, 5);
+    const queue = new ByteQueue();
+    queue.push(chunk);
+    queue.skip(5);
+    const r = reader({ maxMessageSize: 1 << 20, inPlace: true });
+    const h = header(Opcode.Binary, size, true, KEY);
+    assert.equal(r.startFrame(h), undefined);
+    const events: WsEvent[] = [];
+    assert.equal(r.read(queue, h, events), true);
+    const data = events[0]?.type === "binary" ? events[0].data : undefined;
+    assert.ok(data && equalBytes(data, payload));
+    assert.equal(data!.buffer, chunk.buffer, "the message is a view of the received chunk");
+    assert.equal(data!.byteOffset, 5);
+  }
+  // Below 16 KiB, and without the option, the chunk is left as received.
+  for (const [size, inPlace] of [[16 * 1024 - 1, true], [64 * 1024, false]] as const) {
+    const payload = patterned(size, 1);
+    const wire = payload.slice();
+    applyMask(wire, KEY, 0, size, 0);
+    const sent = wire.slice();
+    const queue = new ByteQueue();
+    queue.push(wire);
+    const r = reader({ maxMessageSize: 1 << 20, inPlace });
+    const h = header(Opcode.Binary, size, true, KEY);
+    r.startFrame(h);
+    const events: WsEvent[] = [];
+    assert.equal(r.read(queue, h, events), true);
+    assert.ok(events[0]?.type === "binary" && equalBytes(events[0].data, payload));
+    assert.notEqual(events[0].data.buffer, wire.buffer);
+    assert.ok(equalBytes(wire, sent), `${size} B, inPlace ${inPlace}: the chunk is unchanged`);
+  }
+  // Large text is unmasked in place too, and still checked: bad UTF-8 fails.
+  const bad = new Uint8Array(20_000).fill(0x61);
+  bad[19_000] = 0xff;
+  applyMask(bad, KEY, 0, bad.length, 0);
+  const queue = new ByteQueue();
+  queue.push(bad);
+  const r = reader({ maxMessageSize: 1 << 20, inPlace: true });
+  const h = header(Opcode.Text, bad.length, true, KEY);
+  r.startFrame(h);
+  const progress = r.read(queue, h, []);
+  assert.ok(progress instanceof Error && /UTF-8/i.test(progress.message), String(progress));
+});
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function concatAll(pieces: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -30,6 +30,13 @@ import { Utf8Validator } from "./utf8.ts";
  */
 const PREALLOCATE_LIMIT = 256 * 1024;
 
+/**
+ * With `inPlace`, payloads from this size on are unmasked where they lie in
+ * the received chunk: the message then keeps the chunk (at most 64 KiB on
+ * Node) alive, so small ones, which the pool serves cheaply, are copied.
+ */
+const IN_PLACE_MIN = 16 * 1024;
+
 /** Whole single-frame text messages up to this size are unmasked into {@link scratch}. */
 const SCRATCH_SIZE = 16 * 1024;
 // Shared by every connection: it is only used within one synchronous call.
@@ -50,9 +57,35 @@ const MESSAGE_POOL_MAX = 4 * 1024;
 let messagePool = new Uint8Array(MESSAGE_POOL_SIZE);
 let messagePoolUsed = 0;
 
-/** Bytes for a received message's payload: from the pool when small. */
+// Large payloads get a buffer of their own, made without zero-filling where the
+// runtime can (useUninitializedAllocation): the unmasking writes every byte anyway.
+let allocateOwn: (size: number) => Uint8Array = (size) => new Uint8Array(size);
+
+/**
+ * Installs (or, with undefined, removes) an allocator of uninitialised
+ * buffers for received payloads larger than 4 KiB, e.g. Node's
+ * `Buffer.allocUnsafeSlow`. Every byte of such a buffer is written before
+ * the application sees it, so the zero-filling of `new Uint8Array` is pure
+ * cost: on Node 20 it was a quarter of the server's time echoing 64 KiB
+ * messages. Each buffer must be a plain `Uint8Array` over an `ArrayBuffer`
+ * of its own (not a pool), since the application may keep it. Adapters
+ * call it; every connection in the process then uses it.
+ *
+ * @param allocate Returns `size` bytes, not necessarily zeroed.
+ * @example
+ * ```ts
+ * import { Buffer } from "node:buffer";
+ *
+ * useUninitializedAllocation((size) => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size));
+ * ```
+ */
+export function useUninitializedAllocation(allocate: ((size: number) => Uint8Array) | undefined): void {
+  allocateOwn = allocate ?? ((size) => new Uint8Array(size));
+}
+
+/** Bytes for a received message's payload, every one of which the caller writes: from the pool when small. */
 function allocateMessage(size: number): Uint8Array {
-  if (size > MESSAGE_POOL_MAX) return new Uint8Array(size);
+  if (size > MESSAGE_POOL_MAX) return allocateOwn(size);
   if (messagePoolUsed + size > MESSAGE_POOL_SIZE) {
     messagePool = new Uint8Array(MESSAGE_POOL_SIZE);
     messagePoolUsed = 0;
@@ -106,6 +139,8 @@ export interface MessageReaderOptions {
   fragmentOverhead: number;
   streaming: boolean;
   isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
+  /** Received chunks are the reader's to modify (`ProtocolOptions.unmaskInPlace`). */
+  inPlace: boolean;
 }
 
 /** The data message being received on one connection. */
@@ -118,6 +153,7 @@ export class MessageReader {
   readonly #maxMessageSize: number;
   readonly #fragmentOverhead: number;
   readonly #utf8: Utf8Validator;
+  readonly #inPlace: boolean;
   #opcode = 0; // 0: no message in progress
   #parts: Uint8Array[] = [];
   #cost = 0;
@@ -126,12 +162,15 @@ export class MessageReader {
   // and where the frame's pieces start in #parts until then.
   #frameBuffer: Uint8Array | undefined;
   #frameStart = 0;
+  // The frame's pieces in #parts are still masked (a large binary frame before its buffer exists).
+  #piecesMasked = false;
 
   constructor(options: MessageReaderOptions) {
     this.#maxMessageSize = options.maxMessageSize;
     this.#fragmentOverhead = options.fragmentOverhead;
     this.streaming = options.streaming;
     this.#utf8 = new Utf8Validator(options.isUtf8);
+    this.#inPlace = options.inPlace;
   }
 
   /** Whether the message in progress is text. */
@@ -173,6 +212,7 @@ export class MessageReader {
     this.payloadRead = 0;
     this.#frameBuffer = undefined;
     this.#frameStart = this.#parts.length;
+    this.#piecesMasked = false;
     return undefined;
   }
 
@@ -202,7 +242,12 @@ export class MessageReader {
         if (header.fin && this.#opcode === Opcode.Text && this.#parts.length === 0 && view.length <= SCRATCH_SIZE) {
           return this.#finishSmallText(view, header, events) ?? true;
         }
-        part = unmasked(view, header, 0);
+        if (this.#inPlace && view.length >= IN_PLACE_MIN && header.mask !== null) {
+          applyMask(view, header.mask, 0, view.length, 0);
+          part = view;
+        } else {
+          part = unmasked(view, header, 0);
+        }
         this.#parts.push(part);
       } else {
         // Split across reads: one buffer for the payload, no join at the end (see PREALLOCATE_LIMIT).
@@ -211,6 +256,12 @@ export class MessageReader {
           if (header.mask !== null) maskInto(view, header.mask, at, buffer, at);
           else buffer.set(view, at);
           part = buffer.subarray(at, at + view.length);
+        } else if (header.mask !== null && this.#opcode !== Opcode.Text) {
+          // Binary needs no look at its bytes before the buffer exists: kept masked, it is
+          // unmasked once, straight into the buffer (text is unmasked now, to check its UTF-8).
+          part = view;
+          this.#parts.push(view);
+          this.#piecesMasked = true;
         } else {
           part = unmasked(view, header, at);
           this.#parts.push(part);
@@ -276,9 +327,11 @@ export class MessageReader {
     let offset = 0;
     for (let i = this.#frameStart; i < this.#parts.length; i++) {
       const piece = this.#parts[i]!;
-      buffer.set(piece, offset);
+      if (this.#piecesMasked) maskInto(piece, header.mask!, offset, buffer, offset);
+      else buffer.set(piece, offset);
       offset += piece.length;
     }
+    this.#piecesMasked = false;
     this.#parts.length = this.#frameStart;
     this.#parts.push(buffer);
     this.#frameBuffer = buffer;

@@ -294,7 +294,7 @@ export class WebSocketProtocol {
   #newReader(): MessageReader {
     const options = this.#options;
     const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    return new MessageReader({ maxMessageSize, fragmentOverhead: options.fragmentOverhead ?? 64, streaming: this.#streaming, isUtf8: options.isUtf8 });
+    return new MessageReader({ maxMessageSize, fragmentOverhead: options.fragmentOverhead ?? 64, streaming: this.#streaming, isUtf8: options.isUtf8, inPlace: options.unmaskInPlace ?? false });
   }
 
   /**

@@ -34,6 +34,15 @@ export interface ProtocolOptions {
    */
   isUtf8?: (bytes: Uint8Array) => boolean;
   /**
+   * The caller hands every received chunk over: it neither reads nor
+   * reuses one after passing it in. Masked payloads of 16 KiB and more that
+   * lie whole in one chunk are then unmasked where they lie, and the message
+   * is a view of the chunk, with no copy (as ws does). The services set it
+   * for their transports, whose chunks are theirs (see `TransportEvents.data`).
+   * Default false: the caller's chunks are never modified.
+   */
+  unmaskInPlace?: boolean;
+  /**
    * Negotiated extensions, in negotiated order. Server and client
    * connections set them from the handshake; give them here only to build
    * an already-open connection.

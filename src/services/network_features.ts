@@ -1,18 +1,20 @@
 /**
  * What a network offers the core beyond sockets, installed when a server
  * listens or a client connects: the permessage-deflate codec the runtime
- * runs best, a native masking routine and a native SHA-1.
+ * runs best, a native masking routine, a native SHA-1 and an allocator
+ * that skips zero-filling.
  *
  * @module
  */
 
 import { setDefaultDeflateCodec } from "../core/extensions/default_codec.ts";
 import { useNativeMask } from "../core/mask.ts";
+import { useUninitializedAllocation } from "../core/message_reader.ts";
 import { useNativeSha1 } from "../core/sha1.ts";
 import type { Network } from "../transport/transport.ts";
 
 /**
- * Installs a network's codec and native mask in the core (process-wide).
+ * Installs a network's codec, native mask, SHA-1 and allocator in the core (process-wide).
  *
  * @param network The network about to be used.
  * @example
@@ -25,6 +27,7 @@ import type { Network } from "../transport/transport.ts";
 export async function useNetworkFeatures(network: Network): Promise<void> {
   if (network.deflateCodec) setDefaultDeflateCodec(network.deflateCodec);
   if (network.sha1) useNativeSha1(network.sha1);
+  if (network.allocateUninitialized) useUninitializedAllocation(network.allocateUninitialized);
   const native = await network.nativeMask?.();
   if (native) useNativeMask(native.mask, native.minLength);
 }

@@ -404,6 +404,7 @@ export class Server {
       http: this.#options.fetch !== undefined,
       maxRequests: this.#options.maxRequestsPerConnection ?? DEFAULT_MAX_REQUESTS_PER_CONNECTION,
       isUtf8: this.#isUtf8,
+      unmaskInPlace: true, // a transport's chunks are the service's (TransportEvents.data)
     });
     const connection = new HttpConnection(this.#hooks, transport, core, peer);
     this.#handshaking.add(connection);

@@ -16,7 +16,7 @@ export type { ClientTlsOptions, PeerCertificate, ServerTlsOptions, VerifyClient 
 
 /** What a transport reports. Each callback is called synchronously by the adapter. */
 export interface TransportEvents {
-  /** Bytes arrived. The service keeps the chunk: the adapter must not reuse its memory. */
+  /** Bytes arrived. The chunk is the service's (it keeps it and may unmask in place): the adapter must not reuse its memory. */
   data(chunk: Uint8Array): void;
   /** Everything written so far has been handed to the operating system. */
   drain(): void;
@@ -124,6 +124,13 @@ export interface Network {
    * it in the core when they listen or connect.
    */
   nativeMask?(): Promise<NativeMaskOption | undefined>;
+  /**
+   * Allocates a plain `Uint8Array` of its own `ArrayBuffer` without
+   * zero-filling it, when the runtime can (Node's `Buffer.allocUnsafeSlow`):
+   * the core uses it for received payloads over 4 KiB, which it overwrites
+   * whole before anyone sees them.
+   */
+  readonly allocateUninitialized?: (size: number) => Uint8Array;
   /** A synchronous native SHA-1 (for `Sec-WebSocket-Accept`), when the runtime has one. */
   readonly sha1?: (data: Uint8Array) => Uint8Array;
   /**
