@@ -24,6 +24,7 @@ export { WsReadyState } from "./src/core/protocol.ts";
 export type { ClientExtensionFactory, Extension, ExtensionFrame, ServerExtensionFactory } from "./src/core/extensions/extension.ts";
 export type { DeflateCodec } from "./src/core/extensions/deflate_codec.ts";
 export { pakoCodec } from "./src/core/extensions/pako_codec.ts";
+export { hybridCodec, type HybridCodecOptions } from "./src/core/extensions/hybrid_codec.ts";
 export {
   perMessageDeflate,
   type PerMessageDeflateFactory,

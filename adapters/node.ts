@@ -35,6 +35,9 @@ import {
 } from "../src/transport/transport.ts";
 import { toPeerCertificate } from "../src/transport/tls.ts";
 import { nodeHttp2Support } from "./http2_support.ts";
+import { zlibCodec } from "./zlib.ts";
+import { hybridCodec } from "../src/core/extensions/hybrid_codec.ts";
+import { pakoCodec } from "../src/core/extensions/pako_codec.ts";
 
 // --- transport ---
 
@@ -299,6 +302,9 @@ export const nodeNetwork: Network = {
   isUtf8,
   // A plain Uint8Array (not a Buffer, whose slice() shares) over memory not zero-filled first.
   allocateUninitialized: (size) => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size),
+  // pako below 16 KiB (no thread hop per message), node:zlib's streams from there (2-3x pako's
+  // speed at 64 KiB); inflating stays with pako (bench/codec.md).
+  deflateCodec: hybridCodec(pakoCodec, zlibCodec()),
   // bufferutil masks faster than V8 from 32 bytes (Node 20: 2x at 64 B, 6x at 64 KiB).
   nativeMask: () => loadBufferutil(32),
   fixedResponseBody,

@@ -129,9 +129,15 @@ export function zlibCodec(options: ZlibCodecOptions = {}): DeflateCodec {
   const limiter = new ConcurrencyLimiter(options.concurrency ?? DEFAULT_ZLIB_CONCURRENCY);
   return {
     name: "node:zlib",
-    compressor: (settings) =>
+    // (Deno's node:zlib ignores `dictionary` on raw streams: its output is then valid, only larger.)
+    compressor: (settings, dictionary) =>
       new ZlibContext(
-        zlib.createDeflateRaw({ level: settings.level, memLevel: settings.memLevel, windowBits: compressionWindow(settings.windowBits) }),
+        zlib.createDeflateRaw({
+          level: settings.level,
+          memLevel: settings.memLevel,
+          windowBits: compressionWindow(settings.windowBits),
+          ...(dictionary !== undefined && dictionary.length > 0 ? { dictionary } : {}),
+        }),
         limiter,
       ),
     // A 9-bit inflate window reads any stream made with a window of 8.

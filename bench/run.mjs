@@ -370,6 +370,8 @@ function deflateServers(runtime) {
   return [
     { impl: "wsport (pako)", cmd: wsport("pako"), pingCmd: wsport("pako", ...ping), browser: true },
     { impl: "wsport (node:zlib)", cmd: wsport("zlib"), pingCmd: wsport("zlib", ...ping), browser: true },
+    // Node's default: pako below 16 KiB, node:zlib above (Bun's and Deno's default is node:zlib).
+    ...(runtime === "node" ? [{ impl: "wsport (pako+node:zlib)", cmd: wsport("hybrid"), pingCmd: wsport("hybrid", ...ping), browser: true }] : []),
     {
       impl: ANCHOR[runtime],
       anchor: true,

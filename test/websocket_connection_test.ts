@@ -229,6 +229,33 @@ test("maxBufferedAmount counts a string's UTF-8 bytes: 300 '€' (900 bytes) do 
   await server.close();
 });
 
+test("maxBufferedAmount admits text by its exact UTF-8 size near the limit: 300 'é' (600 bytes) fit beside 302 in 1000", async () => {
+  // 300 units could take 900 bytes (3 per unit), which would not fit: the check counts before refusing.
+  const network = new MemoryNetwork();
+  const results: string[] = [];
+  const server = await serve({
+    network,
+    pingInterval: 0,
+    maxBufferedAmount: 1000,
+    protocols: [{
+      name: "p",
+      message: (ws) => {
+        results.push(ws.send("a".repeat(300)));
+        results.push(ws.send("é".repeat(300)));
+        ws.close();
+      },
+    }],
+  });
+  const ws = await connect(`ws://127.0.0.1:${server.port}/`, { network, pingInterval: 0 });
+  ws.send("go");
+  const messages: unknown[] = [];
+  for await (const message of ws) messages.push(message);
+  assert.equal((await within(ws.closed)).code, 1000);
+  assert.deepEqual(results, ["ok", "ok"]);
+  assert.deepEqual(messages, ["a".repeat(300), "é".repeat(300)]);
+  await server.close();
+});
+
 test("close(1005) sends a close frame without a body; the peer reports 1005", async () => {
   const network = new MemoryNetwork();
   const server = await serve({ network, pingInterval: 0, protocols: [{ name: "p", open: (ws) => ws.close(1005) }] });

@@ -7,8 +7,8 @@
 //   bun bench/servers/wsport.ts --port 0
 // Options:
 //   --deflate 1          permessage-deflate with the library's defaults (threshold 1024, as ws)
-//   --codec pako|zlib    with --deflate 1: pakoCodec, or zlibCodec() from adapters/zlib.ts;
-//                        without it the runtime's default codec
+//   --codec pako|zlib|hybrid  with --deflate 1: pakoCodec, zlibCodec() from adapters/zlib.ts, or
+//                        hybridCodec(pakoCodec, zlibCodec()) (Node's default); without it the runtime's default
 //   --redis URL          broadcasts also reach the other servers on that Redis (wsport/redis,
 //                        default options): the "cluster" scenario
 //   --cert F --key F     TLS (PEM files): wss and https
@@ -31,7 +31,8 @@ let codec: DeflateCodec | undefined;
 if (opts.deflate === "1") {
   if (opts.codec === "zlib") codec = (await import("../../adapters/zlib.ts")).zlibCodec();
   else if (opts.codec === "pako") codec = wsport.pakoCodec;
-  else if (opts.codec !== undefined) throw new Error(`--codec must be pako or zlib, not ${opts.codec}`);
+  else if (opts.codec === "hybrid") codec = wsport.hybridCodec(wsport.pakoCodec, (await import("../../adapters/zlib.ts")).zlibCodec());
+  else if (opts.codec !== undefined) throw new Error(`--codec must be pako, zlib or hybrid, not ${opts.codec}`);
   extensions.push(wsport.perMessageDeflate(codec ? { codec } : {}));
 } else if (opts.codec) {
   throw new Error("--codec needs --deflate 1");

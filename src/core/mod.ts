@@ -70,6 +70,7 @@ export { ExtensionPipeline } from "./extensions/pipeline.ts";
 export { extensionOffer, negotiateAsClient, negotiateAsServer, type ServerNegotiation } from "./extensions/negotiate.ts";
 export * from "./extensions/deflate_codec.ts";
 export { pakoCodec } from "./extensions/pako_codec.ts";
+export * from "./extensions/hybrid_codec.ts";
 export { defaultDeflateCodec, setDefaultDeflateCodec } from "./extensions/default_codec.ts";
 export * from "./extensions/permessage_deflate.ts";
 export { ClientHandshakeProtocol, type ClientHandshakeOptions } from "./client_handshake.ts";

@@ -28,6 +28,12 @@ export interface Compressor {
   compress(data: Uint8Array): MaybePromise<Uint8Array>;
   /** Forgets the history (no context takeover); cheaper than a new compressor where the codec allows. */
   reset?(): void;
+  /**
+   * The uncompressed bytes the next call may refer back to (at most the
+   * window), when the codec can tell: another compressor primed with them
+   * continues this one's stream at a message boundary (see `hybridCodec`).
+   */
+  history?(): Uint8Array;
   /** Frees the compressor. */
   close(): void;
 }
@@ -51,7 +57,13 @@ export interface Decompressor {
 export interface DeflateCodec {
   /** For diagnostics and benchmarks, e.g. `"pako"`. */
   readonly name: string;
-  compressor(settings: CompressorSettings): Compressor;
+  /**
+   * @param settings How to compress.
+   * @param dictionary History to start from, so the compressor can take over
+   * another one's stream at a message boundary (the peer's window holds these
+   * bytes). A codec may ignore it: its output stays valid, only larger.
+   */
+  compressor(settings: CompressorSettings, dictionary?: Uint8Array): Compressor;
   /** @param windowBits 8 to 15: the window the peer compresses with at most. */
   decompressor(windowBits: number): Decompressor;
 }
