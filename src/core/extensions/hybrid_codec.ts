@@ -27,9 +27,9 @@ export interface HybridCodecOptions {
 }
 
 /** Default of {@link HybridCodecOptions.threshold}. */
-export const DEFAULT_HYBRID_THRESHOLD = 16 * 1024;
+export const DEFAULT_HYBRID_THRESHOLD: number = 16 * 1024;
 /** Default of {@link HybridCodecOptions.hysteresis}. */
-export const DEFAULT_HYBRID_HYSTERESIS = 16;
+export const DEFAULT_HYBRID_HYSTERESIS: number = 16;
 
 /**
  * Combines a codec for small messages with one for large ones.
