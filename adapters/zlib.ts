@@ -141,7 +141,11 @@ export function zlibCodec(options: ZlibCodecOptions = {}): DeflateCodec {
         limiter,
       ),
     // A 9-bit inflate window reads any stream made with a window of 8.
-    decompressor: (windowBits) => new ZlibContext(zlib.createInflateRaw({ windowBits: Math.max(windowBits, 9) }), limiter),
+    decompressor: (windowBits, dictionary) =>
+      new ZlibContext(
+        zlib.createInflateRaw({ windowBits: Math.max(windowBits, 9), ...(dictionary !== undefined && dictionary.length > 0 ? { dictionary } : {}) }),
+        limiter,
+      ),
   };
 }
 

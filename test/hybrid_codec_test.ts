@@ -9,7 +9,7 @@ import fc from "fast-check";
 import process from "node:process";
 import type { Compressor, CompressorSettings, DeflateCodec, Decompressor } from "../src/core/extensions/deflate_codec.ts";
 import { SYNC_FLUSH_TAIL } from "../src/core/extensions/deflate_codec.ts";
-import { DEFAULT_HYBRID_HYSTERESIS, DEFAULT_HYBRID_THRESHOLD, hybridCodec } from "../src/core/extensions/hybrid_codec.ts";
+import { DEFAULT_HYBRID_HYSTERESIS, DEFAULT_HYBRID_INFLATE_THRESHOLD, DEFAULT_HYBRID_THRESHOLD, hybridCodec } from "../src/core/extensions/hybrid_codec.ts";
 import { pakoCodec } from "../src/core/extensions/pako_codec.ts";
 import { concat } from "../src/core/bytes.ts";
 import { zlibCodec } from "../adapters/zlib.ts";
@@ -26,7 +26,7 @@ function message(size: number, seed: number): Uint8Array {
 }
 
 /** Wraps a codec to count the compressors it makes and the calls each one gets. */
-function counting(codec: DeflateCodec): DeflateCodec & { made: number; calls: number; dictionaries: number[] } {
+function counting(codec: DeflateCodec): DeflateCodec & { made: number; calls: number; dictionaries: number[]; inflaters: number; inflaterDictionaries: number[] } {
   const counted = {
     name: codec.name,
     made: 0,
@@ -47,7 +47,13 @@ function counting(codec: DeflateCodec): DeflateCodec & { made: number; calls: nu
       if (inner.history) wrapped.history = () => inner.history!();
       return wrapped;
     },
-    decompressor: (windowBits: number): Decompressor => codec.decompressor(windowBits),
+    inflaters: 0,
+    inflaterDictionaries: [] as number[],
+    decompressor(windowBits: number, dictionary?: Uint8Array): Decompressor {
+      counted.inflaters++;
+      counted.inflaterDictionaries.push(dictionary?.length ?? 0);
+      return codec.decompressor(windowBits, dictionary);
+    },
   };
   return counted;
 }
@@ -143,6 +149,77 @@ test("hybridCodec: any sequence of sizes round-trips through one persistent infl
     ),
     { numRuns: 25 },
   );
+});
+
+/** One persistent compressor (context takeover) over all messages: what a peer sends. */
+async function peerStream(codec: DeflateCodec, messages: Uint8Array[], windowBits = 15): Promise<Uint8Array[]> {
+  const compressor = codec.compressor({ level: 6, memLevel: 8, windowBits });
+  const out: Uint8Array[] = [];
+  for (const m of messages) out.push(await compressor.compress(m));
+  compressor.close();
+  return out;
+}
+
+test("hybridCodec: inflating moves between pako and node:zlib at message boundaries with the exact window, so a peer's back-references still resolve", { skip: skipIf(isDeno && "Deno's node:zlib ignores `dictionary` on raw streams, so its default is plain node:zlib; the no-context-takeover switch is checked below") }, async () => {
+  const small = counting(pakoCodec), large = counting(zlibCodec());
+  const codec = hybridCodec(small, large, { hysteresis: 2 });
+  const base = message(45_000, 4);
+  // Large ones (compressed >= 4 KiB) switch to zlib; two small in a row switch back; each repeats earlier text.
+  const messages = [message(2000, 1), base, base.subarray(100, 3000), base.subarray(5000, 9000), message(120_000, 5), base.subarray(0, 50), message(300, 6), message(200, 6)];
+  const wire = await peerStream(zlibCodec(), messages);
+  assert.ok(wire[1]!.length >= DEFAULT_HYBRID_INFLATE_THRESHOLD && wire[4]!.length >= DEFAULT_HYBRID_INFLATE_THRESHOLD, "the large messages compress to 4 KiB and more");
+  const inflater = codec.decompressor(15);
+  for (const [i, compressed] of wire.entries()) {
+    const out = await inflater.decompress(compressed, 1 << 24, true);
+    assert.ok(equal(out, messages[i]!), `message ${i} (${messages[i]!.length} B, ${compressed.length} B compressed)`);
+  }
+  inflater.close();
+  assert.equal(large.inflaters, 2, "two stretches on node:zlib");
+  assert.equal(small.inflaters, 3, "pako at the start and after each stretch");
+  assert.ok(large.inflaterDictionaries.every((n) => n > 0) && small.inflaterDictionaries.slice(1).every((n) => n > 0), "every switch hands the window over");
+});
+
+test("hybridCodec: with no context takeover (reset after each message) inflating switches freely, on every runtime", async () => {
+  const codec = hybridCodec(pakoCodec, zlibCodec(), { hysteresis: 1 });
+  const messages = [message(100, 1), message(90_000, 2), message(3000, 3), message(200_000, 4), message(10, 5)];
+  const inflater = codec.decompressor(15);
+  for (const [i, m] of messages.entries()) {
+    const [compressed] = await peerStream(zlibCodec(), [m]);
+    assert.ok(equal(await inflater.decompress(compressed!, 1 << 24, true), m), `message ${i}`);
+    inflater.reset!();
+  }
+  inflater.close();
+});
+
+test("hybridCodec: inflating stays on one decompressor inside a fragmented message", { skip: skipIf(isDeno && "Deno's node:zlib ignores `dictionary` on raw streams (see above)") }, async () => {
+  const large = counting(zlibCodec());
+  const codec = hybridCodec(pakoCodec, large);
+  const m = message(200_000, 7);
+  const [compressed] = await peerStream(zlibCodec(), [m]);
+  // Fragments: a small first one, then large ones; the choice is made at the message's first fragment.
+  const cuts = [0, 100, 30_000, compressed!.length];
+  const inflater = codec.decompressor(15);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) parts.push(await inflater.decompress(compressed!.subarray(cuts[i]!, cuts[i + 1]!), 1 << 24, i + 2 === cuts.length));
+  assert.ok(equal(concat(parts), m));
+  assert.equal(large.inflaters, 0, "no switch in the middle of a message");
+  inflater.close();
+});
+
+test("pakoCodec: a decompressor's history() is the last window of its output; a dictionary primes a new one", () => {
+  const inflater = pakoCodec.decompressor(12);
+  const a = message(3000, 1), b = message(2500, 2);
+  const compressor = pakoCodec.compressor({ level: 6, memLevel: 8, windowBits: 12 });
+  inflater.decompress(compressor.compress(a) as Uint8Array, 1 << 20);
+  assert.ok(equal(inflater.history!(), a));
+  inflater.decompress(compressor.compress(b) as Uint8Array, 1 << 20);
+  assert.ok(equal(inflater.history!(), concat([a, b]).subarray(-4096)), "the ring, in order, after it wrapped");
+  // A fresh decompressor primed with that window reads what the compressor sends next.
+  const c = concat([b.subarray(0, 1000), message(500, 3)]);
+  const next = pakoCodec.decompressor(12, inflater.history!());
+  assert.ok(equal(next.decompress(compressor.compress(c) as Uint8Array, 1 << 20) as Uint8Array, c));
+  inflater.reset!();
+  assert.equal(inflater.history!().length, 0);
 });
 
 test("pakoCodec: history() is the last window of what it compressed; a dictionary primes a new compressor", () => {

@@ -44,11 +44,18 @@ export interface Decompressor {
    * Decompresses `data`. Throws (or rejects with) `MessageTooBigError` as
    * soon as the output would pass `maxOutput`, without producing more than
    * a bounded amount past it, and a `ProtocolError` with code 1007 on
-   * invalid data.
+   * invalid data. `messageEnd`: `data` ends a message (the sync flush tail
+   * appended), so the stream is at a block boundary after it.
    */
-  decompress(data: Uint8Array, maxOutput: number): MaybePromise<Uint8Array>;
+  decompress(data: Uint8Array, maxOutput: number, messageEnd?: boolean): MaybePromise<Uint8Array>;
   /** Forgets the window (the peer uses no context takeover). */
   reset?(): void;
+  /**
+   * The last window of decompressed output, when the codec can tell:
+   * another decompressor primed with it continues this one's stream at a
+   * message boundary (see `hybridCodec`).
+   */
+  history?(): Uint8Array;
   /** Frees the decompressor. */
   close(): void;
 }
@@ -64,8 +71,13 @@ export interface DeflateCodec {
    * bytes). A codec may ignore it: its output stays valid, only larger.
    */
   compressor(settings: CompressorSettings, dictionary?: Uint8Array): Compressor;
-  /** @param windowBits 8 to 15: the window the peer compresses with at most. */
-  decompressor(windowBits: number): Decompressor;
+  /**
+   * @param windowBits 8 to 15: the window the peer compresses with at most.
+   * @param dictionary The window so far, so the decompressor can take over
+   * another one's stream at a message boundary. Unlike a compressor, a
+   * decompressor that ignores it cannot read back-references into it.
+   */
+  decompressor(windowBits: number, dictionary?: Uint8Array): Decompressor;
 }
 
 /** The empty stored block a sync flush ends with (RFC 7692 7.2.1). */

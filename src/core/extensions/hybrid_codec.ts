@@ -6,17 +6,19 @@
  * context: the new compressor starts from the last window of history, so
  * it may refer back into what the peer's decompressor already holds.
  *
- * Only compression switches. Decompression stays with the small codec:
- * the peer's stream may refer back into anything it sent, so a new
- * decompressor would need the exact window, which not every `node:zlib`
- * honours (Deno ignores `dictionary` on raw streams), and inflating is the
- * cheap direction (pako 80–240 MB/s).
+ * Decompression switches the same way, by the size of the compressed
+ * payload (from 4 KiB: a 64 KiB JSON message compresses to about 5 KiB),
+ * and only at message boundaries. There the new decompressor must start
+ * from the exact window, since the peer may refer back into anything it
+ * sent: both pako and Node's and Bun's `node:zlib` honour a dictionary on
+ * raw streams, Deno's does not (so Deno's default is plain `node:zlib`).
  *
  * @module
  */
 
-import type { Compressor, CompressorSettings, DeflateCodec } from "./deflate_codec.ts";
+import type { Compressor, CompressorSettings, Decompressor, DeflateCodec } from "./deflate_codec.ts";
 import type { MaybePromise } from "./extension.ts";
+import { after } from "./pipeline.ts";
 
 /** Options of {@link hybridCodec}. */
 export interface HybridCodecOptions {
@@ -24,20 +26,24 @@ export interface HybridCodecOptions {
   threshold?: number;
   /** After this many smaller messages in a row a compressor moves back to the small codec. Default 16. */
   hysteresis?: number;
+  /** Compressed messages of this many bytes and more are inflated by the large codec. Default 4 KiB. */
+  inflateThreshold?: number;
 }
 
 /** Default of {@link HybridCodecOptions.threshold}. */
 export const DEFAULT_HYBRID_THRESHOLD: number = 16 * 1024;
 /** Default of {@link HybridCodecOptions.hysteresis}. */
 export const DEFAULT_HYBRID_HYSTERESIS: number = 16;
+/** Default of {@link HybridCodecOptions.inflateThreshold}. */
+export const DEFAULT_HYBRID_INFLATE_THRESHOLD: number = 4 * 1024;
 
 /**
  * Combines a codec for small messages with one for large ones.
  *
- * @param small Compresses messages below the threshold and decompresses everything (e.g. `pakoCodec`).
- * @param large Compresses messages from the threshold up; it should honour the
- *   `dictionary` of {@link DeflateCodec.compressor} (e.g. `zlibCodec()` on Node or Bun).
- * @param options Threshold and hysteresis.
+ * @param small Handles messages below the thresholds (e.g. `pakoCodec`).
+ * @param large Handles messages from the thresholds up; both codecs must honour
+ *   the `dictionary` of {@link DeflateCodec.decompressor} (e.g. `zlibCodec()` on Node or Bun).
+ * @param options Thresholds and hysteresis.
  * @returns The combined codec, named `small+large`.
  * @example
  * ```ts
@@ -50,11 +56,110 @@ export const DEFAULT_HYBRID_HYSTERESIS: number = 16;
 export function hybridCodec(small: DeflateCodec, large: DeflateCodec, options: HybridCodecOptions = {}): DeflateCodec {
   const threshold = options.threshold ?? DEFAULT_HYBRID_THRESHOLD;
   const hysteresis = options.hysteresis ?? DEFAULT_HYBRID_HYSTERESIS;
+  const inflateThreshold = options.inflateThreshold ?? DEFAULT_HYBRID_INFLATE_THRESHOLD;
   return {
     name: `${small.name}+${large.name}`,
     compressor: (settings, dictionary) => new HybridCompressor(small, large, settings, threshold, hysteresis, dictionary),
-    decompressor: (windowBits) => small.decompressor(windowBits),
+    decompressor: (windowBits, dictionary) => new HybridDecompressor(small, large, windowBits, inflateThreshold, hysteresis, dictionary),
   };
+}
+
+/**
+ * Inflates with one codec or the other, chosen at each message boundary by
+ * the compressed size, the window handed over at each switch.
+ */
+class HybridDecompressor implements Decompressor {
+  readonly #small: DeflateCodec;
+  readonly #large: DeflateCodec;
+  readonly #windowBits: number;
+  readonly #threshold: number;
+  readonly #hysteresis: number;
+  #current: Decompressor | undefined;
+  #usingLarge = false;
+  #smallInARow = 0;
+  #atBoundary = true;
+  // The window, where the decompressor in use cannot report it: its output, kept as it comes.
+  #history: History | undefined;
+  #start: Uint8Array | undefined;
+
+  constructor(small: DeflateCodec, large: DeflateCodec, windowBits: number, threshold: number, hysteresis: number, dictionary?: Uint8Array) {
+    this.#small = small;
+    this.#large = large;
+    this.#windowBits = Math.max(windowBits, 9);
+    this.#threshold = threshold;
+    this.#hysteresis = hysteresis;
+    this.#start = dictionary;
+  }
+
+  decompress(data: Uint8Array, maxOutput: number, messageEnd = false): MaybePromise<Uint8Array> {
+    if (this.#atBoundary) {
+      if (data.length >= this.#threshold) {
+        this.#smallInARow = 0;
+        if (!this.#usingLarge || this.#current === undefined) this.#switchTo(true);
+      } else if (this.#usingLarge && ++this.#smallInARow >= this.#hysteresis) {
+        this.#switchTo(false);
+      }
+    }
+    this.#atBoundary = messageEnd;
+    const decompressor = this.#current ??= this.#open(this.#usingLarge, this.#takeStart());
+    const history = this.#history;
+    const output = decompressor.decompress(data, maxOutput, messageEnd);
+    if (history === undefined) return output;
+    // Decodes run one at a time, so the window is complete before the next message chooses.
+    return after(output, (bytes) => {
+      history.append(bytes);
+      return bytes;
+    });
+  }
+
+  reset(): void {
+    this.#start = undefined;
+    this.#history?.clear();
+    this.#atBoundary = true;
+    const current = this.#current;
+    if (current?.reset) current.reset();
+    else {
+      current?.close();
+      this.#current = undefined;
+    }
+  }
+
+  history(): Uint8Array {
+    if (this.#current === undefined) return this.#start ?? EMPTY;
+    return this.#history?.bytes() ?? this.#current.history?.() ?? EMPTY;
+  }
+
+  close(): void {
+    this.#current?.close();
+    this.#current = undefined;
+    this.#history = undefined;
+  }
+
+  #switchTo(large: boolean): void {
+    const previous = this.#current;
+    const window = previous === undefined ? this.#takeStart() : this.history();
+    previous?.close();
+    this.#usingLarge = large;
+    this.#current = this.#open(large, window);
+  }
+
+  #open(large: boolean, dictionary: Uint8Array | undefined): Decompressor {
+    const decompressor = (large ? this.#large : this.#small).decompressor(this.#windowBits, dictionary);
+    if (decompressor.history === undefined) {
+      this.#history ??= new History(1 << this.#windowBits);
+      this.#history.clear();
+      if (dictionary !== undefined) this.#history.append(dictionary);
+    } else {
+      this.#history = undefined;
+    }
+    return decompressor;
+  }
+
+  #takeStart(): Uint8Array | undefined {
+    const start = this.#start;
+    this.#start = undefined;
+    return start;
+  }
 }
 
 class HybridCompressor implements Compressor {

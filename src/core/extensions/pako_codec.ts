@@ -23,6 +23,7 @@ import {
   zlibInflateEnd,
   zlibInflateInit2,
   zlibInflateReset,
+  zlibInflateSetDictionary,
   ZStream,
 } from "pako";
 import { concat } from "../bytes.ts";
@@ -90,10 +91,11 @@ class PakoDecompressor implements Decompressor {
   readonly #stream = new ZStream();
   readonly #windowBits: number;
 
-  constructor(windowBits: number) {
+  constructor(windowBits: number, dictionary?: Uint8Array) {
     // An inflater with a 9-bit window reads any stream made with a window of 8.
     this.#windowBits = Math.max(windowBits, 9);
     if (zlibInflateInit2(this.#stream, -this.#windowBits) !== Z_OK) throw new RangeError(`invalid window ${windowBits}`);
+    if (dictionary !== undefined && dictionary.length > 0) zlibInflateSetDictionary(this.#stream, dictionary);
   }
 
   decompress(data: Uint8Array, maxOutput: number): Uint8Array {
@@ -135,6 +137,20 @@ class PakoDecompressor implements Decompressor {
     zlibInflateReset(this.#stream);
   }
 
+  history(): Uint8Array {
+    // zlib's inflate state (pako keeps its field names): the last `whave` bytes of output,
+    // in a ring of `wsize` that the next write starts at `wnext`.
+    const state = this.#stream.state as { window?: Uint8Array; wsize?: number; whave?: number; wnext?: number } | null;
+    const window = state?.window, size = state?.wsize ?? 0, have = state?.whave ?? 0, next = state?.wnext ?? 0;
+    if (!window || have === 0 || size === 0) return EMPTY_INPUT;
+    const out = new Uint8Array(have);
+    const start = (next - have + size) % size;
+    const first = Math.min(have, size - start);
+    out.set(window.subarray(start, start + first), 0);
+    out.set(window.subarray(0, have - first), first);
+    return out;
+  }
+
   close(): void {
     zlibInflateEnd(this.#stream);
   }
@@ -156,5 +172,5 @@ const EMPTY_INPUT = new Uint8Array(0);
 export const pakoCodec: DeflateCodec = {
   name: "pako",
   compressor: (settings, dictionary) => new PakoCompressor(settings, dictionary),
-  decompressor: (windowBits) => new PakoDecompressor(windowBits),
+  decompressor: (windowBits, dictionary) => new PakoDecompressor(windowBits, dictionary),
 };

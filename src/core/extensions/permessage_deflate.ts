@@ -34,6 +34,7 @@ import type {
 } from "./extension.ts";
 import { RSV1 } from "./extension.ts";
 import { defaultDeflateCodec } from "./default_codec.ts";
+import { after } from "./pipeline.ts";
 
 /** The extension's registered name. */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
@@ -264,10 +265,6 @@ function clientAgreement(offer: DeflateNegotiationOptions, response: DeflatePara
   };
 }
 
-/** Applies `then` now for a value, later for a promise. */
-function after<T, U>(value: MaybePromise<T>, then: (value: T) => U): MaybePromise<U> {
-  return value instanceof Promise ? value.then(then) : then(value as T);
-}
 
 /** One connection's permessage-deflate. */
 class PerMessageDeflate implements Extension {
@@ -305,7 +302,7 @@ class PerMessageDeflate implements Extension {
     const decompressor = this.#decompressor ??= this.#codec.decompressor(this.#agreement.inflateWindowBits);
     // 7.2.2: append the sync flush tail the sender removed.
     const input = frame.fin ? concat([frame.data, SYNC_FLUSH_TAIL]) : frame.data;
-    const inflated = decompressor.decompress(input, maxSize);
+    const inflated = decompressor.decompress(input, maxSize, frame.fin);
     // Released now, not when the output is ready: an asynchronous codec runs its operations in
     // call order, and the next message may already be queued behind this one.
     if (frame.fin && this.#agreement.remoteNoContextTakeover) this.#releaseDecompressor();

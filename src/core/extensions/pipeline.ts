@@ -14,6 +14,17 @@ export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown }).then === "function";
 }
 
+/**
+ * Applies `then` now for a value, later for a promise.
+ *
+ * @param value A transform's result.
+ * @param then What to do with it.
+ * @returns `then`'s result, or a promise of it.
+ */
+export function after<T, U>(value: MaybePromise<T>, then: (value: T) => U): MaybePromise<U> {
+  return value instanceof Promise ? value.then(then) : then(value as T);
+}
+
 /** The negotiated extensions of one connection, as one transform per direction. */
 export class ExtensionPipeline {
   readonly extensions: readonly Extension[];
