@@ -303,7 +303,7 @@ export const nodeNetwork: Network = {
   // A plain Uint8Array (not a Buffer, whose slice() shares) over memory not zero-filled first.
   allocateUninitialized: (size) => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size),
   // pako below 16 KiB (no thread hop per message), node:zlib's streams from there (2-3x pako's
-  // speed at 64 KiB); inflating stays with pako (bench/codec.md).
+  // speed at 64 KiB); inflating likewise from 4 KiB compressed (bench/codec.md).
   deflateCodec: hybridCodec(pakoCodec, zlibCodec()),
   // bufferutil masks faster than V8 from 32 bytes (Node 20: 2x at 64 B, 6x at 64 KiB).
   nativeMask: () => loadBufferutil(32),
