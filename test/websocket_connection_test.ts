@@ -203,34 +203,8 @@ test("server: the reply and the close of a protocol error still leave in one wri
 
 // --- the send limits count bytes, not UTF-16 units ---
 
-test("maxBufferedAmount counts a string's UTF-8 bytes: 300 '€' (900 bytes) do not fit beside 302 in 1000", async () => {
-  const network = new MemoryNetwork();
-  const results: string[] = [];
-  const server = await serve({
-    network,
-    pingInterval: 0,
-    maxBufferedAmount: 1000,
-    protocols: [{
-      name: "p",
-      message: (ws) => {
-        results.push(ws.send("a".repeat(300))); // 302 bytes with its header
-        results.push(ws.send("€".repeat(300))); // 300 UTF-16 units, but 900 bytes: over the limit
-      },
-    }],
-  });
-  const ws = await connect(`ws://127.0.0.1:${server.port}/`, { network, pingInterval: 0 });
-  ws.send("go");
-  const messages: unknown[] = [];
-  for await (const message of ws) messages.push(message);
-  const closed = await within(ws.closed);
-  assert.deepEqual(results, ["ok", "dropped"]);
-  assert.deepEqual(messages, ["a".repeat(300)]);
-  assert.equal(closed.code, 1008);
-  await server.close();
-});
-
-test("maxBufferedAmount admits text by its exact UTF-8 size near the limit: 300 'é' (600 bytes) fit beside 302 in 1000", async () => {
-  // 300 units could take 900 bytes (3 per unit), which would not fit: the check counts before refusing.
+/** With maxBufferedAmount 1000, a server sends 300 "a" (302 bytes with the header), then `second`, then closes. */
+async function sendTwoUnderLimit(second: string): Promise<{ results: string[]; messages: unknown[]; code: number }> {
   const network = new MemoryNetwork();
   const results: string[] = [];
   const server = await serve({
@@ -241,7 +215,7 @@ test("maxBufferedAmount admits text by its exact UTF-8 size near the limit: 300 
       name: "p",
       message: (ws) => {
         results.push(ws.send("a".repeat(300)));
-        results.push(ws.send("é".repeat(300)));
+        results.push(ws.send(second));
         ws.close();
       },
     }],
@@ -250,10 +224,19 @@ test("maxBufferedAmount admits text by its exact UTF-8 size near the limit: 300 
   ws.send("go");
   const messages: unknown[] = [];
   for await (const message of ws) messages.push(message);
-  assert.equal((await within(ws.closed)).code, 1000);
-  assert.deepEqual(results, ["ok", "ok"]);
-  assert.deepEqual(messages, ["a".repeat(300), "é".repeat(300)]);
+  const { code } = await within(ws.closed);
   await server.close();
+  return { results, messages, code };
+}
+
+test("maxBufferedAmount counts a string's UTF-8 bytes: 300 '€' (900 bytes) do not fit beside 302 in 1000", async () => {
+  // 300 UTF-16 units, but 900 bytes: over the limit, so the connection closes with 1008.
+  assert.deepEqual(await sendTwoUnderLimit("€".repeat(300)), { results: ["ok", "dropped"], messages: ["a".repeat(300)], code: 1008 });
+});
+
+test("maxBufferedAmount admits text by its exact UTF-8 size near the limit: 300 'é' (600 bytes) fit beside 302 in 1000", async () => {
+  // 300 units could take 900 bytes (3 per unit), which would not fit: the check counts before refusing.
+  assert.deepEqual(await sendTwoUnderLimit("é".repeat(300)), { results: ["ok", "ok"], messages: ["a".repeat(300), "é".repeat(300)], code: 1000 });
 });
 
 test("close(1005) sends a close frame without a body; the peer reports 1005", async () => {

@@ -64,58 +64,61 @@ export function hybridCodec(small: DeflateCodec, large: DeflateCodec, options: H
   };
 }
 
+/** What a compressor and a decompressor share here: a window they may report, a reset, a close. */
+interface Stream {
+  reset?(): void;
+  history?(): Uint8Array;
+  close(): void;
+}
+
 /**
- * Inflates with one codec or the other, chosen at each message boundary by
- * the compressed size, the window handed over at each switch.
+ * One direction's stream, run by the small or the large codec: moves to the
+ * large one on a message at or over the threshold and back after
+ * `hysteresis` smaller ones in a row, handing the window over at each move.
  */
-class HybridDecompressor implements Decompressor {
-  readonly #small: DeflateCodec;
-  readonly #large: DeflateCodec;
-  readonly #windowBits: number;
+class Switcher<T extends Stream> {
+  readonly #open: (large: boolean, dictionary: Uint8Array | undefined) => T;
   readonly #threshold: number;
   readonly #hysteresis: number;
-  #current: Decompressor | undefined;
+  readonly #windowBits: number;
+  #current: T | undefined;
   #usingLarge = false;
   #smallInARow = 0;
-  #atBoundary = true;
-  // The window, where the decompressor in use cannot report it: its output, kept as it comes.
+  // The window, where the stream in use cannot report it: its bytes, kept as they pass.
   #history: History | undefined;
   #start: Uint8Array | undefined;
 
-  constructor(small: DeflateCodec, large: DeflateCodec, windowBits: number, threshold: number, hysteresis: number, dictionary?: Uint8Array) {
-    this.#small = small;
-    this.#large = large;
-    this.#windowBits = Math.max(windowBits, 9);
+  constructor(open: (large: boolean, dictionary: Uint8Array | undefined) => T, threshold: number, hysteresis: number, windowBits: number, dictionary?: Uint8Array) {
+    this.#open = open;
     this.#threshold = threshold;
     this.#hysteresis = hysteresis;
+    this.#windowBits = windowBits;
     this.#start = dictionary;
   }
 
-  decompress(data: Uint8Array, maxOutput: number, messageEnd = false): MaybePromise<Uint8Array> {
-    if (this.#atBoundary) {
-      if (data.length >= this.#threshold) {
-        this.#smallInARow = 0;
-        if (!this.#usingLarge || this.#current === undefined) this.#switchTo(true);
-      } else if (this.#usingLarge && ++this.#smallInARow >= this.#hysteresis) {
-        this.#switchTo(false);
-      }
+  /** The stream for a message of `size` bytes; call at message boundaries only. */
+  choose(size: number): void {
+    if (size >= this.#threshold) {
+      this.#smallInARow = 0;
+      if (!this.#usingLarge || this.#current === undefined) this.#switchTo(true);
+    } else if (this.#usingLarge && ++this.#smallInARow >= this.#hysteresis) {
+      this.#switchTo(false);
     }
-    this.#atBoundary = messageEnd;
-    const decompressor = this.#current ??= this.#open(this.#usingLarge, this.#takeStart());
-    const history = this.#history;
-    const output = decompressor.decompress(data, maxOutput, messageEnd);
-    if (history === undefined) return output;
-    // Decodes run one at a time, so the window is complete before the next message chooses.
-    return after(output, (bytes) => {
-      history.append(bytes);
-      return bytes;
-    });
+  }
+
+  /** The stream in use (opened on first use). */
+  get current(): T {
+    return this.#current ??= this.#make(this.#usingLarge, this.#takeStart());
+  }
+
+  /** Where bytes that enter the window must be appended, when the stream cannot report it. */
+  get window(): History | undefined {
+    return this.#history;
   }
 
   reset(): void {
     this.#start = undefined;
     this.#history?.clear();
-    this.#atBoundary = true;
     const current = this.#current;
     if (current?.reset) current.reset();
     else {
@@ -135,24 +138,26 @@ class HybridDecompressor implements Decompressor {
     this.#history = undefined;
   }
 
+  /** Hands the stream over at a message boundary: the next one starts from the window so far. */
   #switchTo(large: boolean): void {
     const previous = this.#current;
     const window = previous === undefined ? this.#takeStart() : this.history();
     previous?.close();
     this.#usingLarge = large;
-    this.#current = this.#open(large, window);
+    this.#current = this.#make(large, window);
   }
 
-  #open(large: boolean, dictionary: Uint8Array | undefined): Decompressor {
-    const decompressor = (large ? this.#large : this.#small).decompressor(this.#windowBits, dictionary);
-    if (decompressor.history === undefined) {
+  #make(large: boolean, dictionary: Uint8Array | undefined): T {
+    const stream = this.#open(large, dictionary);
+    // A stream that cannot report its own window gets one kept for it, seeded with its dictionary.
+    if (stream.history === undefined) {
       this.#history ??= new History(1 << this.#windowBits);
       this.#history.clear();
       if (dictionary !== undefined) this.#history.append(dictionary);
     } else {
       this.#history = undefined;
     }
-    return decompressor;
+    return stream;
   }
 
   #takeStart(): Uint8Array | undefined {
@@ -162,88 +167,76 @@ class HybridDecompressor implements Decompressor {
   }
 }
 
+/** Compresses with one codec or the other, chosen per message by its size. */
 class HybridCompressor implements Compressor {
-  readonly #small: DeflateCodec;
-  readonly #large: DeflateCodec;
-  readonly #settings: CompressorSettings;
-  readonly #threshold: number;
-  readonly #hysteresis: number;
-  #current: Compressor | undefined;
-  #usingLarge = false;
-  #smallInARow = 0;
-  // What the compressor in use may refer back to, where it cannot tell itself (see #remember).
-  #history: History | undefined;
-  #start: Uint8Array | undefined;
+  readonly #switcher: Switcher<Compressor>;
 
   constructor(small: DeflateCodec, large: DeflateCodec, settings: CompressorSettings, threshold: number, hysteresis: number, dictionary?: Uint8Array) {
-    this.#small = small;
-    this.#large = large;
-    this.#settings = settings;
-    this.#threshold = threshold;
-    this.#hysteresis = hysteresis;
-    this.#start = dictionary;
+    const open = (useLarge: boolean, window: Uint8Array | undefined) => (useLarge ? large : small).compressor(settings, window);
+    this.#switcher = new Switcher(open, threshold, hysteresis, settings.windowBits, dictionary);
   }
 
   compress(data: Uint8Array): MaybePromise<Uint8Array> {
-    if (data.length >= this.#threshold) {
-      this.#smallInARow = 0;
-      if (!this.#usingLarge || this.#current === undefined) this.#switchTo(true);
-    } else if (this.#usingLarge && ++this.#smallInARow >= this.#hysteresis) {
-      this.#switchTo(false);
-    }
-    const compressor = this.#current ??= this.#open(this.#usingLarge, this.#takeStart());
-    this.#history?.append(data);
+    const switcher = this.#switcher;
+    switcher.choose(data.length);
+    const compressor = switcher.current;
+    switcher.window?.append(data);
     return compressor.compress(data);
   }
 
   reset(): void {
-    this.#start = undefined;
-    this.#history?.clear();
-    const current = this.#current;
-    if (current?.reset) current.reset();
-    else {
-      current?.close();
-      this.#current = undefined;
-    }
+    this.#switcher.reset();
   }
 
   history(): Uint8Array {
-    if (this.#current === undefined) return this.#start ?? EMPTY;
-    return this.#history?.bytes() ?? this.#current.history?.() ?? EMPTY;
+    return this.#switcher.history();
   }
 
   close(): void {
-    this.#current?.close();
-    this.#current = undefined;
-    this.#history = undefined;
+    this.#switcher.close();
+  }
+}
+
+/**
+ * Inflates with one codec or the other, chosen at each message boundary by
+ * the compressed size, the window handed over at each switch.
+ */
+class HybridDecompressor implements Decompressor {
+  readonly #switcher: Switcher<Decompressor>;
+  #atBoundary = true;
+
+  constructor(small: DeflateCodec, large: DeflateCodec, windowBits: number, threshold: number, hysteresis: number, dictionary?: Uint8Array) {
+    const bits = Math.max(windowBits, 9);
+    const open = (useLarge: boolean, window: Uint8Array | undefined) => (useLarge ? large : small).decompressor(bits, window);
+    this.#switcher = new Switcher(open, threshold, hysteresis, bits, dictionary);
   }
 
-  /** Hands the stream over at a message boundary: the next compressor starts from the window so far. */
-  #switchTo(large: boolean): void {
-    const previous = this.#current;
-    const window = previous === undefined ? this.#takeStart() : this.history();
-    previous?.close();
-    this.#usingLarge = large;
-    this.#current = this.#open(large, window);
+  decompress(data: Uint8Array, maxOutput: number, messageEnd = false): MaybePromise<Uint8Array> {
+    const switcher = this.#switcher;
+    if (this.#atBoundary) switcher.choose(data.length);
+    this.#atBoundary = messageEnd;
+    const decompressor = switcher.current;
+    const window = switcher.window;
+    const output = decompressor.decompress(data, maxOutput, messageEnd);
+    if (window === undefined) return output;
+    // Decodes run one at a time, so the window is complete before the next message chooses.
+    return after(output, (bytes) => {
+      window.append(bytes);
+      return bytes;
+    });
   }
 
-  #open(large: boolean, dictionary: Uint8Array | undefined): Compressor {
-    const compressor = (large ? this.#large : this.#small).compressor(this.#settings, dictionary);
-    // A compressor that cannot report its own window gets one kept for it, seeded with its dictionary.
-    if (compressor.history === undefined) {
-      this.#history ??= new History(1 << this.#settings.windowBits);
-      this.#history.clear();
-      if (dictionary !== undefined) this.#history.append(dictionary);
-    } else {
-      this.#history = undefined;
-    }
-    return compressor;
+  reset(): void {
+    this.#atBoundary = true;
+    this.#switcher.reset();
   }
 
-  #takeStart(): Uint8Array | undefined {
-    const start = this.#start;
-    this.#start = undefined;
-    return start;
+  history(): Uint8Array {
+    return this.#switcher.history();
+  }
+
+  close(): void {
+    this.#switcher.close();
   }
 }
 
