@@ -206,6 +206,33 @@ test("hybridCodec: inflating stays on one decompressor inside a fragmented messa
   inflater.close();
 });
 
+test("hybridCodec: with a small codec that cannot report its window (history() absent) the hybrid keeps the window itself", { skip: skipIf(isDeno && "Deno's node:zlib ignores `dictionary` on raw streams (see above)") }, async () => {
+  // What pako's codec does if its internal state ever loses zlib's field names.
+  const blind: DeflateCodec = {
+    name: "pako-blind",
+    compressor: (settings, dictionary) => {
+      const inner = pakoCodec.compressor(settings, dictionary);
+      return { compress: (d) => inner.compress(d), reset: () => inner.reset!(), close: () => inner.close() };
+    },
+    decompressor: (bits, dictionary) => {
+      const inner = pakoCodec.decompressor(bits, dictionary);
+      return { decompress: (d, max, end) => inner.decompress(d, max, end), reset: () => inner.reset!(), close: () => inner.close() };
+    },
+  };
+  const codec = hybridCodec(blind, zlibCodec(), { hysteresis: 1 });
+  const base = message(45_000, 8);
+  const messages = [message(3000, 1), base, base.subarray(200, 2200), base.subarray(10_000), base.subarray(0, 900)];
+  const inflater = codec.decompressor(15);
+  const compressor = codec.compressor(SETTINGS);
+  const reader = zlibCodec().decompressor(15);
+  for (const [i, compressed] of (await peerStream(zlibCodec(), messages)).entries()) {
+    assert.ok(equal(await inflater.decompress(compressed, 1 << 24, true), messages[i]!), `inflated message ${i}`);
+  }
+  for (const [i, m] of messages.entries()) assert.ok(equal(await reader.decompress(await compressor.compress(m), 1 << 24), m), `compressed message ${i}`);
+  inflater.close();
+  compressor.close();
+});
+
 test("pakoCodec: a decompressor's history() is the last window of its output; a dictionary primes a new one", () => {
   const inflater = pakoCodec.decompressor(12);
   const a = message(3000, 1), b = message(2500, 2);
