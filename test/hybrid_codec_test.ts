@@ -11,7 +11,7 @@ import type { Compressor, CompressorSettings, DeflateCodec, Decompressor } from 
 import { SYNC_FLUSH_TAIL } from "../src/core/extensions/deflate_codec.ts";
 import { DEFAULT_HYBRID_HYSTERESIS, DEFAULT_HYBRID_INFLATE_THRESHOLD, DEFAULT_HYBRID_THRESHOLD, hybridCodec } from "../src/core/extensions/hybrid_codec.ts";
 import { pakoCodec } from "../src/core/extensions/pako_codec.ts";
-import { concat } from "../src/core/bytes.ts";
+import { concat, equals } from "../src/core/bytes.ts";
 import { zlibCodec } from "../adapters/zlib.ts";
 import { skipIf } from "./skips.ts";
 
@@ -70,7 +70,6 @@ async function roundTrip(compressor: Compressor, decompressor: Decompressor, mes
   return out;
 }
 
-const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 test("hybridCodec: small messages go to pako, large ones to node:zlib; one persistent inflater (pako and node:zlib) reads the whole stream", async () => {
   const small = counting(pakoCodec), large = counting(zlibCodec());
@@ -83,7 +82,7 @@ test("hybridCodec: small messages go to pako, large ones to node:zlib; one persi
     const compressor = codec.compressor(SETTINGS);
     const decoded = await roundTrip(compressor, inflater.decompressor(15), messages);
     compressor.close();
-    decoded.forEach((d, i) => assert.ok(equal(d, messages[i]!), `message ${i} (${sizes[i]} B) through ${inflater.name}`));
+    decoded.forEach((d, i) => assert.ok(equals(d, messages[i]!), `message ${i} (${sizes[i]} B) through ${inflater.name}`));
   }
   // Per pass: pako -> zlib at the 16 KiB message, back to pako after the run of small ones, zlib for 70,000 B.
   assert.equal(large.made, 2 * 2);
@@ -110,11 +109,11 @@ test("hybridCodec: moving back to pako keeps the context too (pako honours the d
   const big = message(40_000, 2);
   const compressor = codec.compressor(SETTINGS);
   const inflater = pakoCodec.decompressor(15);
-  assert.ok(equal(await inflater.decompress(await compressor.compress(big), 1 << 20), big));
+  assert.ok(equals(await inflater.decompress(await compressor.compress(big), 1 << 20), big));
   const repeat = big.subarray(30_000, 34_000); // 4 KB already in the window: back to pako, primed
   const compressed = await compressor.compress(repeat);
   assert.ok(compressed.length < 100, `a repeat of the window compresses to ${compressed.length} B`);
-  assert.ok(equal(await inflater.decompress(compressed, 1 << 20), repeat));
+  assert.ok(equals(await inflater.decompress(compressed, 1 << 20), repeat));
   compressor.close();
 });
 
@@ -126,7 +125,7 @@ test("hybridCodec: reset() (no context takeover) makes every message readable by
     const compressed = await compressor.compress(m);
     compressor.reset!();
     const fresh = pakoCodec.decompressor(15);
-    assert.ok(equal(fresh.decompress(concat([compressed]), 1 << 20) as Uint8Array, m), `message ${i} alone`);
+    assert.ok(equals(fresh.decompress(concat([compressed]), 1 << 20) as Uint8Array, m), `message ${i} alone`);
     fresh.close();
   }
   compressor.close();
@@ -144,7 +143,7 @@ test("hybridCodec: any sequence of sizes round-trips through one persistent infl
         const messages = sizes.map((n, i) => message(n, i % 3));
         const decoded = await roundTrip(compressor, pakoCodec.decompressor(windowBits), messages);
         compressor.close();
-        decoded.forEach((d, i) => assert.ok(equal(d, messages[i]!), `message ${i} of ${sizes.join(",")} (window ${windowBits})`));
+        decoded.forEach((d, i) => assert.ok(equals(d, messages[i]!), `message ${i} of ${sizes.join(",")} (window ${windowBits})`));
       },
     ),
     { numRuns: 25 },
@@ -171,7 +170,7 @@ test("hybridCodec: inflating moves between pako and node:zlib at message boundar
   const inflater = codec.decompressor(15);
   for (const [i, compressed] of wire.entries()) {
     const out = await inflater.decompress(compressed, 1 << 24, true);
-    assert.ok(equal(out, messages[i]!), `message ${i} (${messages[i]!.length} B, ${compressed.length} B compressed)`);
+    assert.ok(equals(out, messages[i]!), `message ${i} (${messages[i]!.length} B, ${compressed.length} B compressed)`);
   }
   inflater.close();
   assert.equal(large.inflaters, 2, "two stretches on node:zlib");
@@ -185,7 +184,7 @@ test("hybridCodec: with no context takeover (reset after each message) inflating
   const inflater = codec.decompressor(15);
   for (const [i, m] of messages.entries()) {
     const [compressed] = await peerStream(zlibCodec(), [m]);
-    assert.ok(equal(await inflater.decompress(compressed!, 1 << 24, true), m), `message ${i}`);
+    assert.ok(equals(await inflater.decompress(compressed!, 1 << 24, true), m), `message ${i}`);
     inflater.reset!();
   }
   inflater.close();
@@ -201,7 +200,7 @@ test("hybridCodec: inflating stays on one decompressor inside a fragmented messa
   const inflater = codec.decompressor(15);
   const parts: Uint8Array[] = [];
   for (let i = 0; i + 1 < cuts.length; i++) parts.push(await inflater.decompress(compressed!.subarray(cuts[i]!, cuts[i + 1]!), 1 << 24, i + 2 === cuts.length));
-  assert.ok(equal(concat(parts), m));
+  assert.ok(equals(concat(parts), m));
   assert.equal(large.inflaters, 0, "no switch in the middle of a message");
   inflater.close();
 });
@@ -226,9 +225,9 @@ test("hybridCodec: with a small codec that cannot report its window (history() a
   const compressor = codec.compressor(SETTINGS);
   const reader = zlibCodec().decompressor(15);
   for (const [i, compressed] of (await peerStream(zlibCodec(), messages)).entries()) {
-    assert.ok(equal(await inflater.decompress(compressed, 1 << 24, true), messages[i]!), `inflated message ${i}`);
+    assert.ok(equals(await inflater.decompress(compressed, 1 << 24, true), messages[i]!), `inflated message ${i}`);
   }
-  for (const [i, m] of messages.entries()) assert.ok(equal(await reader.decompress(await compressor.compress(m), 1 << 24), m), `compressed message ${i}`);
+  for (const [i, m] of messages.entries()) assert.ok(equals(await reader.decompress(await compressor.compress(m), 1 << 24), m), `compressed message ${i}`);
   inflater.close();
   compressor.close();
 });
@@ -238,13 +237,13 @@ test("pakoCodec: a decompressor's history() is the last window of its output; a 
   const a = message(3000, 1), b = message(2500, 2);
   const compressor = pakoCodec.compressor({ level: 6, memLevel: 8, windowBits: 12 });
   inflater.decompress(compressor.compress(a) as Uint8Array, 1 << 20);
-  assert.ok(equal(inflater.history!(), a));
+  assert.ok(equals(inflater.history!(), a));
   inflater.decompress(compressor.compress(b) as Uint8Array, 1 << 20);
-  assert.ok(equal(inflater.history!(), concat([a, b]).subarray(-4096)), "the ring, in order, after it wrapped");
+  assert.ok(equals(inflater.history!(), concat([a, b]).subarray(-4096)), "the ring, in order, after it wrapped");
   // A fresh decompressor primed with that window reads what the compressor sends next.
   const c = concat([b.subarray(0, 1000), message(500, 3)]);
   const next = pakoCodec.decompressor(12, inflater.history!());
-  assert.ok(equal(next.decompress(compressor.compress(c) as Uint8Array, 1 << 20) as Uint8Array, c));
+  assert.ok(equals(next.decompress(compressor.compress(c) as Uint8Array, 1 << 20) as Uint8Array, c));
   inflater.reset!();
   assert.equal(inflater.history!().length, 0);
 });
@@ -254,9 +253,9 @@ test("pakoCodec: history() is the last window of what it compressed; a dictionar
   const compressor = pakoCodec.compressor(settings);
   const a = message(2500, 1), b = message(3000, 2);
   compressor.compress(a);
-  assert.ok(equal(compressor.history!(), a));
+  assert.ok(equals(compressor.history!(), a));
   compressor.compress(b);
-  assert.ok(equal(compressor.history!(), concat([a, b]).subarray(-4096)));
+  assert.ok(equals(compressor.history!(), concat([a, b]).subarray(-4096)));
   compressor.reset!();
   assert.equal(compressor.history!().length, 0);
   compressor.close();
@@ -266,7 +265,7 @@ test("pakoCodec: history() is the last window of what it compressed; a dictionar
   const again = pakoCodec.compressor(settings, b).compress(b) as Uint8Array;
   const alone = pakoCodec.compressor(settings).compress(b) as Uint8Array;
   assert.ok(again.length * 10 < alone.length, `b again, from the dictionary: ${again.length} B, against ${alone.length} B without`);
-  assert.ok(equal(inflater.decompress(again, 1 << 20) as Uint8Array, b));
+  assert.ok(equals(inflater.decompress(again, 1 << 20) as Uint8Array, b));
 });
 
 test("hybridCodec: the Node network's default deflate codec is pako+node:zlib", { skip: skipIf(typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" || isDeno ? "the Node network is Node's default only" : false) }, async () => {

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteQueue } from "../src/core/byte_queue.ts";
+import { concat, equals } from "../src/core/bytes.ts";
 import type { WsEvent } from "../src/core/events.ts";
 import { Opcode } from "../src/core/frame.ts";
 import type { ReadHeader } from "../src/core/frame_reader.ts";
@@ -206,7 +207,7 @@ test("message_reader: with an uninitialised allocator every byte of a large mess
           const { progress, events } = frame(r, header(Opcode.Binary, size, true, mask), payload, pieces);
           assert.equal(progress, true);
           assert.equal(events.length, 1);
-          assert.ok(events[0]!.type === "binary" && equalBytes(events[0].data, payload), `${size} B, ${pieces} pieces, ${mask ? "masked" : "unmasked"}`);
+          assert.ok(events[0]!.type === "binary" && equals(events[0].data, payload), `${size} B, ${pieces} pieces, ${mask ? "masked" : "unmasked"}`);
         }
       }
       // Two fragments, the second split in pieces.
@@ -214,7 +215,7 @@ test("message_reader: with an uninitialised allocator every byte of a large mess
       const half = size >> 1;
       assert.equal(frame(r, header(Opcode.Binary, half, false, KEY), payload.subarray(0, half), 3).progress, true);
       const { events } = frame(r, header(Opcode.Continuation, size - half, true, KEY), payload.subarray(half), 5);
-      assert.ok(events[0]?.type === "binary" && equalBytes(events[0].data, payload), `${size} B in two fragments`);
+      assert.ok(events[0]?.type === "binary" && equals(events[0].data, payload), `${size} B in two fragments`);
     }
     assert.ok(calls > 0, "the installed allocator was used");
   } finally {
@@ -231,9 +232,9 @@ test("message_reader: a large binary frame's first pieces wait masked and are un
     const r = reader({ maxMessageSize: 2 << 20 });
     const { progress, events, pieces } = feedWire(r, header(Opcode.Binary, size, true, KEY), wire, pieceSize);
     assert.equal(progress, true);
-    assert.ok(events[0]?.type === "binary" && equalBytes(events[0].data, payload), `pieces of ${pieceSize}`);
+    assert.ok(events[0]?.type === "binary" && equals(events[0].data, payload), `pieces of ${pieceSize}`);
     // Without unmaskInPlace the input is never modified: the pieces still hold masked bytes.
-    assert.ok(equalBytes(concatAll(pieces), wire), "pieces unchanged");
+    assert.ok(equals(concat(pieces), wire), "pieces unchanged");
   }
 });
 
@@ -253,7 +254,7 @@ test("message_reader: inPlace unmasks a large whole payload where it lies (the m
     const events: WsEvent[] = [];
     assert.equal(r.read(queue, h, events), true);
     const data = events[0]?.type === "binary" ? events[0].data : undefined;
-    assert.ok(data && equalBytes(data, payload));
+    assert.ok(data && equals(data, payload));
     assert.equal(data!.buffer, chunk.buffer, "the message is a view of the received chunk");
     assert.equal(data!.byteOffset, 5);
   }
@@ -270,9 +271,9 @@ test("message_reader: inPlace unmasks a large whole payload where it lies (the m
     r.startFrame(h);
     const events: WsEvent[] = [];
     assert.equal(r.read(queue, h, events), true);
-    assert.ok(events[0]?.type === "binary" && equalBytes(events[0].data, payload));
+    assert.ok(events[0]?.type === "binary" && equals(events[0].data, payload));
     assert.notEqual(events[0].data.buffer, wire.buffer);
-    assert.ok(equalBytes(wire, sent), `${size} B, inPlace ${inPlace}: the chunk is unchanged`);
+    assert.ok(equals(wire, sent), `${size} B, inPlace ${inPlace}: the chunk is unchanged`);
   }
   // Large text is unmasked in place too, and still checked: bad UTF-8 fails.
   const bad = new Uint8Array(20_000).fill(0x61);
@@ -286,19 +287,3 @@ test("message_reader: inPlace unmasks a large whole payload where it lies (the m
   const progress = r.read(queue, h, []);
   assert.ok(progress instanceof Error && /UTF-8/i.test(progress.message), String(progress));
 });
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function concatAll(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

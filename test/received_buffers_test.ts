@@ -7,15 +7,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, runtimeNetwork, serve } from "../mod.ts";
+import { equals } from "../src/core/bytes.ts";
 import { within } from "./helpers.ts";
 
 const patterned = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed + (i >> 10)) & 0xff);
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 test("received buffers: large messages arrive intact as plain Uint8Arrays, echoed back intact (real sockets)", async () => {
   // 16 KiB..64 KiB fit a read (unmasked in place); 300 KiB and 2 MiB span many reads (one buffer each).
@@ -30,7 +25,7 @@ test("received buffers: large messages arrive intact as plain Uint8Arrays, echoe
       name: "echo",
       message(ws, message) {
         if (typeof message === "string") return;
-        received.push({ size: message.length, plain: Object.getPrototypeOf(message) === Uint8Array.prototype, intact: sameBytes(message, patterned(message.length, message.length)) });
+        received.push({ size: message.length, plain: Object.getPrototypeOf(message) === Uint8Array.prototype, intact: equals(message, patterned(message.length, message.length)) });
         ws.send(message);
       },
     }],
@@ -45,7 +40,7 @@ test("received buffers: large messages arrive intact as plain Uint8Arrays, echoe
       assert.ok(r.plain, `${r.size} B: a plain Uint8Array on the server`);
       assert.ok(r.intact, `${r.size} B: the server received the peer's bytes`);
     }
-    for (const [i, echo] of echoes.entries()) assert.ok(sameBytes(echo, patterned(sizes[i]!, sizes[i]!)), `${sizes[i]} B echoed intact`);
+    for (const [i, echo] of echoes.entries()) assert.ok(equals(echo, patterned(sizes[i]!, sizes[i]!)), `${sizes[i]} B echoed intact`);
     ws.close();
   } finally {
     await server.close();

@@ -19,6 +19,7 @@
 import type { Compressor, CompressorSettings, Decompressor, DeflateCodec } from "./deflate_codec.ts";
 import type { MaybePromise } from "./extension.ts";
 import { after } from "./pipeline.ts";
+import { History } from "./ring.ts";
 
 /** Options of {@link hybridCodec}. */
 export interface HybridCodecOptions {
@@ -237,41 +238,6 @@ class HybridDecompressor implements Decompressor {
 
   close(): void {
     this.#switcher.close();
-  }
-}
-
-/** The last `size` bytes appended, in a ring: one copy per message, none to read until asked. */
-class History {
-  readonly #ring: Uint8Array;
-  #end = 0; // next write position
-  #length = 0;
-
-  constructor(size: number) {
-    this.#ring = new Uint8Array(size);
-  }
-
-  append(data: Uint8Array): void {
-    const ring = this.#ring, size = ring.length;
-    const tail = data.length > size ? data.subarray(data.length - size) : data;
-    const first = Math.min(tail.length, size - this.#end);
-    ring.set(tail.subarray(0, first), this.#end);
-    ring.set(tail.subarray(first), 0);
-    this.#end = (this.#end + tail.length) % size;
-    this.#length = Math.min(size, this.#length + tail.length);
-  }
-
-  bytes(): Uint8Array {
-    const ring = this.#ring, start = (this.#end - this.#length + ring.length) % ring.length;
-    const out = new Uint8Array(this.#length);
-    const first = Math.min(this.#length, ring.length - start);
-    out.set(ring.subarray(start, start + first), 0);
-    out.set(ring.subarray(0, this.#length - first), first);
-    return out;
-  }
-
-  clear(): void {
-    this.#end = 0;
-    this.#length = 0;
   }
 }
 

@@ -29,6 +29,7 @@ import {
 import { concat } from "../bytes.ts";
 import { MessageTooBigError, ProtocolError } from "../errors.ts";
 import { type Compressor, type CompressorSettings, compressionWindow, type DeflateCodec, type Decompressor } from "./deflate_codec.ts";
+import { ringBytes } from "./ring.ts";
 
 const Z_DEFLATED = 8;
 const MIN_CHUNK = 1024;
@@ -144,14 +145,9 @@ class PakoDecompressor implements Decompressor {
     // zlib's inflate state (pako keeps its field names): the last `whave` bytes of output,
     // in a ring of `wsize` that the next write starts at `wnext`.
     const state = this.#stream.state as { window?: Uint8Array; wsize?: number; whave?: number; wnext?: number } | null;
-    const window = state?.window, size = state?.wsize ?? 0, have = state?.whave ?? 0, next = state?.wnext ?? 0;
-    if (!window || have === 0 || size === 0) return EMPTY_INPUT;
-    const out = new Uint8Array(have);
-    const start = (next - have + size) % size;
-    const first = Math.min(have, size - start);
-    out.set(window.subarray(start, start + first), 0);
-    out.set(window.subarray(0, have - first), first);
-    return out;
+    const window = state?.window, have = state?.whave ?? 0;
+    if (!window || have === 0 || !state?.wsize) return EMPTY_INPUT;
+    return ringBytes(window.subarray(0, state.wsize), state.wnext ?? 0, have);
   }
 
   close(): void {
